@@ -1,0 +1,233 @@
+"""params.yaml -> one validated, frozen, typed config object.
+
+Every knob that changes results lives in ``params.yaml``. The file is grouped by pipeline
+stage (DVC style); each group is a frozen dataclass below. :func:`load_config` reads the file
+once and checks it against these dataclasses: unknown keys, wrong types and out-of-range
+values raise :class:`ConfigError` naming the dotted key and what is allowed.
+
+To add a knob: add a field (with a default and, where it makes sense, ``field(metadata=...)``
+bounds via :func:`knob`) to the group's dataclass and the same key to ``params.yaml``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+__all__ = [
+    "ConfigError",
+    "Config",
+    "load_config",
+    "config_from_dict",
+    "config_to_dict",
+    "knob",
+    "DEFAULT_PARAMS",
+]
+
+DEFAULT_PARAMS = Path("params.yaml")
+
+
+class ConfigError(ValueError):
+    """Bad params.yaml: the message names the dotted key and what is allowed."""
+
+
+def knob(default: Any, *, ge: float | None = None, le: float | None = None,
+         gt: float | None = None, lt: float | None = None, help: str = "") -> Any:  # noqa: A002
+    """A dataclass field with numeric bounds checked at load time."""
+    meta = {"ge": ge, "le": le, "gt": gt, "lt": lt, "help": help}
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+# --------------------------------------------------------------------------- groups
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the raw inputs live and how the synthetic default data is generated."""
+
+    dir: str = "data"
+    seed: int = knob(42, ge=0)
+    n_skus: int = knob(25, ge=1, le=10_000)
+    locations: tuple[str, ...] = ("L1",)
+    history_weeks: int = knob(156, ge=8, le=2000)
+    horizon_weeks: int = knob(52, ge=1, le=260)
+    start_week: str = "2023-05-01"
+    container_volume: float = knob(2350.0, gt=0)
+    max_containers: int = knob(3, ge=1)
+    container_cost: float = knob(0.0, ge=0)
+    intermittent_share: float = knob(0.2, ge=0, le=1)
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """Shared dynamics and demand scenarios (used by every policy)."""
+
+    location: str = "L1"
+    horizon_weeks: int = knob(52, ge=1, le=260)
+    review_period_weeks: int = knob(1, ge=1, le=52)
+    demand_model: Literal["poisson", "negative_binomial", "gamma", "fitted"] = "fitted"
+    n_eval_scenarios: int = knob(200, ge=1, le=100_000)
+    n_train_scenarios: int = knob(64, ge=1, le=100_000)
+    eval_seed: int = knob(1234, ge=0)
+    train_seed: int = knob(99, ge=0)
+    terminal_cost: bool = True
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole params.yaml."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    simulation: SimulationConfig = field(default_factory=SimulationConfig)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (tuple, list):
+        return f"a list of {_type_name(typing.get_args(tp)[0])}"
+    if origin in (types.UnionType, typing.Union):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return "null"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true/false"}.get(
+        tp, getattr(tp, "__name__", str(tp))
+    )
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, key)
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            raise ConfigError(f"{key}: got {value!r}, allowed: {_type_name(tp)}")
+        return value
+    if origin in (types.UnionType, typing.Union):
+        for option in typing.get_args(tp):
+            try:
+                return _coerce(value, option, key)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{key}: got {value!r}, expected {_type_name(tp)}")
+    if origin in (tuple, list):
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{key}: got {value!r}, expected {_type_name(tp)}")
+        item_tp = typing.get_args(tp)[0]
+        items = [_coerce(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if tp is type(None):
+        if value is not None:
+            raise ConfigError(f"{key}: got {value!r}, expected null")
+        return None
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: got {value!r}, expected true or false")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: got {value!r}, expected an integer")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{key}: got {value!r}, expected a number")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: got {value!r}, expected a string")
+        return value
+    if tp is Any:
+        return value
+    raise ConfigError(f"{key}: unsupported type {tp!r}")
+
+
+def _check_bounds(value: Any, meta: typing.Mapping[str, Any], key: str) -> None:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return
+    checks = [
+        ("ge", lambda b: value >= b, ">="),
+        ("gt", lambda b: value > b, ">"),
+        ("le", lambda b: value <= b, "<="),
+        ("lt", lambda b: value < b, "<"),
+    ]
+    for name, ok, symbol in checks:
+        bound = meta.get(name)
+        if bound is not None and not ok(bound):
+            allowed = ", ".join(
+                f"{sym} {meta[n]}" for n, _, sym in checks if meta.get(n) is not None
+            )
+            raise ConfigError(f"{key}: got {value!r}, allowed: {allowed}")
+
+
+def _build(cls: type, raw: Any, prefix: str) -> Any:
+    where = prefix or "params.yaml"
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping of keys, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        dotted = ", ".join(f"{prefix}.{k}" if prefix else str(k) for k in unknown)
+        raise ConfigError(
+            f"unknown key(s) {dotted}; allowed under {where}: {', '.join(sorted(fields))}"
+        )
+    kwargs = {}
+    for name, f in fields.items():
+        if name not in raw:
+            continue
+        key = f"{prefix}.{name}" if prefix else name
+        value = _coerce(raw[name], hints[name], key)
+        _check_bounds(value, f.metadata, key)
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+def config_from_dict(raw: dict[str, Any]) -> Config:
+    """Validate a params mapping (as read from YAML) into a :class:`Config`."""
+    return _build(Config, raw, "")
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """Plain-data form of a config (tuples as lists), suitable for YAML or JSON."""
+
+    def plain(value: Any) -> Any:
+        if dataclasses.is_dataclass(value):
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, tuple | list):
+            return [plain(v) for v in value]
+        return value
+
+    return plain(config)
+
+
+def load_config(path: str | Path = DEFAULT_PARAMS) -> Config:
+    """Read and validate ``params.yaml``.
+
+    Raises:
+        ConfigError: the file is missing, not YAML, or has a bad key or value.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: params file not found (pass --params PATH)")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    try:
+        return config_from_dict(raw or {})
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc

@@ -1,0 +1,366 @@
+"""The one transition and the one cost (DESIGN.md section 2), vectorised over scenarios.
+
+Every part of the product scores inventory with this module: the environment, the
+evaluator, the MILP replay check and the recommender. Arrays are shaped
+``(N, P)`` (scenarios x SKUs) per week, ``(N, T, P)`` over the horizon.
+
+Sequence of events in week ``t`` for every SKU ``p``:
+
+1. Receive what arrives this week: orders placed ``L_p`` weeks ago and open purchase
+   orders due this week.
+2. Place the order ``x_t`` (after :func:`project_orders`); with ``L_p = 0`` it arrives at
+   once, before demand.
+3. Serve demand from stock; the rest is lost: ``sales = min(stock, D)``,
+   ``lost = D - sales``, ``end = stock - sales``.
+4. Pay ``F*lost + H*max(end - tau, 0) + G*max(tau - end, 0)`` with
+   ``tau = S_p * forecast_t``, plus ``container_cost`` per container shipped.
+
+After the last week an optional terminal cost prices the inventory position (on hand plus
+everything still in transit) against the position the next ``L_p`` weeks need:
+``required = tau_last + L_p * mean(forecast over the last 4 weeks)``; shortfall costs ``G``
+and excess ``H`` per unit. Without it a plan could stop ordering in the last ``L_p``
+weeks (those orders never arrive inside the horizon) and leave the next period empty.
+
+Projection (how constraints are enforced, deterministically, for every policy):
+
+1. Round the proposal to whole units and clip to the ramp band
+   ``[max(0, last - R), last + R]``.
+2. If the total volume exceeds ``container_volume * max_containers``, scale the part
+   above the band's lower edge down by one common factor and round down; if even the
+   lower edge does not fit, scale all orders down (capacity wins over the ramp floor and
+   the breach is counted in ``ramp_breaches``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from inventory.model import Instance
+
+__all__ = [
+    "State",
+    "WeekOutcome",
+    "Projection",
+    "SimulationResult",
+    "initial_state",
+    "project_orders",
+    "advance",
+    "terminal_cost",
+    "required_position",
+    "containers_used",
+    "week_cost",
+    "simulate",
+    "simulate_plan",
+    "COST_COMPONENTS",
+]
+
+COST_COMPONENTS = ("lost_sales", "overstock", "understock", "containers")
+_EPS = 1e-9
+
+
+@dataclass
+class State:
+    """Mutable state of ``N`` parallel copies of one instance at the start of week ``t``.
+
+    Attributes:
+        t: Current week index (0..T).
+        on_hand: Units in stock, shape (N, P).
+        ring: Receipts of placed orders by arrival week modulo ``W = max(L) + 1``,
+            shape (N, W, P).
+        last_order: Order placed in the previous week, shape (N, P).
+    """
+
+    t: int
+    on_hand: np.ndarray
+    ring: np.ndarray
+    last_order: np.ndarray
+
+    def copy(self) -> State:
+        return State(self.t, self.on_hand.copy(), self.ring.copy(), self.last_order.copy())
+
+    def pipeline(self) -> np.ndarray:
+        """Placed orders in transit by weeks ahead: ``[:, k]`` arrives in week ``t + k``."""
+        width = self.ring.shape[1]
+        order = (self.t + np.arange(width)) % width
+        return self.ring[:, order, :]
+
+    def in_transit(self) -> np.ndarray:
+        """Units ordered and not yet received, shape (N, P)."""
+        return self.ring.sum(axis=1)
+
+
+@dataclass
+class Projection:
+    """What the projection did to the proposed orders of one week."""
+
+    orders: np.ndarray
+    adjusted_units: np.ndarray
+    ramp_limited: np.ndarray
+    capacity_limited: np.ndarray
+    ramp_breaches: np.ndarray
+
+
+@dataclass
+class WeekOutcome:
+    """Per-week outputs, each shaped (N, P) unless noted."""
+
+    orders: np.ndarray
+    received: np.ndarray
+    sales: np.ndarray
+    lost: np.ndarray
+    end_inventory: np.ndarray
+    target: np.ndarray
+    cost_lost_sales: np.ndarray
+    cost_overstock: np.ndarray
+    cost_understock: np.ndarray
+    containers: np.ndarray  # (N,)
+    cost_containers: np.ndarray  # (N,)
+
+    def total_cost(self) -> np.ndarray:
+        """Cost of the week per scenario, shape (N,)."""
+        per_sku = self.cost_lost_sales + self.cost_overstock + self.cost_understock
+        return per_sku.sum(axis=1) + self.cost_containers
+
+
+@dataclass
+class SimulationResult:
+    """Outputs of :func:`simulate` over a horizon; (N, T, P) arrays unless noted."""
+
+    orders: np.ndarray
+    proposed: np.ndarray
+    adjusted_units: np.ndarray
+    ramp_limited: np.ndarray
+    capacity_limited: np.ndarray
+    received: np.ndarray
+    demand: np.ndarray
+    sales: np.ndarray
+    lost: np.ndarray
+    end_inventory: np.ndarray
+    target: np.ndarray
+    cost_lost_sales: np.ndarray
+    cost_overstock: np.ndarray
+    cost_understock: np.ndarray
+    containers: np.ndarray  # (N, T)
+    cost_containers: np.ndarray  # (N, T)
+    cost_terminal: np.ndarray  # (N,)
+    extras: dict = field(default_factory=dict)
+
+    def cost_by_component(self) -> dict[str, np.ndarray]:
+        """Total cost per component per scenario, each shape (N,)."""
+        return {
+            "lost_sales": self.cost_lost_sales.sum(axis=(1, 2)),
+            "overstock": self.cost_overstock.sum(axis=(1, 2)),
+            "understock": self.cost_understock.sum(axis=(1, 2)),
+            "containers": self.cost_containers.sum(axis=1),
+            "terminal": self.cost_terminal,
+        }
+
+    def total_cost(self) -> np.ndarray:
+        """Total cost per scenario over the horizon, terminal cost included, shape (N,)."""
+        return sum(self.cost_by_component().values())
+
+
+def initial_state(instance: Instance, n_scenarios: int) -> State:
+    """State at the start of week 0 for ``n_scenarios`` copies."""
+    width = int(instance.lead_time_weeks.max()) + 1
+    p = instance.n_skus
+    return State(
+        t=0,
+        on_hand=np.broadcast_to(instance.on_hand, (n_scenarios, p)).astype(float),
+        ring=np.zeros((n_scenarios, width, p)),
+        last_order=np.broadcast_to(instance.last_order, (n_scenarios, p)).astype(float),
+    )
+
+
+def project_orders(instance: Instance, proposed: np.ndarray, last_order: np.ndarray) -> Projection:
+    """Project proposed orders onto the ramp band and the container capacity.
+
+    Args:
+        instance: The planning instance.
+        proposed: Proposed order quantities, shape (N, P); any real values.
+        last_order: Orders of the previous week, shape (N, P).
+
+    Returns:
+        The feasible integer orders and what the projection changed.
+    """
+    proposed = np.nan_to_num(np.asarray(proposed, dtype=float), nan=0.0, posinf=0.0)
+    low = np.maximum(0.0, last_order - instance.ramp_limit)
+    high = last_order + instance.ramp_limit
+    rounded = np.rint(proposed)
+    orders = np.clip(rounded, low, high)
+    ramp_limited = orders != rounded
+    capacity = instance.capacity_volume
+    volume = instance.volume
+    total = orders @ volume
+    over = total > capacity + _EPS
+    capacity_limited = np.zeros_like(ramp_limited)
+    breaches = np.zeros(orders.shape[0], dtype=bool)
+    if over.any():
+        rows = np.flatnonzero(over)
+        sub, sub_low = orders[rows], low[rows]
+        floor_volume = sub_low @ volume
+        fits_floor = floor_volume <= capacity + _EPS
+        extra_volume = (sub - sub_low) @ volume
+        factor = np.where(
+            fits_floor, (capacity - floor_volume) / np.maximum(extra_volume, _EPS), 0.0
+        )
+        scaled = np.where(
+            fits_floor[:, None],
+            sub_low + np.floor((sub - sub_low) * factor[:, None] + 1e-9),
+            np.floor(sub_low * (capacity / np.maximum(floor_volume, _EPS))[:, None] + 1e-9),
+        )
+        capacity_limited[rows] = scaled != sub
+        breaches[rows] = ~fits_floor
+        orders[rows] = scaled
+    adjusted = np.abs(orders - proposed)
+    return Projection(orders, adjusted, ramp_limited, capacity_limited, breaches)
+
+
+def containers_used(instance: Instance, orders: np.ndarray) -> np.ndarray:
+    """Whole containers needed to ship ``orders`` (..., P) -> (...)."""
+    loaded = orders @ instance.volume
+    return np.ceil(loaded / instance.container_volume - 1e-9).clip(min=0)
+
+
+def week_cost(
+    instance: Instance, t: int, lost: np.ndarray, end_inventory: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cost components of week ``t`` given lost units and end inventory, each (N, P).
+
+    Returns:
+        (target, lost-sales cost, overstock cost, understock cost).
+    """
+    target = instance.safety_stock_weeks * instance.forecast[t]
+    gap = end_inventory - target
+    return (
+        np.broadcast_to(target, end_inventory.shape),
+        instance.lost_sale_cost * lost,
+        instance.overstock_cost * np.maximum(gap, 0.0),
+        instance.understock_cost * np.maximum(-gap, 0.0),
+    )
+
+
+def advance(instance: Instance, state: State, orders: np.ndarray, demand: np.ndarray) -> WeekOutcome:
+    """Run week ``state.t`` with already projected ``orders`` and ``demand`` (N, P).
+
+    Mutates ``state`` in place (to week ``t + 1``) and returns the week's outcome.
+    """
+    t, width = state.t, state.ring.shape[1]
+    slot = t % width
+    received = state.ring[:, slot, :] + instance.arrivals[t]
+    state.ring[:, slot, :] = 0.0
+    arrive_slot = (t + instance.lead_time_weeks) % width
+    state.ring[:, arrive_slot, np.arange(instance.n_skus)] += orders
+    received = received + state.ring[:, slot, :]  # lead time 0: arrives before demand
+    state.ring[:, slot, :] = 0.0
+    stock = state.on_hand + received
+    sales = np.minimum(stock, demand)
+    lost = demand - sales
+    end = stock - sales
+    target, c_lost, c_over, c_under = week_cost(instance, t, lost, end)
+    containers = containers_used(instance, orders)
+    state.on_hand = end
+    state.last_order = orders
+    state.t = t + 1
+    return WeekOutcome(
+        orders=orders,
+        received=received,
+        sales=sales,
+        lost=lost,
+        end_inventory=end,
+        target=target,
+        cost_lost_sales=c_lost,
+        cost_overstock=c_over,
+        cost_understock=c_under,
+        containers=containers,
+        cost_containers=instance.container_cost * containers,
+    )
+
+
+def required_position(instance: Instance) -> np.ndarray:
+    """Inventory position the weeks after the horizon need, shape (P,).
+
+    ``tau_last + L_p * mean(forecast of the last min(4, T) weeks)``.
+    """
+    tail = instance.forecast[-min(4, instance.horizon_weeks):].mean(axis=0)
+    return instance.target[-1] + instance.lead_time_weeks * tail
+
+
+def terminal_cost(instance: Instance, state: State) -> np.ndarray:
+    """Cost of the end-of-horizon inventory position, shape (N,); see module docstring."""
+    position = state.on_hand + state.in_transit()
+    gap = position - required_position(instance)
+    per_sku = instance.overstock_cost * np.maximum(gap, 0.0) + instance.understock_cost * np.maximum(
+        -gap, 0.0
+    )
+    return per_sku.sum(axis=1)
+
+
+def simulate(
+    instance: Instance,
+    demand: np.ndarray,
+    policy,
+    *,
+    terminal: bool = True,
+) -> SimulationResult:
+    """Run ``policy`` on every demand scenario of ``demand`` (N, T, P).
+
+    ``policy`` follows :class:`inventory.policies.Policy`: ``reset(instance, n)`` then
+    ``act(instance, state, t) -> proposed orders (N, P)`` each week. Its proposals are
+    projected with :func:`project_orders`, so no policy can break a constraint.
+    """
+    demand = np.asarray(demand, dtype=float)
+    n, horizon, p = demand.shape
+    if (horizon, p) != instance.forecast.shape:
+        raise ValueError(
+            f"demand has shape {demand.shape}; expected (N, {instance.horizon_weeks}, "
+            f"{instance.n_skus}) to match the instance"
+        )
+    state = initial_state(instance, n)
+    policy.reset(instance, n)
+    out = {name: np.zeros((n, horizon, p)) for name in (
+        "orders", "proposed", "adjusted_units", "ramp_limited", "capacity_limited",
+        "received", "sales", "lost", "end_inventory", "target", "cost_lost_sales",
+        "cost_overstock", "cost_understock")}
+    containers = np.zeros((n, horizon))
+    cost_containers = np.zeros((n, horizon))
+    for t in range(horizon):
+        proposed = np.asarray(policy.act(instance, state, t), dtype=float)
+        proj = project_orders(instance, proposed, state.last_order)
+        week = advance(instance, state, proj.orders, demand[:, t])
+        out["proposed"][:, t] = proposed
+        out["adjusted_units"][:, t] = proj.adjusted_units
+        out["ramp_limited"][:, t] = proj.ramp_limited
+        out["capacity_limited"][:, t] = proj.capacity_limited
+        for name in ("orders", "received", "sales", "lost", "end_inventory", "target",
+                     "cost_lost_sales", "cost_overstock", "cost_understock"):
+            out[name][:, t] = getattr(week, name)
+        containers[:, t] = week.containers
+        cost_containers[:, t] = week.cost_containers
+    final = terminal_cost(instance, state) if terminal else np.zeros(n)
+    return SimulationResult(
+        demand=demand, containers=containers, cost_containers=cost_containers,
+        cost_terminal=final, **out,
+    )
+
+
+class _Replay:
+    """Minimal policy replaying fixed orders (N or 1, T, P); see policies.PlanReplay."""
+
+    def __init__(self, plan: np.ndarray) -> None:
+        self.plan = np.asarray(plan, dtype=float)
+
+    def reset(self, instance: Instance, n_scenarios: int) -> None:
+        self.n = n_scenarios
+
+    def act(self, instance: Instance, state: State, t: int) -> np.ndarray:
+        return np.broadcast_to(self.plan[:, t] if self.plan.ndim == 3 else self.plan[t],
+                               (self.n, instance.n_skus))
+
+
+def simulate_plan(instance: Instance, plan: np.ndarray, demand: np.ndarray, *,
+                  terminal: bool = True) -> SimulationResult:
+    """Replay an order plan (T, P) or (N, T, P) on demand scenarios (N, T, P)."""
+    return simulate(instance, demand, _Replay(plan), terminal=terminal)
