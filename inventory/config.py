@@ -82,11 +82,37 @@ class SimulationConfig:
 
 
 @dataclass(frozen=True)
+class EnvConfig:
+    """The gymnasium environment and batched VecEnv (inventory.env)."""
+
+    demand: Literal["deterministic", "stochastic"] = "stochastic"
+    lookahead_weeks: int = knob(4, ge=1, le=52)
+    action_scale: float = knob(0.5, gt=0, le=1)
+    reward_scale: float | None = knob(None, gt=0)
+    initial_on_hand_noise: float = knob(0.0, ge=0, le=1)
+    obs_clip: float = knob(10.0, gt=1)
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """Policies compared on shared scenarios, and how classical levels are tuned."""
+
+    policies: tuple[str, ...] = ("order_up_to", "base_stock", "s_S", "do_nothing")
+    reference_policy: str = "order_up_to"
+    confidence: float = knob(0.95, gt=0, lt=1)
+    n_plot_skus: int = knob(4, ge=1, le=50)
+    tune_grid_points: int = knob(21, ge=3, le=201)
+    fallback_dispersion: float = knob(4.0, gt=0)
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole params.yaml."""
 
     data: DataConfig = field(default_factory=DataConfig)
     simulation: SimulationConfig = field(default_factory=SimulationConfig)
+    env: EnvConfig = field(default_factory=EnvConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
 
 
 # --------------------------------------------------------------------------- loading
