@@ -106,6 +106,27 @@ class EvaluationConfig:
 
 
 @dataclass(frozen=True)
+class RecommendConfig:
+    """This week's orders (inventory.recommend)."""
+
+    policy: str = "best"
+    mode: Literal["deterministic", "stochastic"] = "stochastic"
+    lookahead_weeks: int = knob(0, ge=0, le=52, help="0 = max lead time + 1")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Prefect flows and the Dask scale-out (never read by a dvc stage)."""
+
+    dask_address: str | None = None
+    dask_workers: int = knob(2, ge=1, le=256)
+    locations: tuple[str, ...] = ()
+    retries: int = knob(2, ge=0, le=10)
+    retry_delay_s: float = knob(5.0, ge=0)
+    dvc_commit: bool = True
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole params.yaml."""
 
@@ -113,6 +134,8 @@ class Config:
     simulation: SimulationConfig = field(default_factory=SimulationConfig)
     env: EnvConfig = field(default_factory=EnvConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    recommend: RecommendConfig = field(default_factory=RecommendConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
 
 
 # --------------------------------------------------------------------------- loading
