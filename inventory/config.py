@@ -127,6 +127,24 @@ class PipelineConfig:
 
 
 @dataclass(frozen=True)
+class MilpConfig:
+    """The MILP plans and MILP-based policies (inventory.milp, inventory.milp_policies)."""
+
+    solver: Literal["glpk", "highs"] = "glpk"
+    time_limit_s: float = knob(60.0, gt=0, help="per plan solve")
+    mip_gap: float = knob(0.01, ge=0, le=1, help="relative gap at which a plan counts as optimal")
+    method: Literal["auto", "monolithic", "lagrangian"] = "auto"
+    monolithic_max_cells: int = knob(400, ge=1, help="auto: SKUs x weeks solved monolithically")
+    lagrangian_iterations: int = knob(40, ge=1, le=10_000)
+    rolling_lookahead_weeks: int = knob(10, ge=1, le=104)
+    rolling_scenarios: int = knob(10, ge=1, le=100_000)
+    rolling_time_limit_s: float = knob(10.0, gt=0)
+    rolling_mip_gap: float = knob(0.02, ge=0, le=1)
+    saa_scenarios: int = knob(4, ge=1, le=1000)
+    hindsight_scenarios: int = knob(10, ge=1, le=100_000)
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole params.yaml."""
 
@@ -136,6 +154,7 @@ class Config:
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     recommend: RecommendConfig = field(default_factory=RecommendConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    milp: MilpConfig = field(default_factory=MilpConfig)
 
 
 # --------------------------------------------------------------------------- loading
