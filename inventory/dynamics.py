@@ -48,6 +48,7 @@ __all__ = [
     "project_orders",
     "advance",
     "terminal_cost",
+    "terminal_cost_by_sku",
     "required_position",
     "containers_used",
     "week_cost",
@@ -186,8 +187,10 @@ def project_orders(instance: Instance, proposed: np.ndarray, last_order: np.ndar
         The feasible integer orders and what the projection changed.
     """
     proposed = np.nan_to_num(np.asarray(proposed, dtype=float), nan=0.0, posinf=0.0)
-    low = np.maximum(0.0, last_order - instance.ramp_limit)
-    high = last_order + instance.ramp_limit
+    # Whole-unit band: with a fractional last order or ramp limit the raw band edges are
+    # not integers, and clipping to them would produce fractional orders.
+    low = np.ceil(np.maximum(0.0, last_order - instance.ramp_limit) - 1e-9)
+    high = np.maximum(low, np.floor(last_order + instance.ramp_limit + 1e-9))
     rounded = np.rint(proposed)
     orders = np.clip(rounded, low, high)
     ramp_limited = orders != rounded
@@ -242,7 +245,9 @@ def week_cost(
     )
 
 
-def advance(instance: Instance, state: State, orders: np.ndarray, demand: np.ndarray) -> WeekOutcome:
+def advance(
+    instance: Instance, state: State, orders: np.ndarray, demand: np.ndarray
+) -> WeekOutcome:
     """Run week ``state.t`` with already projected ``orders`` and ``demand`` (N, P).
 
     Mutates ``state`` in place (to week ``t + 1``) and returns the week's outcome.
@@ -284,18 +289,22 @@ def required_position(instance: Instance) -> np.ndarray:
 
     ``tau_last + L_p * mean(forecast of the last min(4, T) weeks)``.
     """
-    tail = instance.forecast[-min(4, instance.horizon_weeks):].mean(axis=0)
+    tail = instance.forecast[-min(4, instance.horizon_weeks) :].mean(axis=0)
     return instance.target[-1] + instance.lead_time_weeks * tail
+
+
+def terminal_cost_by_sku(instance: Instance, state: State) -> np.ndarray:
+    """Cost of the end-of-horizon inventory position per SKU, shape (N, P)."""
+    position = state.on_hand + state.in_transit()
+    gap = position - required_position(instance)
+    return instance.overstock_cost * np.maximum(gap, 0.0) + instance.understock_cost * np.maximum(
+        -gap, 0.0
+    )
 
 
 def terminal_cost(instance: Instance, state: State) -> np.ndarray:
     """Cost of the end-of-horizon inventory position, shape (N,); see module docstring."""
-    position = state.on_hand + state.in_transit()
-    gap = position - required_position(instance)
-    per_sku = instance.overstock_cost * np.maximum(gap, 0.0) + instance.understock_cost * np.maximum(
-        -gap, 0.0
-    )
-    return per_sku.sum(axis=1)
+    return terminal_cost_by_sku(instance, state).sum(axis=1)
 
 
 def simulate(
@@ -320,10 +329,24 @@ def simulate(
         )
     state = initial_state(instance, n)
     policy.reset(instance, n)
-    out = {name: np.zeros((n, horizon, p)) for name in (
-        "orders", "proposed", "adjusted_units", "ramp_limited", "capacity_limited",
-        "received", "sales", "lost", "end_inventory", "target", "cost_lost_sales",
-        "cost_overstock", "cost_understock")}
+    out = {
+        name: np.zeros((n, horizon, p))
+        for name in (
+            "orders",
+            "proposed",
+            "adjusted_units",
+            "ramp_limited",
+            "capacity_limited",
+            "received",
+            "sales",
+            "lost",
+            "end_inventory",
+            "target",
+            "cost_lost_sales",
+            "cost_overstock",
+            "cost_understock",
+        )
+    }
     containers = np.zeros((n, horizon))
     cost_containers = np.zeros((n, horizon))
     for t in range(horizon):
@@ -334,15 +357,27 @@ def simulate(
         out["adjusted_units"][:, t] = proj.adjusted_units
         out["ramp_limited"][:, t] = proj.ramp_limited
         out["capacity_limited"][:, t] = proj.capacity_limited
-        for name in ("orders", "received", "sales", "lost", "end_inventory", "target",
-                     "cost_lost_sales", "cost_overstock", "cost_understock"):
+        for name in (
+            "orders",
+            "received",
+            "sales",
+            "lost",
+            "end_inventory",
+            "target",
+            "cost_lost_sales",
+            "cost_overstock",
+            "cost_understock",
+        ):
             out[name][:, t] = getattr(week, name)
         containers[:, t] = week.containers
         cost_containers[:, t] = week.cost_containers
     final = terminal_cost(instance, state) if terminal else np.zeros(n)
     return SimulationResult(
-        demand=demand, containers=containers, cost_containers=cost_containers,
-        cost_terminal=final, **out,
+        demand=demand,
+        containers=containers,
+        cost_containers=cost_containers,
+        cost_terminal=final,
+        **out,
     )
 
 
@@ -356,11 +391,13 @@ class _Replay:
         self.n = n_scenarios
 
     def act(self, instance: Instance, state: State, t: int) -> np.ndarray:
-        return np.broadcast_to(self.plan[:, t] if self.plan.ndim == 3 else self.plan[t],
-                               (self.n, instance.n_skus))
+        return np.broadcast_to(
+            self.plan[:, t] if self.plan.ndim == 3 else self.plan[t], (self.n, instance.n_skus)
+        )
 
 
-def simulate_plan(instance: Instance, plan: np.ndarray, demand: np.ndarray, *,
-                  terminal: bool = True) -> SimulationResult:
+def simulate_plan(
+    instance: Instance, plan: np.ndarray, demand: np.ndarray, *, terminal: bool = True
+) -> SimulationResult:
     """Replay an order plan (T, P) or (N, T, P) on demand scenarios (N, T, P)."""
     return simulate(instance, demand, _Replay(plan), terminal=terminal)
