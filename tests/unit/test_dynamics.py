@@ -1,0 +1,212 @@
+"""The one transition and cost: hand-computed weeks, invariants, and the plain loop."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from inventory.dynamics import initial_state, project_orders, simulate, simulate_plan
+from inventory.policies import BaseStock, planner_levels
+from inventory.reference import simulate_loop
+from inventory.testing import make_instance
+
+
+def one_sku(horizon: int, **fields):
+    """A single-SKU instance with generous capacity and ramp unless overridden."""
+    base = make_instance(1, horizon, seed=0, open_pos=False)
+    defaults = {
+        "volume": np.array([1.0]),
+        "ramp_limit": np.array([100.0]),
+        "last_order": np.array([0.0]),
+        "container_volume": 1000.0,
+        "max_containers": 1,
+        "arrivals": np.zeros((horizon, 1)),
+    }
+    defaults.update(fields)
+    return replace(base, **defaults)
+
+
+def costs(**kw):
+    return {
+        "lost_sale_cost": np.array([kw["F"]]),
+        "overstock_cost": np.array([kw["H"]]),
+        "understock_cost": np.array([kw["G"]]),
+    }
+
+
+def test_hand_computed_weeks_lead_time_0() -> None:
+    instance = one_sku(
+        3,
+        lead_time_weeks=np.array([0]),
+        on_hand=np.array([5.0]),
+        safety_stock_weeks=np.array([1.0]),
+        forecast=np.full((3, 1), 4.0),
+        arrivals=np.array([[0.0], [2.0], [0.0]]),
+        **costs(F=10.0, H=2.0, G=3.0),
+    )
+    result = simulate_plan(instance, np.array([[3.0], [0.0], [6.0]]), np.array([[[6], [7], [2]]]))
+    np.testing.assert_array_equal(result.received[0, :, 0], [3, 2, 6])
+    np.testing.assert_array_equal(result.sales[0, :, 0], [6, 4, 2])
+    np.testing.assert_array_equal(result.lost[0, :, 0], [0, 3, 0])
+    np.testing.assert_array_equal(result.end_inventory[0, :, 0], [2, 0, 4])
+    np.testing.assert_array_equal(result.cost_understock[0, :, 0], [6, 12, 0])
+    np.testing.assert_array_equal(result.cost_lost_sales[0, :, 0], [0, 30, 0])
+    assert result.cost_terminal[0] == 0.0
+    assert result.total_cost()[0] == 48.0
+
+
+def test_hand_computed_weeks_lead_time_1() -> None:
+    instance = one_sku(
+        3,
+        lead_time_weeks=np.array([1]),
+        on_hand=np.array([5.0]),
+        safety_stock_weeks=np.array([0.5]),
+        forecast=np.full((3, 1), 4.0),
+        **costs(F=10.0, H=2.0, G=3.0),
+    )
+    result = simulate_plan(instance, np.array([[3.0], [0.0], [8.0]]), np.full((1, 3, 1), 4.0))
+    np.testing.assert_array_equal(result.received[0, :, 0], [0, 3, 0])
+    np.testing.assert_array_equal(result.end_inventory[0, :, 0], [1, 0, 0])
+    np.testing.assert_array_equal(result.lost[0, :, 0], [0, 0, 4])
+    np.testing.assert_array_equal(result.cost_understock[0, :, 0], [3, 6, 6])
+    # position 0 on hand + 8 in transit vs required 2 + 1 week x 4 = 6: 2 over at H = 2
+    assert result.cost_terminal[0] == 4.0
+    assert result.total_cost()[0] == 3 + 6 + 46 + 4
+
+
+def test_hand_computed_weeks_lead_time_3_with_open_po_and_ramp() -> None:
+    instance = one_sku(
+        5,
+        lead_time_weeks=np.array([3]),
+        on_hand=np.array([10.0]),
+        safety_stock_weeks=np.array([0.0]),
+        forecast=np.full((5, 1), 3.0),
+        ramp_limit=np.array([3.0]),
+        arrivals=np.array([[0.0], [0], [5], [0], [0]]),
+        **costs(F=10.0, H=1.0, G=0.5),
+    )
+    result = simulate_plan(instance, np.array([[2.0], [4], [0], [0], [0]]), np.full((1, 5, 1), 3.0))
+    np.testing.assert_array_equal(result.orders[0, :, 0], [2, 4, 1, 0, 0])
+    np.testing.assert_array_equal(result.ramp_limited[0, :, 0], [0, 0, 1, 0, 0])
+    np.testing.assert_array_equal(result.adjusted_units[0, :, 0], [0, 0, 1, 0, 0])
+    np.testing.assert_array_equal(result.received[0, :, 0], [0, 0, 5, 2, 4])
+    np.testing.assert_array_equal(result.end_inventory[0, :, 0], [7, 4, 6, 5, 6])
+    np.testing.assert_array_equal(result.cost_overstock[0, :, 0], [7, 4, 6, 5, 6])
+    # position 6 + 1 in transit vs required 0 + 3 weeks x 3 = 9: short 2 at G = 0.5
+    assert result.cost_terminal[0] == 1.0
+    assert result.total_cost()[0] == 29.0
+
+
+def test_projection_scales_the_part_above_the_ramp_floor_to_fit_containers() -> None:
+    instance = replace(
+        make_instance(2, 2, seed=0),
+        volume=np.array([1.0, 2.0]),
+        container_volume=10.0,
+        max_containers=1,
+        ramp_limit=np.array([100.0, 100.0]),
+    )
+    proj = project_orders(instance, np.array([[6.0, 4.0]]), np.zeros((1, 2)))
+    np.testing.assert_array_equal(proj.orders, [[4, 2]])
+    np.testing.assert_array_equal(proj.capacity_limited, [[True, True]])
+    np.testing.assert_array_equal(proj.adjusted_units, [[2, 2]])
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_projection_never_breaks_capacity_or_ramp(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    instance = make_instance(6, 2, seed=seed, capacity_share=rng.uniform(0.2, 1.5))
+    instance = replace(instance, ramp_limit=rng.uniform(0.5, 8, 6).round(1))
+    last = rng.integers(0, 20, (50, 6)).astype(float) + rng.choice([0, 0.5], (50, 6))
+    proposed = rng.normal(10, 15, (50, 6))
+    proposed[rng.random((50, 6)) < 0.05] = np.nan
+    proj = project_orders(instance, proposed, last)
+    orders = proj.orders
+    assert np.all(orders >= 0) and np.all(orders == np.round(orders))
+    assert np.all(orders @ instance.volume <= instance.capacity_volume + 1e-6)
+    ramp_ok = np.abs(orders - last) <= instance.ramp_limit + 1e-9
+    # outside the band only when even the band's floor does not fit (reported as breach)
+    assert np.all(ramp_ok | proj.ramp_breaches[:, None])
+    floor_units = np.ceil(np.maximum(last - instance.ramp_limit, 0) - 1e-9)
+    floor_volume = floor_units @ instance.volume
+    assert np.all(proj.ramp_breaches == (floor_volume > instance.capacity_volume + 1e-6))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_conservation_on_random_instances(seed: int) -> None:
+    instance = make_instance(5, 15, seed=seed)
+    rng = np.random.default_rng(seed)
+    demand = rng.poisson(instance.forecast * 1.2, (30, 15, 5)).astype(float)
+    result = simulate(instance, demand, BaseStock(planner_levels(instance) * 1.1))
+    start = np.concatenate(
+        [np.broadcast_to(instance.on_hand, (30, 1, 5)), result.end_inventory[:, :-1]], axis=1
+    )
+    np.testing.assert_allclose(start + result.received - result.sales, result.end_inventory)
+    np.testing.assert_allclose(result.sales + result.lost, demand)
+    assert np.all(result.end_inventory >= 0) and np.all(result.lost >= 0)
+    # every unit ordered or due on a PO is received in the horizon or still in transit
+    ordered = result.orders.sum(axis=1) + instance.arrivals.sum(axis=0)
+    late = np.array(
+        [
+            result.orders[:, instance.horizon_weeks - lead :, p].sum(axis=1)
+            for p, lead in enumerate(instance.lead_time_weeks)
+        ]
+    ).T
+    np.testing.assert_allclose(result.received.sum(axis=1) + late, ordered)
+
+
+FIELDS = (
+    "orders",
+    "sales",
+    "lost",
+    "end_inventory",
+    "cost_lost_sales",
+    "cost_overstock",
+    "cost_understock",
+    "containers",
+    "cost_containers",
+    "cost_terminal",
+)
+
+
+def assert_same(result, loop) -> None:
+    for name in ("orders", "sales", "lost", "end_inventory", "containers"):
+        np.testing.assert_array_equal(getattr(result, name), loop[name], err_msg=name)
+    for name in FIELDS:
+        np.testing.assert_allclose(
+            getattr(result, name), loop[name], rtol=1e-12, atol=1e-9, err_msg=name
+        )
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_vectorised_matches_plain_loop_on_random_plans(seed: int) -> None:
+    rng = np.random.default_rng(100 + seed)
+    instance = make_instance(
+        int(rng.integers(1, 8)),
+        12,
+        seed=seed,
+        capacity_share=rng.uniform(0.3, 1.2),
+        container_cost=float(rng.choice([0.0, 50.0])),
+    )
+    shape = (4, *instance.forecast.shape)
+    demand = rng.poisson(instance.forecast, shape).astype(float)
+    proposals = rng.normal(instance.forecast * 1.3, 6, shape)
+    result = simulate_plan(instance, proposals, demand)
+    assert_same(result, simulate_loop(instance, demand, proposals))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_vectorised_matches_plain_loop_with_state_feedback(seed: int) -> None:
+    instance = make_instance(5, 10, seed=seed, capacity_share=0.7)
+    demand = np.random.default_rng(seed).poisson(instance.forecast, (3, 10, 5)).astype(float)
+    levels = np.rint(planner_levels(instance) * 1.2)
+    result = simulate(instance, demand, BaseStock(levels), terminal=True)
+    assert_same(result, simulate_loop(instance, demand, base_stock_levels=levels))
+
+
+def test_fractional_band_edges_still_give_whole_orders() -> None:
+    instance = replace(make_instance(2, 1, seed=0), ramp_limit=np.array([1.5, 0.4]))
+    state = initial_state(instance, 1)
+    proj = project_orders(instance, np.array([[0.0, 50.0]]), state.last_order + 0.3)
+    assert np.all(proj.orders == np.round(proj.orders))
