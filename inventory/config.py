@@ -64,6 +64,13 @@ class DataConfig:
     max_containers: int = knob(3, ge=1)
     container_cost: float = knob(0.0, ge=0)
     intermittent_share: float = knob(0.2, ge=0, le=1)
+    lead_time_weeks_min: int = knob(2, ge=0, le=52)
+    lead_time_weeks_max: int = knob(8, ge=0, le=52)
+    capacity_share: float = knob(1.2, gt=0, le=10, help="capacity / mean weekly demand volume")
+    ramp_share: float = knob(0.4, gt=0, le=10, help="ramp limit / mean weekly demand")
+    default_volume: float = knob(1.0, gt=0)
+    default_lead_time_weeks: int = knob(4, ge=0, le=52)
+    default_safety_stock_weeks: float = knob(2.0, ge=0, le=52)
 
 
 @dataclass(frozen=True)
