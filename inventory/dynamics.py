@@ -54,6 +54,7 @@ __all__ = [
     "week_cost",
     "simulate",
     "simulate_plan",
+    "simulate_cost_by_sku",
     "COST_COMPONENTS",
 ]
 
@@ -371,14 +372,43 @@ def simulate(
             out[name][:, t] = getattr(week, name)
         containers[:, t] = week.containers
         cost_containers[:, t] = week.cost_containers
-    final = terminal_cost(instance, state) if terminal else np.zeros(n)
+    final_by_sku = terminal_cost_by_sku(instance, state) if terminal else np.zeros((n, p))
     return SimulationResult(
         demand=demand,
         containers=containers,
         cost_containers=cost_containers,
-        cost_terminal=final,
+        cost_terminal=final_by_sku.sum(axis=1),
+        extras={"cost_terminal_by_sku": final_by_sku},
         **out,
     )
+
+
+def simulate_cost_by_sku(
+    instance: Instance, demand: np.ndarray, policy, *, terminal: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Like :func:`simulate`, keeping only the costs (no (N, T, P) trajectories).
+
+    For searches that simulate many candidates at once (policy tuning).
+
+    Returns:
+        Cost per scenario and SKU over the horizon, terminal included, shape (N, P), and
+        the container cost per scenario, shape (N,).
+    """
+    demand = np.asarray(demand, dtype=float)
+    n = demand.shape[0]
+    state = initial_state(instance, n)
+    policy.reset(instance, n)
+    per_sku = np.zeros((n, instance.n_skus))
+    shared = np.zeros(n)
+    for t in range(instance.horizon_weeks):
+        proposed = np.asarray(policy.act(instance, state, t), dtype=float)
+        orders = project_orders(instance, proposed, state.last_order).orders
+        week = advance(instance, state, orders, demand[:, t])
+        per_sku += week.cost_lost_sales + week.cost_overstock + week.cost_understock
+        shared += week.cost_containers
+    if terminal:
+        per_sku += terminal_cost_by_sku(instance, state)
+    return per_sku, shared
 
 
 class _Replay:

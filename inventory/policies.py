@@ -21,11 +21,12 @@ purchase orders still due; ``base_stock_level`` = order-up-to level in units.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from inventory.dynamics import State
+from inventory.dynamics import State, simulate_cost_by_sku
 from inventory.model import Instance
 
 __all__ = [
@@ -39,6 +40,9 @@ __all__ = [
     "planner_levels",
     "inventory_position",
     "open_po_due",
+    "tune_base_stock",
+    "tune_s_s",
+    "TuningResult",
 ]
 
 
@@ -201,3 +205,147 @@ class DoNothing:
 
     def act(self, instance: Instance, state: State, t: int) -> np.ndarray:
         return np.zeros((self._n, instance.n_skus))
+
+
+# --------------------------------------------------------------------------- tuning
+
+
+@dataclass(frozen=True)
+class TuningResult:
+    """Levels chosen per SKU by simulation, and their cost on the training scenarios.
+
+    Attributes:
+        policy: The tuned policy (:class:`BaseStock` or :class:`SSPolicy`).
+        safety_units: Offset per SKU added to the forecast over lead time + review
+            period (P,); the base-stock level (or reorder point) is ``cover + offset``.
+        order_quantity: (s, S) only: ``S - s`` per SKU (P,), else zeros.
+        cost_per_sku: Mean cost per SKU over the training scenarios (P,).
+    """
+
+    policy: BaseStock | SSPolicy
+    safety_units: np.ndarray
+    order_quantity: np.ndarray
+    cost_per_sku: np.ndarray
+
+
+def _mean_sku_cost(
+    instance: Instance,
+    demand: np.ndarray,
+    make_policy,
+    candidates: list[np.ndarray],
+    terminal: bool,
+) -> np.ndarray:
+    """Mean cost per SKU (G, P) of G candidate parameter sets, simulated in one batch.
+
+    ``candidates`` holds arrays shaped (G, P); ``make_policy`` turns arrays shaped
+    (G * N, T, P) into a policy. Candidate ``g`` runs on all N scenarios (common random
+    numbers), so per-SKU differences between candidates are measured precisely.
+    """
+    n = demand.shape[0]
+    n_candidates = candidates[0].shape[0]
+    tiled = np.tile(demand, (n_candidates, 1, 1))
+    expanded = [np.repeat(c, n, axis=0)[:, None, :] for c in candidates]
+    per_sku, _ = simulate_cost_by_sku(instance, tiled, make_policy(*expanded), terminal=terminal)
+    return per_sku.reshape(n_candidates, n, -1).mean(axis=1)
+
+
+def _pick(grid: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-SKU argmin over candidates: (best values (P,), best costs (P,))."""
+    best = cost.argmin(axis=0)
+    cols = np.arange(grid.shape[1])
+    return grid[best, cols], cost[best, cols]
+
+
+def _demand_scale(instance: Instance) -> np.ndarray:
+    return np.maximum(instance.forecast.mean(axis=0), 1e-3)
+
+
+def tune_base_stock(
+    instance: Instance,
+    train_demand: np.ndarray,
+    *,
+    review_period_weeks: int = 1,
+    grid_points: int = 21,
+    terminal: bool = True,
+) -> TuningResult:
+    """Tune a base-stock level per SKU by simulation on training scenarios.
+
+    The level of SKU ``p`` in week ``t`` is ``cover_tp + offset_p``, where ``cover`` is
+    the forecast over lead time + review period (:func:`cover_levels`): it follows
+    seasonality, and with a stationary forecast it is a constant base-stock level. The
+    offset (safety stock in units) is searched per SKU: a coarse grid of ``grid_points``
+    values from -1 to ``S_p + 3`` weeks of mean demand, then whole units around the best.
+    All SKUs move through the grid together (one batched simulation per stage), and each
+    SKU keeps its own cheapest offset. SKUs interact only through the container capacity,
+    which this per-SKU choice treats as given. Container costs are shared and ignored.
+
+    Args:
+        instance: The planning instance.
+        train_demand: Training scenarios (N, T, P), not the evaluation ones.
+        review_period_weeks: Weeks between orders (R).
+        grid_points: Coarse grid size per SKU.
+        terminal: Include the terminal cost (as the evaluation does).
+    """
+    cover = cover_levels(instance, instance.lead_time_weeks + review_period_weeks)
+    scale = _demand_scale(instance)
+
+    def make(offsets: np.ndarray) -> BaseStock:
+        return BaseStock(cover[None] + offsets)
+
+    offset = _search_offsets(instance, train_demand, make, scale, grid_points, terminal)
+    cost = _mean_sku_cost(instance, train_demand, make, [offset[None]], terminal)[0]
+    return TuningResult(BaseStock(cover + offset), offset, np.zeros_like(offset), cost)
+
+
+def _search_offsets(instance, demand, make, scale, grid_points, terminal) -> np.ndarray:
+    """Coarse grid in weeks of demand, then whole units around the best (per SKU)."""
+    weeks = np.linspace(0.0, 1.0, grid_points)[:, None]
+    coarse = scale * (-1.0 + weeks * (instance.safety_stock_weeks + 4.0))
+    best, _ = _pick(coarse, _mean_sku_cost(instance, demand, make, [coarse], terminal))
+    step = np.maximum(1.0, np.ceil((coarse[1] - coarse[0]) / 8.0))
+    fine = np.rint(best) + step * np.arange(-8, 9)[:, None]
+    best, _ = _pick(fine, _mean_sku_cost(instance, demand, make, [fine], terminal))
+    return best
+
+
+def tune_s_s(
+    instance: Instance,
+    train_demand: np.ndarray,
+    *,
+    review_period_weeks: int = 1,
+    grid_points: int = 21,
+    terminal: bool = True,
+    base: TuningResult | None = None,
+) -> TuningResult:
+    """Tune (s, S) per SKU: ``s = cover + offset``, ``S = s + Q``.
+
+    Starts from the tuned base-stock offset (``Q = 0`` is base stock), then searches a
+    joint grid of reorder-point offsets around it and order quantities ``Q`` of 0 to 4
+    weeks of mean demand, per SKU as in :func:`tune_base_stock`.
+    """
+    base = base or tune_base_stock(
+        instance,
+        train_demand,
+        review_period_weeks=review_period_weeks,
+        grid_points=grid_points,
+        terminal=terminal,
+    )
+    cover = cover_levels(instance, instance.lead_time_weeks + review_period_weeks)
+    scale = _demand_scale(instance)
+    step = np.maximum(1.0, np.rint(scale / 4))
+    shifts = np.arange(-6, 3)[:, None] * step
+    quantities = np.array([0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0])[:, None] * scale
+    offsets = (base.safety_units + shifts)[:, None, :] + 0 * quantities[None]
+    sizes = np.broadcast_to(np.rint(quantities)[None], offsets.shape)
+    grid_offsets = offsets.reshape(-1, instance.n_skus)
+    grid_sizes = sizes.reshape(-1, instance.n_skus)
+
+    def make(offset: np.ndarray, size: np.ndarray) -> SSPolicy:
+        return SSPolicy(cover[None] + offset, cover[None] + offset + size)
+
+    cost = _mean_sku_cost(instance, train_demand, make, [grid_offsets, grid_sizes], terminal)
+    best = cost.argmin(axis=0)
+    cols = np.arange(instance.n_skus)
+    offset, size = grid_offsets[best, cols], grid_sizes[best, cols]
+    policy = SSPolicy(cover + offset, cover + offset + size)
+    return TuningResult(policy, offset, size, cost[best, cols])
