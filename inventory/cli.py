@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import click
 import typer
@@ -56,6 +57,97 @@ def echo(message: str) -> None:
 def show_params() -> None:
     """Validate params.yaml and print the resolved configuration (defaults filled in)."""
     echo(yaml.safe_dump(config_to_dict(get_config()), sort_keys=False).rstrip())
+
+
+SEED_DATA = Path("../shared/seed-data")
+_OutOption = Annotated[
+    Path | None, typer.Option("--out", help="Folder to write (default: data.dir in params).")
+]
+
+
+def _written(files: dict[str, str]) -> None:
+    for path in files.values():
+        echo(f"wrote {path}")
+
+
+@data_app.command("generate")
+def data_generate(
+    out: _OutOption = None,
+    if_missing: Annotated[
+        bool, typer.Option("--if-missing", help="Do nothing when every input file exists.")
+    ] = False,
+) -> None:
+    """Write the deterministic synthetic default data (params.yaml group `data`)."""
+    from inventory import stages
+
+    files = stages.generate(get_config(), out, if_missing=if_missing)
+    if not files:
+        echo("data present; nothing to do (drop --if-missing to regenerate)")
+    _written(files)
+
+
+@data_app.command("import-seed")
+def data_import_seed(
+    items: Annotated[Path, typer.Option(help="Seed item master CSV.")] = SEED_DATA
+    / "item_inventory.csv",
+    forecast: Annotated[Path, typer.Option(help="Seed forecast CSV.")] = SEED_DATA
+    / "demand_forecast.csv",
+    open_pos: Annotated[Path, typer.Option(help="Seed open purchase orders CSV.")] = SEED_DATA
+    / "open_purchase_orders.csv",
+    out: _OutOption = None,
+) -> None:
+    """Import the research project's seed-format files.
+
+    Lead-time days -> weeks (rounded up), ISO year/week -> Monday dates, open POs into
+    their arrival week; items without forecast rows are reported and excluded.
+    """
+    from inventory.data import write_tables
+    from inventory.data.importers import import_seed
+
+    config = get_config()
+    result = import_seed(items, forecast, open_pos, config.data)
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    _written(write_tables(result.tables, out or config.data.dir))
+
+
+@data_app.command("import-csv")
+def data_import_csv(
+    demand: Annotated[
+        Path, typer.Argument(help="Long-format CSV: sku, week or date, demand[, location].")
+    ],
+    catalog: Annotated[
+        Path | None, typer.Option(help="Optional catalog.csv rows for some SKUs.")
+    ] = None,
+    open_pos: Annotated[
+        Path | None, typer.Option(help="Optional open_purchase_orders.csv.")
+    ] = None,
+    out: _OutOption = None,
+) -> None:
+    """Build the data folder from a long-format demand history.
+
+    See README "Use your own data"; catalog values default to params.yaml for SKUs that
+    are not in --catalog.
+    """
+    from inventory.data import write_tables
+    from inventory.data.importers import import_demand_csv
+
+    config = get_config()
+    result = import_demand_csv(demand, config.data, catalog, open_pos)
+    _written(write_tables(result.tables, out or config.data.dir))
+
+
+@app.command("validate")
+def validate() -> None:
+    """Validate the data folder and exit 1 when it is invalid.
+
+    Lists every failing file, column, check and line at once (also written to
+    reports/validation.json).
+    """
+    from inventory import stages
+
+    files = stages.validate(get_config())
+    echo(f"data valid; report written to {files['report']}")
 
 
 def main() -> None:

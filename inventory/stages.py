@@ -12,7 +12,42 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from inventory.config import Config
+from inventory.io import write_json
+
 ARTIFACTS = Path("artifacts")
 MODELS = Path("models")
 METRICS = Path("metrics")
 REPORTS = Path("reports")
+VALIDATION_REPORT = REPORTS / "validation.json"
+
+
+def generate(config: Config, out_dir: str | Path | None = None,
+             if_missing: bool = False) -> dict[str, str]:
+    """Write the synthetic default data (``data`` group of params.yaml) to the data folder.
+
+    Args:
+        config: The validated config.
+        out_dir: Folder to write; default ``config.data.dir``.
+        if_missing: Do nothing when every input file already exists.
+    """
+    from inventory.data import FILES, generate_tables, write_tables
+
+    out = Path(out_dir or config.data.dir)
+    if if_missing and all((out / name).exists() for name in FILES.values()):
+        return {}
+    return write_tables(generate_tables(config.data), out)
+
+
+def validate(config: Config) -> dict[str, str]:
+    """Validate the data folder; write ``reports/validation.json`` (valid or not).
+
+    Raises:
+        DataValidationError: (a ValueError) listing every problem when the data is invalid.
+    """
+    from inventory.data.validation import raise_if_invalid, validation_report
+
+    report = validation_report(config.data.dir, config.simulation.horizon_weeks)
+    write_json(VALIDATION_REPORT, report)
+    raise_if_invalid(report)
+    return {"report": str(VALIDATION_REPORT)}

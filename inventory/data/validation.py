@@ -1,0 +1,68 @@
+"""The validation report: every problem of the data folder, as JSON-ready data.
+
+:func:`validation_report` runs the schema and cross-table checks of
+:func:`~inventory.data.load_tables` and then builds the instance of every location over
+the planning horizon, so a forecast too short for ``simulation.horizon_weeks`` is caught
+here and not in a later stage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from inventory.data.instance import build_instance
+from inventory.data.schemas import FAILURE_COLUMNS, FILES, DataValidationError, load_tables
+
+__all__ = ["validation_report", "raise_if_invalid"]
+
+
+def validation_report(data_dir: str | Path, horizon_weeks: int) -> dict[str, Any]:
+    """Validate ``data_dir``; never raises for bad data, the problems are in the report.
+
+    Returns:
+        ``{"valid", "data_dir", "horizon_weeks", "rows", "locations", "n_problems",
+        "problems"}`` with one problem per failing file / column / check / line.
+    """
+    report: dict[str, Any] = {
+        "valid": False,
+        "data_dir": str(data_dir),
+        "horizon_weeks": horizon_weeks,
+        "rows": {},
+        "locations": [],
+    }
+    try:
+        tables = load_tables(data_dir)
+    except DataValidationError as exc:
+        return _with_problems(report, exc.failures)
+    report["rows"] = {name: len(getattr(tables, name)) for name in FILES}
+    report["locations"] = tables.locations()
+    problems = []
+    for location in tables.locations():
+        try:
+            build_instance(tables, location, horizon_weeks)
+        except ValueError as exc:
+            problems.append(
+                {
+                    "file": FILES["forecast"],
+                    "column": "week",
+                    "check": "covers the planning horizon",
+                    "line": "",
+                    "value": str(exc),
+                }
+            )
+    return _with_problems(report, pd.DataFrame(problems, columns=FAILURE_COLUMNS))
+
+
+def _with_problems(report: dict[str, Any], failures: pd.DataFrame) -> dict[str, Any]:
+    records = failures.astype(object).where(failures.notna(), "").to_dict(orient="records")
+    return report | {"valid": not records, "n_problems": len(records), "problems": records}
+
+
+def raise_if_invalid(report: dict[str, Any]) -> None:
+    """Raise :class:`DataValidationError` (a ValueError) listing the report's problems."""
+    if not report["valid"]:
+        failures = pd.DataFrame(report["problems"], columns=FAILURE_COLUMNS)
+        raise DataValidationError(failures, report["data_dir"])
