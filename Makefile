@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/inventory data generate --if-missing
-	$(BIN)/inventory validate
+	$(BIN)/dvc commit --force --quiet data.dvc
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -1,0 +1,110 @@
+"""Multi-location scale-out: every location's pipeline as parallel tasks on Dask.
+
+Each location gets its own folder ``artifacts/locations/<location>/`` with a params file
+(the project's params with ``simulation.location`` set and the data folder made absolute)
+and its own ``artifacts/``, ``models/``, ``metrics/`` and ``reports/`` inside: one model per
+mode and one report per location. The stages of all locations are submitted at once to a
+:class:`prefect_dask.DaskTaskRunner`; Dask runs independent ones in parallel.
+
+The cluster is a local one (``pipeline.dask_workers`` worker processes, one thread each, so
+a task may set its working directory safely) unless ``pipeline.dask_address`` names an
+existing scheduler; its workers must then see this project's folder at the same path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import yaml
+from prefect import flow, get_run_logger
+from prefect_dask import DaskTaskRunner
+
+from flows.training import MODES, pipeline_steps, run_steps
+from inventory.config import DEFAULT_PARAMS, Config, config_to_dict, load_config
+
+__all__ = ["LOCATIONS_DIR", "location_params", "dask_runner", "scale_out_flow"]
+
+LOCATIONS_DIR = Path("artifacts") / "locations"
+
+
+def location_params(config: Config, location: str, root: Path) -> Path:
+    """Write the params file of one location; returns its path (absolute)."""
+    folder = (root / LOCATIONS_DIR / location).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    data_dir = Path(config.data.dir)
+    local = replace(
+        config,
+        data=replace(config.data, dir=str(data_dir if data_dir.is_absolute() else root / data_dir)),
+        simulation=replace(config.simulation, location=location),
+    )
+    path = folder / "params.yaml"
+    path.write_text(yaml.safe_dump(config_to_dict(local), sort_keys=False))
+    return path
+
+
+def dask_runner(config: Config) -> DaskTaskRunner:
+    """A runner on the scheduler in params, or on a new local cluster."""
+    if config.pipeline.dask_address:
+        return DaskTaskRunner(address=config.pipeline.dask_address)
+    return DaskTaskRunner(
+        cluster_kwargs={
+            "n_workers": config.pipeline.dask_workers,
+            "threads_per_worker": 1,
+            "processes": True,
+            "dashboard_address": None,
+        }
+    )
+
+
+@flow(name="locations-fan-out")
+def _fan_out(
+    params_by_location: dict[str, str], modes: list[str], retries: int, retry_delay_s: float
+) -> dict[str, dict]:
+    futures = {
+        location: run_steps(
+            pipeline_steps(tuple(modes)),
+            params,
+            workdir=str(Path(params).parent),
+            retries=retries,
+            retry_delay_s=retry_delay_s,
+        )
+        for location, params in params_by_location.items()
+    }
+    return {
+        location: {name: future.result() for name, future in steps.items()}
+        for location, steps in futures.items()
+    }
+
+
+@flow(name="scale-out", log_prints=True)
+def scale_out_flow(
+    params: str = str(DEFAULT_PARAMS),
+    locations: list[str] | None = None,
+    modes: list[str] | None = None,
+) -> dict[str, str]:
+    """Run the pipeline for every location in parallel on Dask.
+
+    Args:
+        params: The project's params file.
+        locations: Locations to run (default ``pipeline.locations``, else
+            ``data.locations``).
+        modes: Demand modes (default both).
+
+    Returns:
+        The report folder of each location.
+    """
+    config = load_config(params)
+    chosen = list(locations or config.pipeline.locations or config.data.locations)
+    root = Path.cwd()
+    params_by_location = {loc: str(location_params(config, loc, root)) for loc in chosen}
+    runner = dask_runner(config)
+    _fan_out.with_options(task_runner=runner)(
+        params_by_location,
+        list(modes or MODES),
+        config.pipeline.retries,
+        config.pipeline.retry_delay_s,
+    )
+    reports = {loc: str(Path(p).parent / "reports") for loc, p in params_by_location.items()}
+    get_run_logger().info("reports: %s", reports)
+    return reports

@@ -1,0 +1,167 @@
+"""The training flow: the stages of dvc.yaml as Prefect tasks, independent ones concurrently.
+
+:data:`STEPS` is the flow's graph: each step is one task (one stage of
+:mod:`inventory.stages`) and the steps it waits for. It names steps the way DVC names the
+stages of dvc.yaml (``train@stochastic`` is the ``stochastic`` item of the ``train``
+foreach stage), and a test checks that both contain the same stages in a compatible order.
+
+After the stages, the flow records the run in DVC (``dvc commit``: dvc.lock gets the hashes
+of the code, params and outputs that were just produced, and the outputs go to the DVC
+cache), so ``dvc status`` is clean and the next ``dvc metrics diff`` compares this run with
+the previous one. It does so only when it ran on the repository's own ``params.yaml``.
+The evaluation results are published as Prefect markdown artifacts.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from prefect.task_runners import ThreadPoolTaskRunner
+
+import tasks
+from inventory.config import DEFAULT_PARAMS, load_config
+from inventory.report import evaluation_markdown
+
+__all__ = ["MODES", "Step", "STEPS", "pipeline_steps", "run_steps", "dvc_commit", "training_flow"]
+
+MODES = ("deterministic", "stochastic")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One stage run: its DVC name, the task, its options and the steps it waits for."""
+
+    name: str
+    task: Any
+    options: dict[str, str] = field(default_factory=dict)
+    after: tuple[str, ...] = ()
+
+
+def pipeline_steps(modes: tuple[str, ...] = MODES) -> list[Step]:
+    """The stages of dvc.yaml in dependency order, for the given demand modes."""
+    steps = [
+        Step("validate", tasks.validate),
+        Step("forecast", tasks.forecast, after=("validate",)),
+    ]
+    for mode in modes:
+        steps += [
+            Step(f"train@{mode}", tasks.train, {"mode": mode}, ("forecast",)),
+            Step(f"solve@{mode}", tasks.solve, {"mode": mode}, ("forecast",)),
+        ]
+    for mode in modes:
+        steps.append(
+            Step(
+                f"evaluate@{mode}",
+                tasks.evaluate,
+                {"mode": mode},
+                ("forecast", f"train@{mode}", f"solve@{mode}"),
+            )
+        )
+    evaluations = tuple(f"evaluate@{mode}" for mode in modes)
+    steps += [
+        Step("drift", tasks.drift, after=("forecast",)),
+        Step("recommend", tasks.recommend, after=("forecast", *evaluations)),
+        Step("report", tasks.report, after=(*evaluations, "drift", "recommend")),
+    ]
+    return steps
+
+
+STEPS = pipeline_steps()
+
+
+def run_steps(
+    steps: list[Step],
+    params: str,
+    *,
+    workdir: str | None = None,
+    retries: int = 0,
+    retry_delay_s: float = 0.0,
+) -> dict[str, Any]:
+    """Submit every step to the flow's task runner, each after the steps it waits for.
+
+    Returns:
+        The futures by step name (resolve with ``.result()``).
+    """
+    futures: dict[str, Any] = {}
+    for step in steps:
+        task = step.task.with_options(retries=retries, retry_delay_seconds=retry_delay_s)
+        extra = {"workdir": workdir} if workdir is not None else {}
+        futures[step.name] = task.submit(
+            params, **step.options, **extra, wait_for=[futures[name] for name in step.after]
+        )
+    return futures
+
+
+def dvc_commit(repo: Path) -> str:
+    """Record the outputs of every dvc.yaml stage in dvc.lock and the DVC cache."""
+    done = subprocess.run(
+        [sys.executable, "-m", "dvc", "commit", "--force", "--quiet"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"dvc commit failed: {done.stderr.strip() or done.stdout.strip()}")
+    status = subprocess.run(
+        [sys.executable, "-m", "dvc", "status", "--quiet"],
+        cwd=repo,
+        check=False,
+    )
+    return "up to date" if status.returncode == 0 else "changed"
+
+
+def _publish_evaluations(modes: tuple[str, ...], metrics_dir: Path) -> None:
+    for mode in modes:
+        path = metrics_dir / f"evaluation_{mode}.json"
+        if path.exists():
+            create_markdown_artifact(
+                markdown=evaluation_markdown(path, title=f"Evaluation ({mode} demand)"),
+                key=f"evaluation-{mode}",
+                description=f"Policies compared on shared {mode} demand scenarios",
+            )
+
+
+def _is_repo_params(params: str) -> bool:
+    here = Path.cwd()
+    return (here / "dvc.yaml").exists() and Path(params).resolve() == (here / DEFAULT_PARAMS)
+
+
+@flow(name="training", task_runner=ThreadPoolTaskRunner(max_workers=4), log_prints=True)
+def training_flow(params: str = str(DEFAULT_PARAMS), modes: list[str] | None = None) -> dict:
+    """Run validate -> forecast -> train and solve -> evaluate -> drift -> recommend -> report.
+
+    Args:
+        params: The params file (relative to the working directory, the project root).
+        modes: Demand modes to train, solve and evaluate (default both).
+
+    Returns:
+        What each stage wrote, by step name, and the DVC status after the commit.
+    """
+    config = load_config(params)
+    chosen = tuple(modes or MODES)
+    futures = run_steps(
+        pipeline_steps(chosen),
+        params,
+        retries=config.pipeline.retries,
+        retry_delay_s=config.pipeline.retry_delay_s,
+    )
+    written = {name: future.result() for name, future in futures.items()}
+    _publish_evaluations(chosen, Path("metrics"))
+    dvc = "not recorded"
+    if config.pipeline.dvc_commit and chosen == MODES and _is_repo_params(params):
+        dvc = dvc_commit(Path.cwd())
+    get_run_logger().info("training flow done; dvc: %s", dvc)
+    return {"stages": written, "dvc": dvc}
+
+
+if __name__ == "__main__":
+    from flows import SCHEDULES
+
+    training_flow.serve(name="weekly-retrain", cron=SCHEDULES["weekly-retrain"][1])
