@@ -216,6 +216,7 @@ def _demand_history(path: str | Path, config: DataConfig) -> pd.DataFrame:
     frame = read_raw(path)
     time_column = "week" if "week" in frame.columns else "date"
     missing = [c for c in ("sku", time_column, "demand") if c not in frame.columns]
+    missing = ["week or date" if c == "date" else c for c in missing]
     if missing:
         raise ValueError(
             f"{path}: missing column(s) {', '.join(missing)}; expected sku, "
