@@ -152,6 +152,48 @@ class MilpConfig:
 
 
 @dataclass(frozen=True)
+class ForecastConfig:
+    """Forecasting, rolling-origin backtests and demand-distribution fits (inventory.forecast)."""
+
+    models: tuple[str, ...] = ("seasonal_naive", "holt_winters", "fourier", "croston")
+    season_length_weeks: int = knob(52, ge=2, le=104)
+    backtest_folds: int = knob(4, ge=1, le=52)
+    backtest_horizon_weeks: int = knob(13, ge=1, le=104)
+    fourier_order: int = knob(2, ge=1, le=26)
+    croston_alpha: float = knob(0.1, gt=0, le=1)
+    min_points: int = knob(26, ge=2, help="backtest weeks needed to fit a demand distribution")
+    min_nonzero_points: int = knob(8, ge=1, help="nonzero backtest weeks needed to fit")
+    fallback_family: Literal["poisson", "negative_binomial", "gamma"] = "negative_binomial"
+    fallback_dispersion: float = knob(4.0, gt=0)
+    quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
+
+
+@dataclass(frozen=True)
+class DriftConfig:
+    """Drift monitoring with Evidently (inventory.monitoring)."""
+
+    reference_weeks: int = knob(52, ge=4, le=1000)
+    current_weeks: int = knob(13, ge=2, le=260)
+    block_weeks: int = knob(4, ge=1, le=26)
+    method: str = "ks"
+    threshold: float = knob(0.05, gt=0, lt=1)
+    drift_share: float = knob(0.5, gt=0, le=1)
+    sku_share: float = knob(0.3, gt=0, le=1)
+
+
+@dataclass(frozen=True)
+class StressConfig:
+    """Stress scenarios for drift-aware evaluation (inventory.stress)."""
+
+    scenarios: tuple[str, ...] = ("level_up", "level_down", "season_shift", "intermittent")
+    level_up_factor: float = knob(1.3, gt=1, le=10)
+    level_down_factor: float = knob(0.7, gt=0, lt=1)
+    season_shift_weeks: int = knob(13, ge=1, le=104)
+    occurrence: float = knob(0.5, gt=0, lt=1)
+    n_scenarios: int = knob(100, ge=1, le=100_000)
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole params.yaml."""
 
@@ -162,6 +204,9 @@ class Config:
     recommend: RecommendConfig = field(default_factory=RecommendConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     milp: MilpConfig = field(default_factory=MilpConfig)
+    forecast: ForecastConfig = field(default_factory=ForecastConfig)
+    drift: DriftConfig = field(default_factory=DriftConfig)
+    stress: StressConfig = field(default_factory=StressConfig)
 
 
 # --------------------------------------------------------------------------- loading
