@@ -150,6 +150,49 @@ def validate() -> None:
     echo(f"data valid; report written to {files['report']}")
 
 
+@app.command("recommend")
+def recommend(
+    state: Annotated[
+        Path | None,
+        typer.Option(
+            "--state",
+            help="Today's state CSV: sku, on_hand[, last_order, open_po_week_0, "
+            "open_po_week_1, ...] (default: the data folder).",
+        ),
+    ] = None,
+) -> None:
+    """This week's order per SKU from the policy in params (`recommend` group).
+
+    Writes reports/recommendation.csv and .md (order, containers, projected on hand
+    against target over the lead time, reason) and metrics/recommendation.json.
+    """
+    from inventory import stages
+
+    files = stages.recommend(get_config(), state=str(state) if state else None)
+    echo(Path(files["markdown"]).read_text())
+    _written(files)
+
+
+@app.command("report")
+def report() -> None:
+    """Write reports/summary.md and reports/index.html from the pipeline's outputs."""
+    from inventory import stages
+
+    _written(stages.report(get_config()))
+
+
+@app.command("serve")
+def serve() -> None:
+    """Serve the weekly retraining and daily drift-check Prefect deployments (Ctrl-C stops).
+
+    Needs a Prefect API: `prefect server start` in another terminal (and
+    PREFECT_API_URL=http://127.0.0.1:4200/api), or Prefect Cloud.
+    """
+    from flows.serve import serve_all  # the orchestrator is imported only by this command
+
+    serve_all(str(_OPTIONS["params"]))
+
+
 def main() -> None:
     """Console entry point: run the app, one clear error line on bad input."""
     debug = "--debug" in sys.argv

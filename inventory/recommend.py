@@ -32,9 +32,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from inventory.config import Config
 from inventory.dynamics import SimulationResult, containers_used, simulate
+from inventory.io import read_json, write_csv, write_json, write_text
 from inventory.model import Instance
-from inventory.report import markdown_table
+from inventory.report import best_policy, markdown_table
 from inventory.scenarios import deterministic_demand
 
 __all__ = [
@@ -44,6 +46,8 @@ __all__ = [
     "apply_state",
     "recommend_orders",
     "to_markdown",
+    "choose_policy",
+    "write_recommendation",
 ]
 
 REASONS = ("capacity-limited", "ramp-limited", "below target", "no order needed")
@@ -60,12 +64,15 @@ class Recommendation:
         projection: Projected on-hand against target per SKU and week over the lead time
             (long format: sku, week, weeks_ahead, projected_on_hand, target).
         summary: Warehouse totals: units, volume, containers, container fill rate.
+        plan: The policy simulated on the forecast over the whole horizon (long format:
+            sku, week, order_units, end_inventory, target), for the report's plot.
     """
 
     policy: str
     orders: pd.DataFrame
     projection: pd.DataFrame
     summary: dict[str, float | int | str]
+    plan: pd.DataFrame
 
 
 def read_state(path: str | Path, instance: Instance) -> pd.DataFrame:
@@ -147,6 +154,21 @@ def _reasons(result: SimulationResult) -> np.ndarray:
     )
 
 
+def _plan(instance: Instance, result: SimulationResult) -> pd.DataFrame:
+    weeks, skus = np.meshgrid(
+        np.arange(instance.horizon_weeks), np.arange(instance.n_skus), indexing="ij"
+    )
+    return pd.DataFrame(
+        {
+            "sku": np.asarray(instance.skus)[skus.ravel()],
+            "week": pd.DatetimeIndex(instance.weeks[weeks.ravel()]).strftime("%Y-%m-%d"),
+            "order_units": result.orders[0].ravel(),
+            "end_inventory": result.end_inventory[0].ravel(),
+            "target": result.target[0].ravel(),
+        }
+    )
+
+
 def _projection(instance: Instance, result: SimulationResult, weeks: int) -> pd.DataFrame:
     end = result.end_inventory[0, :weeks]
     target = result.target[0, :weeks]
@@ -193,7 +215,7 @@ def recommend_orders(
             "order_units": orders.astype(np.int64),
             "proposed_units": np.round(result.proposed[0, 0], 2),
             "order_volume": np.round(volume, 3),
-            "containers_filled": np.round(volume / instance.container_volume, 3),
+            "containers_filled": np.round(volume / instance.container_volume, 3) + 0.0,
             "on_hand": instance.on_hand,
             "lead_time_weeks": instance.lead_time_weeks,
             "arrival_week": pd.DatetimeIndex(instance.weeks[lead]).strftime("%Y-%m-%d"),
@@ -222,7 +244,8 @@ def recommend_orders(
             for r in REASONS
         },
     }
-    return Recommendation(policy_name, frame, _projection(instance, result, weeks), summary)
+    projection = _projection(instance, result, weeks)
+    return Recommendation(policy_name, frame, projection, summary, _plan(instance, result))
 
 
 def to_markdown(recommendation: Recommendation) -> str:
@@ -263,3 +286,60 @@ def to_markdown(recommendation: Recommendation) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def choose_policy(config: Config, metrics_dir: Path) -> str:
+    """``recommend.policy``, or with ``best`` the cheapest policy of the last evaluation.
+
+    Raises:
+        ValueError: ``best`` and no evaluation of ``recommend.mode`` exists yet.
+    """
+    if config.recommend.policy != "best":
+        return config.recommend.policy
+    path = metrics_dir / f"evaluation_{config.recommend.mode}.json"
+    if not path.exists():
+        raise ValueError(
+            f"{path} not found: recommend.policy is 'best', which reads the last evaluation; "
+            f"run `inventory evaluate --mode {config.recommend.mode}` or name a policy in "
+            "params.yaml (recommend.policy)"
+        )
+    return best_policy(read_json(path))
+
+
+def write_recommendation(
+    config: Config,
+    instance: Instance,
+    state: str | Path | None,
+    *,
+    metrics_dir: Path,
+    reports_dir: Path,
+    artifacts_dir: Path,
+) -> dict[str, str]:
+    """Build the chosen policy as the evaluator does, recommend, write CSV/markdown/JSON.
+
+    Returns:
+        The files written, by name (``orders``, ``markdown``, ``projection``, ``plan``,
+        ``metrics``).
+    """
+    from inventory.evaluation import build_policies, scenarios_for
+
+    if state is not None:
+        instance = apply_state(instance, read_state(state, instance))
+    name = choose_policy(config, metrics_dir)
+    mode = config.recommend.mode
+    scenarios = scenarios_for(config, instance, mode)
+    policy = build_policies(config, instance, mode, scenarios.training, names=[name]).get(name)
+    if policy is None:
+        raise ValueError(
+            f"policy {name!r} is not available in {mode} mode (e.g. no trained model yet); "
+            "set recommend.policy in params.yaml to another policy"
+        )
+    rec = recommend_orders(instance, policy, name, config.recommend.lookahead_weeks)
+    files = {
+        "orders": write_csv(reports_dir / "recommendation.csv", rec.orders),
+        "markdown": write_text(reports_dir / "recommendation.md", to_markdown(rec)),
+        "projection": write_csv(artifacts_dir / "projection.csv", rec.projection),
+        "plan": write_csv(artifacts_dir / "plan.csv", rec.plan),
+        "metrics": write_json(metrics_dir / "recommendation.json", rec.summary),
+    }
+    return {key: str(path) for key, path in files.items()}

@@ -29,6 +29,7 @@ __all__ = [
     "MODES",
     "markdown_table",
     "comparison_table",
+    "best_policy",
     "evaluation_markdown",
     "build_report",
 ]
@@ -37,9 +38,9 @@ MODES = ("deterministic", "stochastic")
 
 # Column of the comparison table -> keys that may hold it in an evaluation JSON entry.
 _COLUMNS = {
-    "mean cost": ("mean_cost", "cost_mean", "cost"),
-    "ci low": ("cost_ci_low", "ci_low", "mean_cost_ci_low"),
-    "ci high": ("cost_ci_high", "ci_high", "mean_cost_ci_high"),
+    "mean cost": ("total_cost", "mean_cost", "cost"),
+    "ci low": ("total_cost_ci_low", "cost_ci_low", "ci_low"),
+    "ci high": ("total_cost_ci_high", "cost_ci_high", "ci_high"),
     "fill rate": ("fill_rate",),
     "service level": ("cycle_service_level", "service_level"),
     "gap to hindsight": ("gap_to_hindsight", "gap_to_bound", "hindsight_gap"),
@@ -92,7 +93,23 @@ def comparison_table(payload: Mapping[str, Any]) -> pd.DataFrame:
             row["ci low"], row["ci high"] = float(ci[0]), float(ci[1])
         rows.append(row)
     frame = pd.DataFrame(rows, columns=["policy", *_COLUMNS])
+    bound = frame.loc[frame["policy"].str.contains("hindsight"), "mean cost"]
+    if frame["gap to hindsight"].isna().all() and len(bound) == 1:
+        frame["gap to hindsight"] = frame["mean cost"] / max(float(bound.iloc[0]), 1e-12) - 1
     return frame.sort_values("mean cost", kind="stable").reset_index(drop=True)
+
+
+def best_policy(payload: Mapping[str, Any]) -> str:
+    """The implementable policy with the lowest mean cost (the hindsight bound excluded).
+
+    Raises:
+        ValueError: the evaluation lists no policy.
+    """
+    table = comparison_table(payload)
+    table = table[~table["policy"].str.contains("hindsight")].dropna(subset=["mean cost"])
+    if table.empty:
+        raise ValueError("the evaluation metrics list no policy; run `inventory evaluate` first")
+    return str(table["policy"].iloc[0])
 
 
 def _display(frame: pd.DataFrame) -> pd.DataFrame:
@@ -210,6 +227,7 @@ def build_report(
     plan_csv: Path | None,
     recommendation_md: Path | None,
     out_dir: Path,
+    figures_dir: Path | None = None,
     n_plot_skus: int = 4,
 ) -> dict[str, str]:
     """Write ``summary.md``, ``index.html`` and the PNG plots into ``out_dir``.
@@ -223,29 +241,32 @@ def build_report(
             end_inventory, target, order_units).
         recommendation_md: This week's orders as markdown.
         out_dir: The reports folder.
+        figures_dir: Where the PNG plots go (default ``out_dir``).
         n_plot_skus: SKUs in the inventory-against-target plot.
 
     Returns:
         The files written, by name.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
+    figures_dir = figures_dir or out_dir
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    rel = figures_dir.relative_to(out_dir) if figures_dir.is_relative_to(out_dir) else figures_dir
     missing = [str(p) for p in [*evaluations.values(), *learning_curves.values()] if not p.exists()]
     tables = {m: comparison_table(read_json(p)) for m, p in evaluations.items() if p.exists()}
     curves = {m: pd.read_csv(p) for m, p in learning_curves.items() if p.exists()}
     written: dict[str, str] = {}
     images: list[tuple[str, str]] = []
     if tables:
-        written["cost_plot"] = str(_plot_costs(tables, out_dir / "cost_by_policy.png"))
-        images.append(("Cost by policy", "cost_by_policy.png"))
+        written["cost_plot"] = str(_plot_costs(tables, figures_dir / "cost_by_policy.png"))
+        images.append(("Cost by policy", str(rel / "cost_by_policy.png")))
     if plan_csv is not None and plan_csv.exists():
         plan = pd.read_csv(plan_csv)
         written["inventory_plot"] = str(
-            _plot_inventory(plan, n_plot_skus, out_dir / "inventory_vs_target.png")
+            _plot_inventory(plan, n_plot_skus, figures_dir / "inventory_vs_target.png")
         )
-        images.append(("Inventory against target", "inventory_vs_target.png"))
+        images.append(("Inventory against target", str(rel / "inventory_vs_target.png")))
     if curves:
-        written["learning_plot"] = str(_plot_learning(curves, out_dir / "learning_curves.png"))
-        images.append(("Learning curves", "learning_curves.png"))
+        written["learning_plot"] = str(_plot_learning(curves, figures_dir / "learning_curves.png"))
+        images.append(("Learning curves", str(rel / "learning_curves.png")))
     drift = read_json(drift_json) if drift_json is not None and drift_json.exists() else None
     link = (
         str(

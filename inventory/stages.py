@@ -51,3 +51,41 @@ def validate(config: Config) -> dict[str, str]:
     write_json(VALIDATION_REPORT, report)
     raise_if_invalid(report)
     return {"report": str(VALIDATION_REPORT)}
+
+
+def recommend(config: Config, state: str | Path | None = None) -> dict[str, str]:
+    """This week's orders from the policy in params (``recommend`` group).
+
+    Writes ``reports/recommendation.csv`` and ``.md``, ``artifacts/recommendation/`` (the
+    projection over the lead time and the plan over the horizon) and
+    ``metrics/recommendation.json``. ``state`` is an optional CSV of today's on hand, last
+    order and open POs (see :func:`inventory.recommend.read_state`).
+    """
+    from inventory.data import load_instance
+    from inventory.recommend import write_recommendation
+
+    return write_recommendation(
+        config,
+        load_instance(config),
+        state,
+        metrics_dir=METRICS,
+        reports_dir=REPORTS,
+        artifacts_dir=ARTIFACTS / "recommendation",
+    )
+
+
+def report(config: Config) -> dict[str, str]:
+    """``reports/summary.md`` and ``reports/index.html`` from the other stages' outputs."""
+    from inventory.report import MODES, build_report
+
+    return build_report(
+        evaluations={mode: METRICS / f"evaluation_{mode}.json" for mode in MODES},
+        learning_curves={mode: METRICS / f"learning_curve_{mode}.csv" for mode in MODES},
+        drift_json=METRICS / "drift.json",
+        drift_html=REPORTS / "drift.html",
+        plan_csv=ARTIFACTS / "recommendation" / "plan.csv",
+        recommendation_md=REPORTS / "recommendation.md",
+        out_dir=REPORTS,
+        figures_dir=REPORTS / "summary_figures",
+        n_plot_skus=config.evaluation.n_plot_skus,
+    )
