@@ -22,7 +22,7 @@ forecast volume / container volume)``. The seed format has no demand history: th
 file is written with its header only.
 
 Generic long format (:func:`import_demand_csv`): columns sku, week (ISO Monday) or date
-(any day; summed into its ISO week), demand, and optionally location. Weeks without a row
+(any day; rows are summed into their ISO week), demand, and optionally location. Weeks without a row
 between a SKU's first week and the last week of the file count as zero demand.
 """
 
@@ -39,6 +39,7 @@ from inventory.data.generate import max_containers_for, seed_costs
 from inventory.data.schemas import (
     DataValidationError,
     Tables,
+    check_table,
     check_tables,
     empty_frame,
     read_raw,
@@ -224,42 +225,11 @@ def _demand_history(path: str | Path, config: DataConfig) -> pd.DataFrame:
         )
     if "location" not in frame.columns:
         frame["location"] = config.locations[0]
-    bad = []
-    dates = pd.to_datetime(frame[time_column].str.strip(), format="%Y-%m-%d", errors="coerce")
-    demand = pd.to_numeric(frame["demand"], errors="coerce")
-    file = Path(path).name
-    for i in frame.index[dates.isna()]:
-        bad.append(
-            (file, time_column, "must be a date YYYY-MM-DD", i + 2, frame.at[i, time_column])
-        )
-    for i in frame.index[demand.isna()]:
-        bad.append((file, "demand", "must be a number", i + 2, frame.at[i, "demand"]))
     if time_column == "week":
-        for i in frame.index[dates.notna() & (dates.dt.dayofweek != 0)]:
-            bad.append(
-                (
-                    file,
-                    "week",
-                    "week must be a Monday (or name the column date)",
-                    i + 2,
-                    frame.at[i, "week"],
-                )
-            )
-    if bad:
-        failures = pd.DataFrame(bad, columns=["file", "column", "check", "line", "value"])
-        raise DataValidationError(failures, str(path))
-    weeks = dates - pd.to_timedelta(dates.dt.dayofweek, unit="D")
-    history = pd.DataFrame(
-        {
-            "sku": frame["sku"].str.strip(),
-            "location": frame["location"].str.strip(),
-            "week": weeks,
-            "demand": demand,
-        }
-    )
-    if time_column == "date":
-        history = history.groupby(["sku", "location", "week"], as_index=False)["demand"].sum()
-    return history
+        return check_table("history", frame, str(path), Path(path).name)
+    rows = check_table("demand_by_date", frame, str(path), Path(path).name)
+    rows["week"] = rows["date"] - pd.to_timedelta(rows["date"].dt.dayofweek, unit="D")
+    return rows.groupby(["sku", "location", "week"], as_index=False)["demand"].sum()
 
 
 def _fill_weeks(history: pd.DataFrame) -> pd.DataFrame:
@@ -295,20 +265,6 @@ def import_demand_csv(
         ValueError: bad file, bad values (all listed at once) or duplicate (sku, week).
     """
     raw = _demand_history(path, config)
-    dupes = raw.duplicated(["sku", "location", "week"], keep=False)
-    if dupes.any():
-        rows = raw[dupes]
-        failures = pd.DataFrame(
-            {
-                "file": Path(path).name,
-                "column": "sku, location, week",
-                "check": "duplicate key",
-                "line": rows.index + 2,
-                "value": rows["sku"] + " | " + rows["week"].dt.strftime("%Y-%m-%d"),
-            }
-        )
-        raise DataValidationError(failures, str(path))
-    check_tables({"history": raw}, str(path))  # negative demand, empty ids ...
     history = _fill_weeks(raw)
     mean = history.groupby(["sku", "location"], sort=True)["demand"].apply(
         lambda s: s.tail(13).mean()
@@ -322,7 +278,9 @@ def import_demand_csv(
             for week in weeks
         ]
     )
-    cat = _catalog_with_defaults(mean, config, catalog)
+    cat = check_table(
+        "catalog", _catalog_with_defaults(mean, config, catalog), str(catalog or "catalog defaults")
+    )
     pos = empty_frame("open_pos") if open_pos is None else read_raw(open_pos)
     container = pd.Series(config.container_volume, index=sorted(cat["location"].unique()))
     frames = {

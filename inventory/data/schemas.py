@@ -39,6 +39,7 @@ __all__ = [
     "SCHEMAS",
     "load_tables",
     "read_raw",
+    "check_table",
     "check_tables",
     "write_tables",
     "format_failures",
@@ -84,6 +85,10 @@ COLUMNS: dict[str, dict[str, str]] = {
         "container_cost": "number",
     },
 }
+
+# Long-format demand by calendar date (``inventory data import-csv``; not a data-folder
+# file). Several rows of one SKU and date are allowed (transactions); they are summed.
+COLUMNS["demand_by_date"] = {"sku": "id", "location": "id", "date": "date", "demand": "number"}
 
 FAILURE_COLUMNS = ["file", "column", "check", "line", "value"]
 
@@ -161,6 +166,16 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
         report_duplicates="all",
     ),
 }
+
+
+SCHEMAS["demand_by_date"] = pa.DataFrameSchema(
+    {
+        "sku": _id(),
+        "location": _id(),
+        "date": pa.Column("datetime64[ns]", nullable=False),
+        "demand": _num(pa.Check.ge(0)),
+    },
+)
 
 
 @dataclass(frozen=True)
@@ -259,7 +274,7 @@ def _parse_column(
     if kind == "id":
         frame[column] = raw.astype("string").str.strip().astype(object).where(raw.notna())
         return
-    if kind == "week":
+    if kind in ("week", "date"):
         if pd.api.types.is_datetime64_any_dtype(raw):
             return
         parsed = pd.to_datetime(
@@ -350,8 +365,10 @@ def _dedupe(rows: list[dict]) -> list[dict]:
     return out
 
 
-def _parse_table(name: str, frame: pd.DataFrame, failures: list[dict]) -> pd.DataFrame:
-    file = FILES[name]
+def _parse_table(
+    name: str, frame: pd.DataFrame, failures: list[dict], file: str | None = None
+) -> pd.DataFrame:
+    file = file or FILES[name]
     frame = frame.reset_index(drop=True).copy()
     kinds = {c: k for c, k in COLUMNS[name].items() if c in frame.columns}
     local: list[dict] = []
@@ -376,47 +393,64 @@ def _as_final(name: str, frame: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- cross-table
 
 
+def _keys(frame: pd.DataFrame) -> list[tuple[int, tuple[str, str]]]:
+    """(line, (sku, location)) of rows whose ids are both present."""
+    rows = frame[["sku", "location"]]
+    ok = rows.notna().all(axis=1).to_numpy()
+    pairs = zip(rows["sku"], rows["location"], strict=True)
+    return [(i + 2, key) for i, (key, good) in enumerate(zip(pairs, ok, strict=True)) if good]
+
+
 def _cross_failures(frames: dict[str, pd.DataFrame]) -> list[dict]:
-    catalog = frames["catalog"]
-    known = set(zip(catalog["sku"], catalog["location"], strict=True))
+    """Checks between tables; run even when single-table checks failed, on the rows whose
+    key columns exist, so one run lists every problem."""
+    needs = {
+        "catalog": ["sku", "location"],
+        "forecast": ["sku", "location"],
+        "history": ["sku", "location"],
+        "open_pos": ["sku", "location"],
+        "warehouse": ["location"],
+    }
+    if any(not set(cols) <= set(frames[name].columns) for name, cols in needs.items()):
+        return []
+    catalog = _keys(frames["catalog"])
+    known = {key for _, key in catalog}
     out: list[dict] = []
     for name in ("forecast", "history", "open_pos"):
-        frame = frames[name]
-        keys = zip(frame["sku"], frame["location"], strict=True)
-        for i, key in enumerate(keys):
-            if key not in known:
-                out.append(
-                    _failure(
-                        FILES[name],
-                        "sku",
-                        "unknown SKU (sku, location not in catalog.csv)",
-                        i + 2,
-                        f"{key[0]} @ {key[1]}",
-                    )
-                )
-    has_forecast = set(zip(frames["forecast"]["sku"], frames["forecast"]["location"], strict=True))
-    for i, key in enumerate(zip(catalog["sku"], catalog["location"], strict=True)):
-        if key not in has_forecast:
-            out.append(
-                _failure(
-                    FILES["catalog"],
-                    "sku",
-                    "SKU without forecast rows in forecast.csv",
-                    i + 2,
-                    f"{key[0]} @ {key[1]}",
-                )
-            )
-    warehouses = set(frames["warehouse"]["location"])
-    for location in sorted(set(catalog["location"]) - warehouses):
-        out.append(
+        out += [
             _failure(
-                FILES["warehouse"],
-                "location",
-                "warehouse row missing for a catalog location",
-                "",
-                location,
+                FILES[name],
+                "sku",
+                "unknown SKU (sku, location not in catalog.csv)",
+                line,
+                f"{key[0]} @ {key[1]}",
             )
+            for line, key in _keys(frames[name])
+            if key not in known
+        ]
+    has_forecast = {key for _, key in _keys(frames["forecast"])}
+    out += [
+        _failure(
+            FILES["catalog"],
+            "sku",
+            "SKU without forecast rows in forecast.csv",
+            line,
+            f"{key[0]} @ {key[1]}",
         )
+        for line, key in catalog
+        if key not in has_forecast
+    ]
+    missing = sorted({key[1] for _, key in catalog} - set(frames["warehouse"]["location"]))
+    out += [
+        _failure(
+            FILES["warehouse"],
+            "location",
+            "warehouse row missing for a catalog location",
+            "",
+            location,
+        )
+        for location in missing
+    ]
     return out
 
 
@@ -431,10 +465,23 @@ def check_tables(frames: dict[str, pd.DataFrame], where: str = "input data") -> 
     """
     failures: list[dict] = []
     parsed = {name: _parse_table(name, frame, failures) for name, frame in frames.items()}
-    _raise_if(failures, where)
     failures += _cross_failures(parsed)
     _raise_if(failures, where)
     return Tables(**{name: _as_final(name, parsed[name]) for name in FILES})
+
+
+def check_table(
+    name: str, frame: pd.DataFrame, where: str = "input data", file: str | None = None
+) -> pd.DataFrame:
+    """Validate one table on its own (no cross-table checks) and return it typed.
+
+    Raises:
+        DataValidationError: listing every problem of the table.
+    """
+    failures: list[dict] = []
+    parsed = _parse_table(name, frame, failures, file)
+    _raise_if(failures, where)
+    return _as_final(name, parsed)
 
 
 def _raise_if(failures: list[dict], where: str) -> None:

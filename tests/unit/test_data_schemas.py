@@ -155,7 +155,9 @@ def _config(tmp_path: Path):  # noqa: ANN202
     ("rows", "message"),
     [
         ("sku,week,demand\nA,2024-01-01,-4\n", "must be >= 0"),
-        ("sku,week,demand\nA,2024-01-01,\n", "must be a number"),
+        ("sku,week,demand\nA,2024-01-01,\n", "missing value"),
+        ("sku,date,demand\nA,2024-01-03,-1\nA,2024-01-04,2\n", "must be >= 0"),
+        ("sku,date,demand\nA,03/01/2024,1\n", "must be a date YYYY-MM-DD"),
         ("sku,week,demand\nA,2024-01-01,ten\n", "must be a number"),
         ("sku,week,demand\nA,2024-01-01,3\nA,2024-01-01,4\n", "duplicate key"),
         ("sku,week,demand\nA,2024-01-03,3\n", "Monday"),
