@@ -173,6 +173,52 @@ def recommend(
     _written(files)
 
 
+@app.command("evaluate")
+def evaluate(
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            help="deterministic (demand = forecast), stochastic (shared scenarios) or both.",
+        ),
+    ] = "both",
+) -> None:
+    """Compare the policies in params (`evaluation` group) on the same demand scenarios.
+
+    Writes metrics/evaluation_<mode>.json, artifacts/evaluation/<mode>/*.csv and
+    reports/figures/evaluation_<mode>_*.png.
+    """
+    from tqdm import tqdm
+
+    from inventory import stages
+
+    def progress(items, description):
+        return tqdm(items, desc=description, unit="policy", leave=False)
+
+    files = stages.evaluate(get_config(), mode=mode, progress=progress)
+    for key, path in files.items():
+        if key.endswith("metrics"):
+            echo(_evaluation_table(path))
+    _written(files)
+
+
+def _evaluation_table(path: str) -> str:
+    import json
+
+    payload = json.loads(Path(path).read_text())
+    lines = [
+        f"{payload['mode']}: {payload['n_scenarios']} scenario(s), {payload['scenarios']}",
+        f"{'policy':<22}{'mean cost':>14}{'95% CI':>28}{'vs ' + payload['reference']:>18}"
+        f"{'fill rate':>11}",
+    ]
+    for name, m in payload["policies"].items():
+        ci = f"[{m['total_cost_ci_low']:,.0f}, {m['total_cost_ci_high']:,.0f}]"
+        lines.append(
+            f"{name:<22}{m['total_cost']:>14,.0f}{ci:>28}{m['diff_to_reference']:>+18,.0f}"
+            f"{m['fill_rate']:>11.3f}"
+        )
+    return "\n".join(lines)
+
 @app.command("report")
 def report() -> None:
     """Write reports/summary.md and reports/index.html from the pipeline's outputs."""

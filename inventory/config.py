@@ -108,7 +108,7 @@ class EvaluationConfig:
     reference_policy: str = "order_up_to"
     confidence: float = knob(0.95, gt=0, lt=1)
     n_plot_skus: int = knob(4, ge=1, le=50)
-    tune_grid_points: int = knob(21, ge=3, le=201)
+    tune_max_passes: int = knob(12, ge=1, le=100)
     fallback_dispersion: float = knob(4.0, gt=0)
 
 

@@ -384,18 +384,20 @@ def simulate(
 
 
 def simulate_cost_by_sku(
-    instance: Instance, demand: np.ndarray, policy, *, terminal: bool = True
+    instance: Instance, demand: np.ndarray, policy, *, terminal: bool = True, repeats: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
     """Like :func:`simulate`, keeping only the costs (no (N, T, P) trajectories).
 
-    For searches that simulate many candidates at once (policy tuning).
+    For searches that simulate many candidates at once (policy tuning): with
+    ``repeats = C`` the policy runs on ``C * N`` rows, row ``r`` facing scenario ``r % N``
+    (the demand array is not copied C times).
 
     Returns:
         Cost per scenario and SKU over the horizon, terminal included, shape (N, P), and
         the container cost per scenario, shape (N,).
     """
     demand = np.asarray(demand, dtype=float)
-    n = demand.shape[0]
+    n = demand.shape[0] * repeats
     state = initial_state(instance, n)
     policy.reset(instance, n)
     per_sku = np.zeros((n, instance.n_skus))
@@ -403,7 +405,8 @@ def simulate_cost_by_sku(
     for t in range(instance.horizon_weeks):
         proposed = np.asarray(policy.act(instance, state, t), dtype=float)
         orders = project_orders(instance, proposed, state.last_order).orders
-        week = advance(instance, state, orders, demand[:, t])
+        week_demand = demand[:, t] if repeats == 1 else np.tile(demand[:, t], (repeats, 1))
+        week = advance(instance, state, orders, week_demand)
         per_sku += week.cost_lost_sales + week.cost_overstock + week.cost_understock
         shared += week.cost_containers
     if terminal:

@@ -117,25 +117,25 @@ class BaseStock:
     """Order up to a base-stock level: ``x = max(0, level_t - inventory_position)``.
 
     Args:
-        levels: Base-stock levels in units, shape (P,) (constant), (T, P) (per week) or
-            (N, T, P) (per scenario, used by the tuner to evaluate many candidates at once).
+        levels: Base-stock levels in units, shape (P,) (constant) or (T, P) (per week).
+        offset: Added to the levels, shape (P,) or (N, P) (one row per scenario, which
+            lets the tuner evaluate many candidate levels in one batch).
     """
 
-    def __init__(self, levels: np.ndarray) -> None:
+    def __init__(self, levels: np.ndarray, offset: np.ndarray | float = 0.0) -> None:
         self.levels = np.asarray(levels, dtype=float)
+        self.offset = np.asarray(offset, dtype=float)
 
     def reset(self, instance: Instance, n_scenarios: int) -> None:
         self._due = open_po_due(instance)
-        self._n = n_scenarios
 
-    def _level(self, t: int) -> np.ndarray:
-        if self.levels.ndim == 1:
-            return self.levels
-        return self.levels[:, t] if self.levels.ndim == 3 else self.levels[t]
+    def level(self, t: int) -> np.ndarray:
+        """Base-stock level of week ``t``, shape (P,) or (N, P)."""
+        return (self.levels if self.levels.ndim == 1 else self.levels[t]) + self.offset
 
     def act(self, instance: Instance, state: State, t: int) -> np.ndarray:
         position = inventory_position(instance, state, self._due)
-        return np.maximum(self._level(t) - position, 0.0)
+        return np.maximum(self.level(t) - position, 0.0)
 
 
 class OrderUpTo(BaseStock):
@@ -153,25 +153,31 @@ class OrderUpTo(BaseStock):
 
 class SSPolicy:
     """(s, S): when the inventory position is below the reorder point ``s``, order up to
-    ``S``; otherwise order nothing. Levels shaped like :class:`BaseStock` levels.
+    ``S = s + Q``; otherwise order nothing.
 
     Args:
-        reorder_points: ``s`` in units.
-        order_up_to: ``S`` in units (>= ``s``).
+        reorder_points: ``s`` in units, (P,) or (T, P).
+        order_quantity: ``Q = S - s >= 0`` in units, (P,) or (N, P).
+        offset: Added to ``s`` (and so to ``S``), (P,) or (N, P).
     """
 
-    def __init__(self, reorder_points: np.ndarray, order_up_to: np.ndarray) -> None:
-        self.reorder = BaseStock(reorder_points)
-        self.level = BaseStock(order_up_to)
+    def __init__(
+        self,
+        reorder_points: np.ndarray,
+        order_quantity: np.ndarray,
+        offset: np.ndarray | float = 0.0,
+    ) -> None:
+        self.reorder = BaseStock(reorder_points, offset)
+        self.order_quantity = np.maximum(np.asarray(order_quantity, dtype=float), 0.0)
 
     def reset(self, instance: Instance, n_scenarios: int) -> None:
         self.reorder.reset(instance, n_scenarios)
-        self.level.reset(instance, n_scenarios)
 
     def act(self, instance: Instance, state: State, t: int) -> np.ndarray:
-        position = inventory_position(instance, state, self.level._due)
-        trigger = position < self.reorder._level(t)
-        return np.where(trigger, np.maximum(self.level._level(t) - position, 0.0), 0.0)
+        position = inventory_position(instance, state, self.reorder._due)
+        reorder_point = self.reorder.level(t)
+        order = np.maximum(reorder_point + self.order_quantity - position, 0.0)
+        return np.where(position < reorder_point, order, 0.0)
 
 
 class PlanReplay:
@@ -216,48 +222,95 @@ class TuningResult:
 
     Attributes:
         policy: The tuned policy (:class:`BaseStock` or :class:`SSPolicy`).
-        safety_units: Offset per SKU added to the forecast over lead time + review
-            period (P,); the base-stock level (or reorder point) is ``cover + offset``.
-        order_quantity: (s, S) only: ``S - s`` per SKU (P,), else zeros.
+        safety_units: Offset per SKU added to the planners' order-up-to level (P,): the
+            base-stock level (or reorder point) is ``planner_level + offset``.
+        order_quantity: (s, S) only: ``Q = S - s`` per SKU (P,), else zeros.
         cost_per_sku: Mean cost per SKU over the training scenarios (P,).
+        cost: Mean total cost over the training scenarios (containers included).
     """
 
     policy: BaseStock | SSPolicy
     safety_units: np.ndarray
     order_quantity: np.ndarray
     cost_per_sku: np.ndarray
+    cost: float
 
 
-def _mean_sku_cost(
-    instance: Instance,
-    demand: np.ndarray,
-    make_policy,
-    candidates: list[np.ndarray],
-    terminal: bool,
-) -> np.ndarray:
-    """Mean cost per SKU (G, P) of G candidate parameter sets, simulated in one batch.
+class _Batch:
+    """Evaluates candidate parameter vectors on the training scenarios in one simulation.
 
-    ``candidates`` holds arrays shaped (G, P); ``make_policy`` turns arrays shaped
-    (G * N, T, P) into a policy. Candidate ``g`` runs on all N scenarios (common random
-    numbers), so per-SKU differences between candidates are measured precisely.
+    ``make(params)`` builds a policy from parameter arrays shaped (C * N, P); candidate
+    ``c`` runs on all N scenarios (common random numbers), so differences between
+    candidates are measured precisely.
     """
-    n = demand.shape[0]
-    n_candidates = candidates[0].shape[0]
-    tiled = np.tile(demand, (n_candidates, 1, 1))
-    expanded = [np.repeat(c, n, axis=0)[:, None, :] for c in candidates]
-    per_sku, _ = simulate_cost_by_sku(instance, tiled, make_policy(*expanded), terminal=terminal)
-    return per_sku.reshape(n_candidates, n, -1).mean(axis=1)
+
+    def __init__(self, instance: Instance, demand: np.ndarray, make, terminal: bool) -> None:
+        self.instance, self.demand, self.make, self.terminal = instance, demand, make, terminal
+
+    def __call__(self, *params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean per-SKU cost (C, P) and mean total cost (C,) of candidates (C, P) each."""
+        n, count = self.demand.shape[0], params[0].shape[0]
+        rows = [np.repeat(p, n, axis=0) for p in params]
+        per_sku, shared = simulate_cost_by_sku(
+            self.instance, self.demand, self.make(*rows), terminal=self.terminal, repeats=count
+        )
+        per_sku = per_sku.reshape(count, n, -1).mean(axis=1)
+        return per_sku, per_sku.sum(axis=1) + shared.reshape(count, n).mean(axis=1)
 
 
-def _pick(grid: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-SKU argmin over candidates: (best values (P,), best costs (P,))."""
-    best = cost.argmin(axis=0)
-    cols = np.arange(grid.shape[1])
-    return grid[best, cols], cost[best, cols]
+def _coordinate_search(
+    evaluate,
+    params: list[np.ndarray],
+    axis: int,
+    step: np.ndarray,
+    *,
+    lower: float = -np.inf,
+    max_passes: int = 12,
+) -> tuple[list[np.ndarray], np.ndarray, float]:
+    """Improve parameter ``params[axis]`` (P,) SKU by SKU, keeping the others fixed.
+
+    Each pass tries, for every SKU at once, moves of -3..3 steps with the other SKUs at
+    the incumbent (so capacity shared between SKUs is accounted for), then accepts the
+    combination of every SKU's best move if it is better, else the single best move;
+    with no improving move the step halves (down to one unit). The training cost never
+    increases, so the search ends at least as good as its start.
+    """
+    n_skus = params[axis].shape[0]
+    per_sku, total = evaluate(*[p[None] for p in params])
+    incumbent, best_total, best_per_sku = [p.copy() for p in params], float(total[0]), per_sku[0]
+    moves = np.array([-3, -2, -1, 1, 2, 3])
+    for _ in range(max_passes):
+        tried = np.maximum(incumbent[axis] + moves[:, None] * step, lower)  # (K, P)
+        candidates = np.repeat(incumbent[axis][None, None], len(moves), 0).repeat(n_skus, 1)
+        sku = np.arange(n_skus)
+        candidates[:, sku, sku] = tried  # candidate (k, p): SKU p moved by move k
+        flat = candidates.reshape(-1, n_skus)
+        others = [np.broadcast_to(p, flat.shape) for p in incumbent]
+        others[axis] = flat
+        flat_per_sku, totals = evaluate(*others)
+        totals = totals.reshape(len(moves), n_skus)
+        best_move = totals.argmin(axis=0)
+        improves = totals[best_move, sku] < best_total - 1e-9
+        combined = np.where(improves, tried[best_move, sku], incumbent[axis])
+        trial = [p[None] for p in incumbent]
+        trial[axis] = combined[None]
+        combined_sku, combined_total = evaluate(*trial)
+        single = np.unravel_index(totals.argmin(), totals.shape)
+        if improves.sum() > 1 and combined_total[0] < min(best_total, totals[single]) - 1e-9:
+            incumbent[axis], best_total, best_per_sku = combined, combined_total[0], combined_sku[0]
+        elif totals[single] < best_total - 1e-9:
+            index = single[0] * n_skus + single[1]
+            incumbent[axis] = flat[index].copy()
+            best_per_sku, best_total = flat_per_sku[index], float(totals[single])
+        elif np.all(step <= 1):
+            break
+        else:
+            step = np.maximum(1.0, np.floor(step / 2))
+    return incumbent, best_per_sku, float(best_total)
 
 
 def _demand_scale(instance: Instance) -> np.ndarray:
-    return np.maximum(instance.forecast.mean(axis=0), 1e-3)
+    return np.maximum(instance.forecast.mean(axis=0), 1.0)
 
 
 def tune_base_stock(
@@ -265,47 +318,31 @@ def tune_base_stock(
     train_demand: np.ndarray,
     *,
     review_period_weeks: int = 1,
-    grid_points: int = 21,
     terminal: bool = True,
+    max_passes: int = 12,
 ) -> TuningResult:
     """Tune a base-stock level per SKU by simulation on training scenarios.
 
-    The level of SKU ``p`` in week ``t`` is ``cover_tp + offset_p``, where ``cover`` is
-    the forecast over lead time + review period (:func:`cover_levels`): it follows
-    seasonality, and with a stationary forecast it is a constant base-stock level. The
-    offset (safety stock in units) is searched per SKU: a coarse grid of ``grid_points``
-    values from -1 to ``S_p + 3`` weeks of mean demand, then whole units around the best.
-    All SKUs move through the grid together (one batched simulation per stage), and each
-    SKU keeps its own cheapest offset. SKUs interact only through the container capacity,
-    which this per-SKU choice treats as given. Container costs are shared and ignored.
+    The level of SKU ``p`` in week ``t`` is ``U_tp + offset_p``, where ``U`` is the
+    planners' order-up-to level (forecast over lead time + review period + safety-stock
+    weeks): it follows seasonality, and with a stationary forecast and no safety stock
+    it is a constant base-stock level (the textbook case). The offset starts at 0 (the
+    planners' rule, so tuning can only improve on it in training) and moves in whole
+    units by :func:`_coordinate_search`, starting with steps of half a week of demand.
 
     Args:
         instance: The planning instance.
         train_demand: Training scenarios (N, T, P), not the evaluation ones.
         review_period_weeks: Weeks between orders (R).
-        grid_points: Coarse grid size per SKU.
         terminal: Include the terminal cost (as the evaluation does).
+        max_passes: Search passes at most.
     """
-    cover = cover_levels(instance, instance.lead_time_weeks + review_period_weeks)
-    scale = _demand_scale(instance)
-
-    def make(offsets: np.ndarray) -> BaseStock:
-        return BaseStock(cover[None] + offsets)
-
-    offset = _search_offsets(instance, train_demand, make, scale, grid_points, terminal)
-    cost = _mean_sku_cost(instance, train_demand, make, [offset[None]], terminal)[0]
-    return TuningResult(BaseStock(cover + offset), offset, np.zeros_like(offset), cost)
-
-
-def _search_offsets(instance, demand, make, scale, grid_points, terminal) -> np.ndarray:
-    """Coarse grid in weeks of demand, then whole units around the best (per SKU)."""
-    weeks = np.linspace(0.0, 1.0, grid_points)[:, None]
-    coarse = scale * (-1.0 + weeks * (instance.safety_stock_weeks + 4.0))
-    best, _ = _pick(coarse, _mean_sku_cost(instance, demand, make, [coarse], terminal))
-    step = np.maximum(1.0, np.ceil((coarse[1] - coarse[0]) / 8.0))
-    fine = np.rint(best) + step * np.arange(-8, 9)[:, None]
-    best, _ = _pick(fine, _mean_sku_cost(instance, demand, make, [fine], terminal))
-    return best
+    levels = planner_levels(instance, review_period_weeks)
+    evaluate = _Batch(instance, train_demand, lambda off: BaseStock(levels, off), terminal)
+    step = np.maximum(1.0, np.rint(_demand_scale(instance) / 2))
+    start = [np.zeros(instance.n_skus)]
+    (offset,), per_sku, total = _coordinate_search(evaluate, start, 0, step, max_passes=max_passes)
+    return TuningResult(BaseStock(levels, offset), offset, np.zeros_like(offset), per_sku, total)
 
 
 def tune_s_s(
@@ -313,39 +350,27 @@ def tune_s_s(
     train_demand: np.ndarray,
     *,
     review_period_weeks: int = 1,
-    grid_points: int = 21,
     terminal: bool = True,
+    max_passes: int = 12,
     base: TuningResult | None = None,
 ) -> TuningResult:
-    """Tune (s, S) per SKU: ``s = cover + offset``, ``S = s + Q``.
+    """Tune (s, S) per SKU: ``s = U + offset``, ``S = s + Q`` (``U`` as in base stock).
 
-    Starts from the tuned base-stock offset (``Q = 0`` is base stock), then searches a
-    joint grid of reorder-point offsets around it and order quantities ``Q`` of 0 to 4
-    weeks of mean demand, per SKU as in :func:`tune_base_stock`.
+    Starts from the tuned base-stock offset with ``Q = 0`` (which is base stock), then
+    searches ``Q >= 0`` and afterwards the offset again, each by :func:`_coordinate_search`.
     """
     base = base or tune_base_stock(
         instance,
         train_demand,
         review_period_weeks=review_period_weeks,
-        grid_points=grid_points,
         terminal=terminal,
+        max_passes=max_passes,
     )
-    cover = cover_levels(instance, instance.lead_time_weeks + review_period_weeks)
-    scale = _demand_scale(instance)
-    step = np.maximum(1.0, np.rint(scale / 4))
-    shifts = np.arange(-6, 3)[:, None] * step
-    quantities = np.array([0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0])[:, None] * scale
-    offsets = (base.safety_units + shifts)[:, None, :] + 0 * quantities[None]
-    sizes = np.broadcast_to(np.rint(quantities)[None], offsets.shape)
-    grid_offsets = offsets.reshape(-1, instance.n_skus)
-    grid_sizes = sizes.reshape(-1, instance.n_skus)
-
-    def make(offset: np.ndarray, size: np.ndarray) -> SSPolicy:
-        return SSPolicy(cover[None] + offset, cover[None] + offset + size)
-
-    cost = _mean_sku_cost(instance, train_demand, make, [grid_offsets, grid_sizes], terminal)
-    best = cost.argmin(axis=0)
-    cols = np.arange(instance.n_skus)
-    offset, size = grid_offsets[best, cols], grid_sizes[best, cols]
-    policy = SSPolicy(cover + offset, cover + offset + size)
-    return TuningResult(policy, offset, size, cost[best, cols])
+    levels = planner_levels(instance, review_period_weeks)
+    evaluate = _Batch(instance, train_demand, lambda off, q: SSPolicy(levels, q, off), terminal)
+    step = np.maximum(1.0, np.rint(_demand_scale(instance) / 2))
+    params = [base.safety_units.copy(), np.zeros(instance.n_skus)]
+    params, _, _ = _coordinate_search(evaluate, params, 1, step, lower=0.0, max_passes=max_passes)
+    params, per_sku, total = _coordinate_search(evaluate, params, 0, step, max_passes=max_passes)
+    offset, quantity = params
+    return TuningResult(SSPolicy(levels, quantity, offset), offset, quantity, per_sku, total)

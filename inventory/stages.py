@@ -74,6 +74,50 @@ def recommend(config: Config, state: str | Path | None = None) -> dict[str, str]
     )
 
 
+def evaluate(config: Config, mode: str = "both", progress=None) -> dict[str, str]:
+    """Compare the policies in ``evaluation.policies`` on shared demand scenarios.
+
+    Writes ``metrics/evaluation_<mode>.json``, ``artifacts/evaluation/<mode>/*.csv`` and
+    ``reports/figures/evaluation_<mode>_*.png`` for ``mode`` deterministic, stochastic or
+    both. Stress scenarios come from ``inventory.stress.stress_scenarios(config,
+    instance)`` when that module exists (stochastic mode only).
+
+    Args:
+        config: The validated config.
+        mode: ``deterministic``, ``stochastic`` or ``both``.
+        progress: Optional ``(items, description) -> items`` wrapper (a progress bar).
+    """
+    import importlib
+
+    from inventory.data import load_instance
+    from inventory.evaluation import MODES, run_evaluation
+
+    if mode not in (*MODES, "both"):
+        raise ValueError(f"mode must be deterministic, stochastic or both, got {mode!r}")
+    instance = load_instance(config)
+    written: dict[str, str] = {}
+    for current in MODES if mode == "both" else (mode,):
+        stress = None
+        if current == "stochastic":
+            try:
+                stress_module = importlib.import_module("inventory.stress")
+            except ModuleNotFoundError:
+                stress_module = None
+            make_stress = getattr(stress_module, "stress_scenarios", None)
+            stress = make_stress(config, instance) if make_stress else None
+        _, paths = run_evaluation(
+            config,
+            instance,
+            current,
+            stress_scenarios=stress,
+            progress=progress,
+            metrics_dir=METRICS,
+            artifacts_dir=ARTIFACTS / "evaluation",
+            figures_dir=REPORTS / "figures",
+        )
+        written.update({f"{current}_{key}": path for key, path in paths.items()})
+    return written
+
 def report(config: Config) -> dict[str, str]:
     """``reports/summary.md`` and ``reports/index.html`` from the other stages' outputs."""
     from inventory.report import MODES, build_report

@@ -1,0 +1,471 @@
+"""Run every policy on the same demand scenarios and compare them (common random numbers).
+
+:func:`evaluate_policies` simulates each policy with :func:`inventory.dynamics.simulate`
+on one shared demand array and summarises it per policy: mean total cost with a
+confidence interval, the paired difference to a reference policy with its interval, the
+cost breakdown, fill rate, cycle service level, average inventory (units and weeks of
+cover), lost units, container utilisation and how much the projection changed the
+proposed orders. :func:`write_evaluation` writes the small JSON for ``dvc metrics``, CSV
+for ``dvc plots`` and PNG figures.
+
+Policies come from a registry so other modules can add theirs with one line::
+
+    from inventory.evaluation import register_policy
+
+    @register_policy("milp_open_loop")
+    def _open_loop(config, instance, mode, train_demand):
+        return PlanReplay(solve_plan(...))   # or None when not applicable
+
+:func:`build_policies` imports the modules listed in :data:`POLICY_MODULES` first (a
+module that does not exist yet is skipped), so registration happens on import.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from inventory.config import Config
+from inventory.dynamics import SimulationResult, simulate
+from inventory.io import write_csv, write_json
+from inventory.model import Instance
+from inventory.policies import DoNothing, OrderUpTo, Policy, tune_base_stock, tune_s_s
+from inventory.scenarios import DemandModel, deterministic_demand, sample_demand
+
+__all__ = [
+    "POLICY_FACTORIES",
+    "POLICY_MODULES",
+    "PolicyFactory",
+    "register_policy",
+    "build_policies",
+    "demand_model_for",
+    "scenarios_for",
+    "Scenarios",
+    "PolicySummary",
+    "Evaluation",
+    "evaluate_policies",
+    "write_evaluation",
+    "run_evaluation",
+    "summarise",
+    "MODES",
+]
+
+MODES = ("deterministic", "stochastic")
+
+PolicyFactory = Callable[[Config, Instance, str, np.ndarray], Policy | None]
+POLICY_FACTORIES: dict[str, PolicyFactory] = {}
+# Modules imported by build_policies so that their @register_policy lines run.
+POLICY_MODULES: list[str] = ["inventory.milp", "inventory.training"]
+DEMAND_MODEL_PATH = Path("artifacts/demand_model.json")
+
+
+def register_policy(name: str) -> Callable[[PolicyFactory], PolicyFactory]:
+    """Decorator: register ``fn(config, instance, mode, train_demand) -> Policy | None``."""
+
+    def decorator(factory: PolicyFactory) -> PolicyFactory:
+        POLICY_FACTORIES[name] = factory
+        return factory
+
+    return decorator
+
+
+@register_policy("order_up_to")
+def _order_up_to(config: Config, instance: Instance, mode: str, train: np.ndarray) -> Policy:
+    return OrderUpTo(config.simulation.review_period_weeks)
+
+
+@register_policy("base_stock")
+def _base_stock(config: Config, instance: Instance, mode: str, train: np.ndarray) -> Policy:
+    return tune_base_stock(
+        instance,
+        train,
+        review_period_weeks=config.simulation.review_period_weeks,
+        terminal=config.simulation.terminal_cost,
+        max_passes=config.evaluation.tune_max_passes,
+    ).policy
+
+
+@register_policy("s_S")
+def _s_s(config: Config, instance: Instance, mode: str, train: np.ndarray) -> Policy:
+    return tune_s_s(
+        instance,
+        train,
+        review_period_weeks=config.simulation.review_period_weeks,
+        terminal=config.simulation.terminal_cost,
+        max_passes=config.evaluation.tune_max_passes,
+    ).policy
+
+
+@register_policy("do_nothing")
+def _do_nothing(config: Config, instance: Instance, mode: str, train: np.ndarray) -> Policy:
+    return DoNothing()
+
+
+def _import_policy_modules() -> None:
+    for module in POLICY_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:  # the module exists but one of its imports is missing
+                raise
+
+
+def build_policies(
+    config: Config,
+    instance: Instance,
+    mode: str,
+    train_demand: np.ndarray,
+    names: Iterable[str] | None = None,
+    progress: Callable[[Iterable[str], str], Iterable[str]] | None = None,
+) -> dict[str, Policy]:
+    """Build the policies named in ``evaluation.policies`` (or ``names``).
+
+    Factories returning ``None`` (e.g. no trained model yet) are left out.
+
+    Raises:
+        ValueError: a name is not registered.
+    """
+    _import_policy_modules()
+    names = list(config.evaluation.policies if names is None else names)
+    unknown = [name for name in names if name not in POLICY_FACTORIES]
+    if unknown:
+        raise ValueError(
+            f"evaluation.policies: unknown {unknown}; registered: {sorted(POLICY_FACTORIES)}"
+        )
+    iterate = progress or (lambda items, _: items)
+    built = {}
+    for name in iterate(names, f"build policies ({mode})"):
+        policy = POLICY_FACTORIES[name](config, instance, mode, train_demand)
+        if policy is not None:
+            built[name] = policy
+    return built
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+def demand_model_for(
+    config: Config, instance: Instance, path: str | Path = DEMAND_MODEL_PATH
+) -> tuple[DemandModel, str]:
+    """The demand model of stochastic mode and a one-line description of where it came from.
+
+    ``simulation.demand_model: fitted`` reads the forecast stage's fitted model at
+    ``path`` (``inventory.forecast.load_demand_model``); while that file does not exist, a
+    negative binomial with ``evaluation.fallback_dispersion`` for every SKU is used, and
+    the description says so.
+    """
+    family = config.simulation.demand_model
+    dispersion = config.evaluation.fallback_dispersion
+    if family != "fitted":
+        return DemandModel.uniform(family, instance.n_skus, dispersion), family
+    if Path(path).exists():
+        from inventory.forecast import load_demand_model
+
+        return load_demand_model(path, instance), f"fitted ({path})"
+    fallback = DemandModel.uniform("negative_binomial", instance.n_skus, dispersion)
+    return fallback, f"fallback negative_binomial(size={dispersion}): no {path} yet"
+
+
+@dataclass(frozen=True)
+class Scenarios:
+    """Shared evaluation scenarios, training scenarios for tuning, and their origin."""
+
+    evaluation: np.ndarray
+    training: np.ndarray
+    description: str
+
+
+def scenarios_for(config: Config, instance: Instance, mode: str) -> Scenarios:
+    """Deterministic: the forecast (one scenario). Stochastic: seeded draws (CRN)."""
+    if mode == "deterministic":
+        demand = deterministic_demand(instance)
+        return Scenarios(demand, demand, "forecast")
+    if mode != "stochastic":
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    model, description = demand_model_for(config, instance)
+    sim = config.simulation
+    return Scenarios(
+        sample_demand(instance, model, sim.n_eval_scenarios, sim.eval_seed),
+        sample_demand(instance, model, sim.n_train_scenarios, sim.train_seed),
+        description,
+    )
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def _interval(values: np.ndarray, confidence: float) -> tuple[float, float, float]:
+    """(mean, low, high): Student-t interval of the mean; a point when N = 1."""
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, mean, mean
+    half = stats.t.ppf(0.5 + confidence / 2, len(values) - 1) * values.std(ddof=1)
+    half /= np.sqrt(len(values))
+    return mean, mean - float(half), mean + float(half)
+
+
+@dataclass
+class PolicySummary:
+    """Aggregate metrics of one policy over the shared scenarios (all means per scenario)."""
+
+    name: str
+    metrics: dict[str, float]
+    weekly: pd.DataFrame
+    total_cost: np.ndarray
+
+
+def summarise(
+    name: str, instance: Instance, result: SimulationResult, confidence: float
+) -> PolicySummary:
+    """Metrics of one simulated policy (see the module docstring)."""
+    total = result.total_cost()
+    mean, low, high = _interval(total, confidence)
+    demand_units = result.demand.sum(axis=(1, 2))
+    inventory = result.end_inventory.sum(axis=2).mean()
+    weekly_demand = result.demand.sum(axis=2).mean()
+    loaded = result.orders @ instance.volume
+    changed = (result.ramp_limited > 0) | (result.capacity_limited > 0)
+    metrics = {
+        "total_cost": mean,
+        "total_cost_ci_low": low,
+        "total_cost_ci_high": high,
+        **{f"cost_{k}": float(v.mean()) for k, v in result.cost_by_component().items()},
+        "fill_rate": float(result.sales.sum() / max(demand_units.sum(), 1e-12)),
+        "cycle_service_level": float((result.lost <= 1e-9).mean()),
+        "average_inventory_units": float(inventory),
+        "average_inventory_weeks": float(inventory / max(weekly_demand, 1e-12)),
+        "lost_units": float(result.lost.sum(axis=(1, 2)).mean()),
+        "ordered_units": float(result.orders.sum(axis=(1, 2)).mean()),
+        "container_utilisation": float((loaded / instance.capacity_volume).mean()),
+        "containers_used": float(result.containers.sum(axis=1).mean()),
+        "projection_adjusted_units": float(result.adjusted_units.sum(axis=(1, 2)).mean()),
+        "projection_changed_share": float(changed.mean()),
+    }
+    weekly = pd.DataFrame(
+        {
+            "policy": name,
+            "week": np.arange(instance.horizon_weeks),
+            "date": pd.DatetimeIndex(instance.weeks).strftime("%Y-%m-%d"),
+            "inventory": result.end_inventory.sum(axis=2).mean(axis=0),
+            "target": result.target.sum(axis=2).mean(axis=0),
+            "orders": result.orders.sum(axis=2).mean(axis=0),
+            "lost_units": result.lost.sum(axis=2).mean(axis=0),
+            "cost": (result.cost_lost_sales + result.cost_overstock + result.cost_understock)
+            .sum(axis=2)
+            .mean(axis=0)
+            + result.cost_containers.mean(axis=0),
+        }
+    )
+    return PolicySummary(name, metrics, weekly, total)
+
+
+@dataclass
+class Evaluation:
+    """Everything :func:`write_evaluation` needs."""
+
+    mode: str
+    reference: str
+    confidence: float
+    scenario_description: str
+    summaries: dict[str, PolicySummary]
+    per_sku_inventory: dict[str, np.ndarray]
+    per_sku_target: np.ndarray
+    stress: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def table(self) -> pd.DataFrame:
+        """One row per policy with every metric."""
+        return pd.DataFrame([{"policy": n, **s.metrics} for n, s in self.summaries.items()])
+
+
+def evaluate_policies(
+    instance: Instance,
+    policies: dict[str, Policy],
+    demand: np.ndarray,
+    *,
+    reference: str,
+    mode: str = "stochastic",
+    confidence: float = 0.95,
+    terminal: bool = True,
+    scenario_description: str = "",
+    stress_scenarios: dict[str, np.ndarray] | None = None,
+    progress: Callable[[Iterable[str], str], Iterable[str]] | None = None,
+) -> Evaluation:
+    """Simulate every policy on the same ``demand`` (N, T, P) and summarise.
+
+    Args:
+        instance: The planning instance.
+        policies: Name -> policy.
+        demand: Shared demand scenarios.
+        reference: Policy the paired differences are taken against.
+        mode: Label of the run (deterministic or stochastic).
+        confidence: Level of the confidence intervals.
+        terminal: Include the terminal cost.
+        scenario_description: Where the scenarios came from (goes into the metrics).
+        stress_scenarios: Extra scenario sets (name -> (N', T, P)); each policy's mean cost
+            on them and its degradation against ``demand`` are reported.
+        progress: Optional wrapper ``(items, description) -> items`` (a progress bar).
+    """
+    if reference not in policies:
+        raise ValueError(
+            f"evaluation.reference_policy {reference!r} is not among the evaluated policies "
+            f"{sorted(policies)}"
+        )
+    iterate = progress or (lambda items, _: items)
+    summaries, inventories = {}, {}
+    target = None
+    stress: dict[str, dict[str, float]] = {}
+    for name in iterate(list(policies), f"evaluate ({mode})"):
+        result = simulate(instance, demand, policies[name], terminal=terminal)
+        summaries[name] = summarise(name, instance, result, confidence)
+        inventories[name] = result.end_inventory.mean(axis=0)
+        target = result.target.mean(axis=0)
+        for label, extra in (stress_scenarios or {}).items():
+            cost = simulate(instance, extra, policies[name], terminal=terminal).total_cost()
+            base = summaries[name].metrics["total_cost"]
+            stress.setdefault(label, {})[name] = float(cost.mean())
+            stress[label][f"{name}_degradation"] = float(cost.mean() / max(base, 1e-12) - 1)
+    ref_cost = summaries[reference].total_cost
+    for summary in summaries.values():
+        mean, low, high = _interval(summary.total_cost - ref_cost, confidence)
+        summary.metrics.update(
+            diff_to_reference=mean, diff_to_reference_ci_low=low, diff_to_reference_ci_high=high
+        )
+    return Evaluation(
+        mode,
+        reference,
+        confidence,
+        scenario_description,
+        summaries,
+        inventories,
+        target,
+        stress,
+    )
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def write_evaluation(
+    evaluation: Evaluation,
+    instance: Instance,
+    *,
+    metrics_dir: str | Path = "metrics",
+    artifacts_dir: str | Path = "artifacts/evaluation",
+    figures_dir: str | Path = "reports/figures",
+    n_plot_skus: int = 4,
+) -> dict[str, str]:
+    """Write the metrics JSON, the CSV tables and the PNG figures; return their paths."""
+    mode = evaluation.mode
+    folder = Path(artifacts_dir) / mode
+    n_scenarios = len(next(iter(evaluation.summaries.values())).total_cost)
+    payload = {
+        "mode": mode,
+        "n_scenarios": n_scenarios,
+        "scenarios": evaluation.scenario_description,
+        "reference": evaluation.reference,
+        "confidence": evaluation.confidence,
+        "policies": {
+            name: {k: round(v, 6) for k, v in s.metrics.items()}
+            for name, s in evaluation.summaries.items()
+        },
+    }
+    if evaluation.stress:
+        payload["stress"] = evaluation.stress
+    paths = {
+        "metrics": write_json(Path(metrics_dir) / f"evaluation_{mode}.json", payload),
+        "costs": write_csv(folder / "costs.csv", evaluation.table()),
+        "weekly": write_csv(
+            folder / "weekly.csv",
+            pd.concat([s.weekly for s in evaluation.summaries.values()], ignore_index=True),
+        ),
+        "scenario_costs": write_csv(
+            folder / "scenario_costs.csv",
+            pd.DataFrame({n: s.total_cost for n, s in evaluation.summaries.items()}),
+        ),
+    }
+    paths.update(_plot(evaluation, instance, Path(figures_dir), n_plot_skus))
+    return {key: str(value) for key, value in paths.items()}
+
+
+def _plot(evaluation: Evaluation, instance: Instance, folder: Path, n_skus: int) -> dict:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from inventory.io import atomic_path
+
+    mode = evaluation.mode
+    demand_volume = instance.forecast.sum(axis=0) * instance.volume
+    skus = np.argsort(-demand_volume)[: min(n_skus, instance.n_skus)]
+    fig, axes = plt.subplots(len(skus), 1, figsize=(9, 2.4 * len(skus)), sharex=True, squeeze=False)
+    for ax, sku in zip(axes[:, 0], skus, strict=True):
+        for name, inventory in evaluation.per_sku_inventory.items():
+            ax.plot(inventory[:, sku], label=name, linewidth=1.2)
+        ax.plot(evaluation.per_sku_target[:, sku], "k--", label="target", linewidth=1)
+        ax.set_ylabel(f"{instance.skus[sku]}\nunits")
+    axes[0, 0].legend(fontsize=7, ncol=3)
+    axes[0, 0].set_title(f"Mean end inventory vs safety-stock target ({mode})")
+    axes[-1, 0].set_xlabel("week")
+    paths = {"inventory_figure": folder / f"evaluation_{mode}_inventory.png"}
+    _save(fig, paths["inventory_figure"], atomic_path, plt)
+
+    table = evaluation.table().set_index("policy")
+    parts = [c for c in table.columns if c.startswith("cost_")]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    table[parts].rename(columns=lambda c: c[5:]).plot.bar(stacked=True, ax=ax)
+    ax.set_ylabel("mean total cost per scenario")
+    ax.set_title(f"Cost breakdown per policy ({mode})")
+    fig.tight_layout()
+    paths["cost_figure"] = folder / f"evaluation_{mode}_costs.png"
+    _save(fig, paths["cost_figure"], atomic_path, plt)
+    return paths
+
+
+def _save(fig, path: Path, atomic_path, plt) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+def run_evaluation(
+    config: Config,
+    instance: Instance,
+    mode: str,
+    *,
+    stress_scenarios: dict[str, np.ndarray] | None = None,
+    progress: Callable[[Iterable[str], str], Iterable[str]] | None = None,
+    metrics_dir: str | Path = "metrics",
+    artifacts_dir: str | Path = "artifacts/evaluation",
+    figures_dir: str | Path = "reports/figures",
+) -> tuple[Evaluation, dict[str, str]]:
+    """Scenarios, policies, simulation and outputs of one mode, as the stage runs them."""
+    scenarios = scenarios_for(config, instance, mode)
+    policies = build_policies(config, instance, mode, scenarios.training, progress=progress)
+    evaluation = evaluate_policies(
+        instance,
+        policies,
+        scenarios.evaluation,
+        reference=config.evaluation.reference_policy,
+        mode=mode,
+        confidence=config.evaluation.confidence,
+        terminal=config.simulation.terminal_cost,
+        scenario_description=scenarios.description,
+        stress_scenarios=stress_scenarios,
+        progress=progress,
+    )
+    paths = write_evaluation(
+        evaluation,
+        instance,
+        metrics_dir=metrics_dir,
+        artifacts_dir=artifacts_dir,
+        figures_dir=figures_dir,
+        n_plot_skus=config.evaluation.n_plot_skus,
+    )
+    return evaluation, paths

@@ -1,0 +1,182 @@
+"""The evaluator: shared scenarios, metrics, registry, outputs, stage and CLI."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from inventory.config import Config, EvaluationConfig, SimulationConfig
+from inventory.dynamics import simulate
+from inventory.evaluation import (
+    POLICY_FACTORIES,
+    build_policies,
+    evaluate_policies,
+    register_policy,
+    run_evaluation,
+    scenarios_for,
+    write_evaluation,
+)
+from inventory.policies import DoNothing, OrderUpTo, PlanReplay
+from inventory.testing import make_instance
+
+
+def small_config(**evaluation) -> Config:
+    return Config(
+        simulation=SimulationConfig(
+            horizon_weeks=10,
+            n_eval_scenarios=30,
+            n_train_scenarios=8,
+            demand_model="poisson",
+        ),
+        evaluation=EvaluationConfig(tune_max_passes=3, **evaluation),
+    )
+
+
+def test_metrics_match_direct_computation_on_shared_scenarios() -> None:
+    instance = make_instance(4, 10, seed=1)
+    demand = np.random.default_rng(0).poisson(instance.forecast, (25, 10, 4)).astype(float)
+    policies = {"rule": OrderUpTo(), "none": DoNothing()}
+    evaluation = evaluate_policies(instance, policies, demand, reference="rule")
+    rule = simulate(instance, demand, OrderUpTo())
+    none = simulate(instance, demand, DoNothing())
+    metrics = evaluation.summaries["rule"].metrics
+    assert metrics["total_cost"] == pytest.approx(rule.total_cost().mean())
+    assert metrics["fill_rate"] == pytest.approx(rule.sales.sum() / demand.sum())
+    assert metrics["cycle_service_level"] == pytest.approx((rule.lost == 0).mean())
+    assert metrics["total_cost_ci_low"] < metrics["total_cost"] < metrics["total_cost_ci_high"]
+    parts = [k for k in metrics if k.startswith("cost_")]
+    assert sum(metrics[k] for k in parts) == pytest.approx(metrics["total_cost"])
+    diff = none.total_cost() - rule.total_cost()
+    other = evaluation.summaries["none"].metrics
+    assert other["diff_to_reference"] == pytest.approx(diff.mean())
+    half = other["diff_to_reference_ci_high"] - other["diff_to_reference"]
+    assert half == pytest.approx(2.0639 * diff.std(ddof=1) / 5, rel=1e-3)  # t(0.975, 24)
+    assert metrics["diff_to_reference"] == 0.0
+    assert other["fill_rate"] < metrics["fill_rate"]
+
+
+def test_unknown_reference_or_policy_is_a_clear_error() -> None:
+    instance = make_instance(2, 10)
+    with pytest.raises(ValueError, match="reference_policy"):
+        evaluate_policies(instance, {"a": DoNothing()}, np.ones((1, 10, 2)), reference="b")
+    with pytest.raises(ValueError, match="unknown"):
+        build_policies(
+            small_config(), instance, "deterministic", np.ones((1, 10, 2)), names=["nope"]
+        )
+
+
+def test_registry_hook_adds_policies_and_skips_none() -> None:
+    instance = make_instance(2, 10)
+
+    @register_policy("test_plan")
+    def _plan(config, instance, mode, train):
+        return PlanReplay(np.full(instance.forecast.shape, 3.0))
+
+    @register_policy("test_absent")
+    def _absent(config, instance, mode, train):
+        return None
+
+    try:
+        built = build_policies(
+            small_config(),
+            instance,
+            "deterministic",
+            np.ones((1, 10, 2)),
+            names=["test_plan", "test_absent"],
+        )
+        assert list(built) == ["test_plan"]
+    finally:
+        POLICY_FACTORIES.pop("test_plan")
+        POLICY_FACTORIES.pop("test_absent")
+
+
+def test_scenarios_are_seeded_and_separate_for_training(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no fitted demand model here
+    instance = make_instance(3, 10, seed=2)
+    config = small_config()
+    first, second = (
+        scenarios_for(config, instance, "stochastic"),
+        scenarios_for(config, instance, "stochastic"),
+    )
+    np.testing.assert_array_equal(first.evaluation, second.evaluation)
+    assert first.evaluation.shape == (30, 10, 3) and first.training.shape == (8, 10, 3)
+    assert not np.array_equal(first.evaluation[:8], first.training)
+    deterministic = scenarios_for(config, instance, "deterministic")
+    np.testing.assert_array_equal(deterministic.evaluation[0], instance.forecast)
+    fitted = replace(config, simulation=replace(config.simulation, demand_model="fitted"))
+    assert "fallback" in scenarios_for(fitted, instance, "stochastic").description
+
+
+def test_run_evaluation_writes_small_metrics_csv_and_figures(tmp_path) -> None:
+    instance = make_instance(4, 10, seed=3)
+    stress = {"demand_plus_30": np.rint(np.broadcast_to(instance.forecast * 1.3, (5, 10, 4)))}
+    evaluation, paths = run_evaluation(
+        small_config(),
+        instance,
+        "stochastic",
+        stress_scenarios=stress,
+        metrics_dir=tmp_path / "metrics",
+        artifacts_dir=tmp_path / "artifacts",
+        figures_dir=tmp_path / "figures",
+    )
+    payload = json.loads((tmp_path / "metrics" / "evaluation_stochastic.json").read_text())
+    assert set(payload["policies"]) == {"order_up_to", "base_stock", "s_S", "do_nothing"}
+    assert (tmp_path / "metrics" / "evaluation_stochastic.json").stat().st_size < 20_000
+    assert "demand_plus_30" in payload["stress"]
+    costs = {n: m["total_cost"] for n, m in payload["policies"].items()}
+    assert max(costs, key=costs.get) == "do_nothing"
+    weekly = pd.read_csv(paths["weekly"])
+    assert set(weekly.columns) >= {"policy", "week", "inventory", "target", "cost"}
+    assert len(weekly) == 4 * 10
+    assert pd.read_csv(paths["scenario_costs"]).shape == (30, 4)
+    for key in ("inventory_figure", "cost_figure"):
+        assert Path(paths[key]).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_write_evaluation_deterministic_has_point_intervals(tmp_path) -> None:
+    instance = make_instance(3, 10, seed=4)
+    evaluation = evaluate_policies(
+        instance,
+        {"rule": OrderUpTo(), "none": DoNothing()},
+        scenarios_for(small_config(), instance, "deterministic").evaluation,
+        reference="rule",
+        mode="deterministic",
+    )
+    paths = write_evaluation(
+        evaluation,
+        instance,
+        metrics_dir=tmp_path,
+        artifacts_dir=tmp_path,
+        figures_dir=tmp_path,
+        n_plot_skus=2,
+    )
+    rule = json.loads(Path(paths["metrics"]).read_text())["policies"]["rule"]
+    assert rule["total_cost_ci_low"] == rule["total_cost"] == rule["total_cost_ci_high"]
+
+
+def test_stage_and_cli_evaluate(tmp_path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    import inventory.data
+    from inventory.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text(
+        "simulation:\n  horizon_weeks: 10\n  n_eval_scenarios: 12\n  n_train_scenarios: 4\n"
+        "  demand_model: gamma\nevaluation:\n  tune_max_passes: 2\n"
+    )
+    monkeypatch.setattr(inventory.data, "load_instance", lambda config: make_instance(3, 10))
+    result = CliRunner().invoke(app, ["evaluate", "--mode", "both"])
+    assert result.exit_code == 0, result.output
+    assert "do_nothing" in result.output
+    for mode in ("deterministic", "stochastic"):
+        assert (tmp_path / "metrics" / f"evaluation_{mode}.json").exists()
+        assert (tmp_path / "artifacts" / "evaluation" / mode / "costs.csv").exists()
+        assert (tmp_path / "reports" / "figures" / f"evaluation_{mode}_costs.png").exists()
+    bad = CliRunner().invoke(app, ["evaluate", "--mode", "sideways"])
+    assert bad.exit_code != 0
