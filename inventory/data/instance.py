@@ -75,6 +75,12 @@ def _arrivals(
     return arrivals, early
 
 
+def _at(frame: pd.DataFrame, location: str) -> pd.DataFrame:
+    if "location" not in frame.columns:
+        return frame
+    return frame[frame["location"].astype(str) == location]
+
+
 def build_instance(
     tables: Tables, location: str, horizon_weeks: int, forecast: pd.DataFrame | None = None
 ) -> Instance:
@@ -91,7 +97,9 @@ def build_instance(
         ValueError: unknown location, or a forecast that does not cover the horizon.
     """
     if forecast is not None:
-        frames = frames_of(tables) | {"forecast": forecast}
+        # Checked against this location only: an override may cover just the planned one.
+        frames = {name: _at(frame, location) for name, frame in frames_of(tables).items()}
+        frames["forecast"] = _at(forecast, location)
         tables = check_tables(frames, "forecast override")
     catalog = tables.catalog[tables.catalog["location"] == location]
     if catalog.empty:

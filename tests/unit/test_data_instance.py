@@ -116,3 +116,20 @@ def test_load_instance_uses_simulation_settings(repo_root, tmp_path) -> None:  #
     instance = load_instance(config)
     assert instance.location == config.simulation.location
     assert instance.horizon_weeks == 10
+
+
+def test_forecast_override_may_cover_only_the_planned_location() -> None:
+    tables = _tables([])
+    other = tables.catalog.assign(location="V")
+    two = check_tables(
+        {
+            "catalog": pd.concat([tables.catalog, other]),
+            "history": tables.history,
+            "forecast": pd.concat([tables.forecast, tables.forecast.assign(location="V")]),
+            "open_pos": tables.open_pos,
+            "warehouse": pd.concat([tables.warehouse, tables.warehouse.assign(location="V")]),
+        }
+    )
+    override = tables.forecast.assign(forecast=1.0, week=tables.forecast["week"].astype(str))
+    instance = build_instance(two, "W", 3, forecast=override)
+    assert (instance.forecast == 1.0).all()
