@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import re
 import warnings
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,7 +210,7 @@ class DataValidationError(ValueError):
 def format_failures(failures: pd.DataFrame, max_rows: int = 60) -> str:
     """A readable fixed-width table of failures (at most ``max_rows`` lines)."""
     shown = failures.head(max_rows).fillna("").astype(str)
-    text = shown.to_string(index=False, max_colwidth=60)
+    text = shown.to_string(index=False, max_colwidth=120)
     if len(failures) > max_rows:
         text += f"\n... and {len(failures) - max_rows} more (see the JSON report)"
     return text
@@ -314,6 +313,8 @@ def _pandera_failures(
                 continue
             check = "missing value (empty or NaN)"
         elif check == "multiple_fields_uniqueness":
+            if not set(schema.unique) <= set(frame.columns):
+                continue  # a key column is missing: reported as such, no duplicates
             keys = frame.loc[int(case.index), list(schema.unique)]
             out.append(
                 _failure(
@@ -463,9 +464,14 @@ def check_tables(frames: dict[str, pd.DataFrame], where: str = "input data") -> 
     Raises:
         DataValidationError: listing every problem of every table at once.
     """
-    failures: list[dict] = []
+    return _check_all(frames, [], where)
+
+
+def _check_all(frames: dict[str, pd.DataFrame], failures: list[dict], where: str) -> Tables:
+    """Per-table checks of the frames given, cross-table checks when all are present."""
     parsed = {name: _parse_table(name, frame, failures) for name, frame in frames.items()}
-    failures += _cross_failures(parsed)
+    if set(parsed) == set(FILES):
+        failures += _cross_failures(parsed)
     _raise_if(failures, where)
     return Tables(**{name: _as_final(name, parsed[name]) for name in FILES})
 
@@ -507,9 +513,9 @@ def load_tables(data_dir: str | Path) -> Tables:
         try:
             frames[name] = _read_table(data_dir, name)
         except ValueError as exc:
-            failures.append(_failure(file, "", "readable CSV", "", str(exc)))
-    _raise_if(failures, str(data_dir))
-    return check_tables(frames, str(data_dir))
+            message = str(exc).removeprefix(f"{data_dir / file}: ")
+            failures.append(_failure(file, "", "readable CSV", "", message))
+    return _check_all(frames, failures, str(data_dir))
 
 
 def _to_text(frame: pd.DataFrame) -> pd.DataFrame:
@@ -547,8 +553,3 @@ def empty_frame(name: str) -> pd.DataFrame:
 def frames_of(tables: Tables) -> dict[str, pd.DataFrame]:
     """Tables as a name -> DataFrame mapping."""
     return {name: getattr(tables, name) for name in FILES}
-
-
-def unique_in_order(values: Iterable[str]) -> list[str]:
-    """Distinct values in first-seen order."""
-    return list(dict.fromkeys(values))

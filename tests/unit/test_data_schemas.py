@@ -169,3 +169,14 @@ def test_import_csv_rejects_bad_rows(tmp_path: Path, rows: str, message: str) ->
     path.write_text(rows)
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         import_demand_csv(path, _config(tmp_path))
+
+
+def test_unreadable_file_does_not_hide_problems_of_the_others(data: Path) -> None:
+    (data / "catalog.csv").write_text("sku;location;volume\nA;L1;1\n")
+    _edit(data, "demand_history.csv", lambda f: f.drop(columns="sku"))
+    failures = _problems(data)
+    assert failures[["file", "column", "check"]].values.tolist() == [
+        ["catalog.csv", "", "readable CSV"],
+        ["demand_history.csv", "sku", "column missing"],
+    ]
+    assert "does not look like catalog.csv" in failures.loc[0, "value"]
