@@ -132,14 +132,19 @@ def import_seed(
             f"{len(missing)} item-location(s) in {Path(items).name} have no "
             f"forecast rows and were excluded: {', '.join(missing)}"
         )
-    item_frame = item_frame[covered].reset_index(drop=True)
+    item_frame = item_frame[covered]
     if item_frame.empty:
         raise ValueError(f"{items}: no item has forecast rows in {forecast}; nothing to import")
     kept = pd.MultiIndex.from_frame(item_frame[["item", "location"]])
     fc = fc[pd.MultiIndex.from_frame(fc[["item", "location"]]).isin(kept)]
     pos = pos[pd.MultiIndex.from_frame(pos[["item", "location"]]).isin(kept)]
     frames = _seed_frames(item_frame, fc, pos, config)
-    return ImportResult(check_tables(frames, "seed import"), tuple(warnings))
+    files = {
+        "catalog": f"{Path(items).name} (as catalog.csv)",
+        "forecast": f"{Path(forecast).name} (as forecast.csv)",
+        "open_pos": f"{Path(open_pos).name} (as open_purchase_orders.csv)",
+    }
+    return ImportResult(check_tables(frames, "seed import", files), tuple(warnings))
 
 
 def _seed_frames(
@@ -168,7 +173,7 @@ def _seed_frames(
             "week": _iso_monday(fc["year"], fc["week"]),
             "forecast": fc["units"],
         }
-    ).sort_values(["location", "sku", "week"], ignore_index=True)
+    ).sort_values(["location", "sku", "week"])
     open_pos = pd.DataFrame(
         {
             "po_number": pos["po_number"].str.strip(),
@@ -177,7 +182,7 @@ def _seed_frames(
             "week": _iso_monday(pos["year"], pos["week"]),
             "units": pos["units"],
         }
-    ).sort_values(["location", "sku", "week", "po_number"], ignore_index=True)
+    ).sort_values(["location", "sku", "week", "po_number"])
     container = items.groupby("location", sort=True)["MaxCubes"].max()
     return {
         "catalog": catalog,

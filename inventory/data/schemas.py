@@ -370,7 +370,10 @@ def _parse_table(
     name: str, frame: pd.DataFrame, failures: list[dict], file: str | None = None
 ) -> pd.DataFrame:
     file = file or FILES[name]
-    frame = frame.reset_index(drop=True).copy()
+    # Line numbers are index + 2 (header on line 1); importers keep the index of the rows
+    # they read so problems point into the user's file.
+    index_ok = frame.index.is_unique and pd.api.types.is_integer_dtype(frame.index)
+    frame = frame.copy() if index_ok else frame.reset_index(drop=True)
     kinds = {c: k for c, k in COLUMNS[name].items() if c in frame.columns}
     local: list[dict] = []
     for column, kind in kinds.items():
@@ -382,7 +385,7 @@ def _parse_table(
 
 
 def _as_final(name: str, frame: pd.DataFrame) -> pd.DataFrame:
-    frame = frame[list(COLUMNS[name])].copy()
+    frame = frame[list(COLUMNS[name])].reset_index(drop=True)
     for column, kind in COLUMNS[name].items():
         if kind == "integer":
             frame[column] = frame[column].round().astype(np.int64)
@@ -399,10 +402,11 @@ def _keys(frame: pd.DataFrame) -> list[tuple[int, tuple[str, str]]]:
     rows = frame[["sku", "location"]]
     ok = rows.notna().all(axis=1).to_numpy()
     pairs = zip(rows["sku"], rows["location"], strict=True)
-    return [(i + 2, key) for i, (key, good) in enumerate(zip(pairs, ok, strict=True)) if good]
+    lines = (frame.index + 2).tolist()
+    return [(line, key) for line, key, good in zip(lines, pairs, ok, strict=True) if good]
 
 
-def _cross_failures(frames: dict[str, pd.DataFrame]) -> list[dict]:
+def _cross_failures(frames: dict[str, pd.DataFrame], files: dict[str, str]) -> list[dict]:
     """Checks between tables; run even when single-table checks failed, on the rows whose
     key columns exist, so one run lists every problem."""
     needs = {
@@ -420,9 +424,9 @@ def _cross_failures(frames: dict[str, pd.DataFrame]) -> list[dict]:
     for name in ("forecast", "history", "open_pos"):
         out += [
             _failure(
-                FILES[name],
+                files[name],
                 "sku",
-                "unknown SKU (sku, location not in catalog.csv)",
+                f"unknown SKU (sku, location not in {files['catalog']})",
                 line,
                 f"{key[0]} @ {key[1]}",
             )
@@ -432,9 +436,9 @@ def _cross_failures(frames: dict[str, pd.DataFrame]) -> list[dict]:
     has_forecast = {key for _, key in _keys(frames["forecast"])}
     out += [
         _failure(
-            FILES["catalog"],
+            files["catalog"],
             "sku",
-            "SKU without forecast rows in forecast.csv",
+            f"SKU without forecast rows in {files['forecast']}",
             line,
             f"{key[0]} @ {key[1]}",
         )
@@ -444,7 +448,7 @@ def _cross_failures(frames: dict[str, pd.DataFrame]) -> list[dict]:
     missing = sorted({key[1] for _, key in catalog} - set(frames["warehouse"]["location"]))
     out += [
         _failure(
-            FILES["warehouse"],
+            files["warehouse"],
             "location",
             "warehouse row missing for a catalog location",
             "",
@@ -458,20 +462,37 @@ def _cross_failures(frames: dict[str, pd.DataFrame]) -> list[dict]:
 # --------------------------------------------------------------------------- public API
 
 
-def check_tables(frames: dict[str, pd.DataFrame], where: str = "input data") -> Tables:
+def check_tables(
+    frames: dict[str, pd.DataFrame],
+    where: str = "input data",
+    files: dict[str, str] | None = None,
+) -> Tables:
     """Validate in-memory tables (raw text or typed) and return typed :class:`Tables`.
+
+    Args:
+        frames: Table name -> DataFrame, one per entry of :data:`FILES`.
+        where: What the data is, for the error message.
+        files: Optional table name -> file label used in problems (default :data:`FILES`).
 
     Raises:
         DataValidationError: listing every problem of every table at once.
     """
-    return _check_all(frames, [], where)
+    return _check_all(frames, [], where, files)
 
 
-def _check_all(frames: dict[str, pd.DataFrame], failures: list[dict], where: str) -> Tables:
+def _check_all(
+    frames: dict[str, pd.DataFrame],
+    failures: list[dict],
+    where: str,
+    files: dict[str, str] | None = None,
+) -> Tables:
     """Per-table checks of the frames given, cross-table checks when all are present."""
-    parsed = {name: _parse_table(name, frame, failures) for name, frame in frames.items()}
+    files = FILES | (files or {})
+    parsed = {
+        name: _parse_table(name, frame, failures, files[name]) for name, frame in frames.items()
+    }
     if set(parsed) == set(FILES):
-        failures += _cross_failures(parsed)
+        failures += _cross_failures(parsed, files)
     _raise_if(failures, where)
     return Tables(**{name: _as_final(name, parsed[name]) for name in FILES})
 

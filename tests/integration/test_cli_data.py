@@ -137,3 +137,40 @@ def test_help(command: list[str]) -> None:
     result = run(ROOT, *command, "--help")
     assert result.returncode == 0
     assert "Usage" in result.stdout
+
+
+BAD_DEMAND = {
+    "missing column": b"sku,week\nA,2024-01-01\n",
+    "negative demand": b"sku,week,demand\nA,2024-01-01,-1\n",
+    "NaN": b"sku,week,demand\nA,2024-01-01,NaN\n",
+    "duplicate sku week": b"sku,week,demand\nA,2024-01-01,1\nA,2024-01-01,2\n",
+    "text in number": b"sku,week,demand\nA,2024-01-01,many\n",
+    "empty file": b"",
+    "not csv": b"\x7fELF\x02\x01\x01\x00\x00\x00\x00",
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_DEMAND))
+def test_import_csv_bad_input_writes_nothing(tmp_path: Path, case: str) -> None:
+    """In-process (typer's CliRunner) to keep the many cases fast."""
+    from typer.testing import CliRunner
+
+    from inventory.cli import app
+
+    (tmp_path / "demand.csv").write_bytes(BAD_DEMAND[case])
+    result = CliRunner().invoke(
+        app,
+        [
+            "--params",
+            str(ROOT / "params.yaml"),
+            "data",
+            "import-csv",
+            str(tmp_path / "demand.csv"),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
+    assert result.exit_code != 0
+    assert isinstance(result.exception, ValueError)
+    assert "demand.csv" in str(result.exception)
+    assert not (tmp_path / "out").exists()

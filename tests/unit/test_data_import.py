@@ -150,3 +150,39 @@ def test_import_csv_catalog_with_bad_value_is_rejected(
     config = dataclasses.replace(data_config, locations=("L1",))
     with pytest.raises(ValueError, match="volume"):
         import_demand_csv(tmp_path / "demand.csv", config, catalog=tmp_path / "catalog.csv")
+
+
+def test_seed_bad_values_point_into_the_item_file(
+    tmp_path: Path, seed_data: Path, data_config: DataConfig
+) -> None:
+    items = pd.read_csv(seed_data / "item_inventory.csv", dtype=str)
+    items.loc[3, "volume"] = "0"
+    items.loc[7, "leadtime"] = "-7"
+    items.to_csv(tmp_path / "items.csv", index=False)
+    with pytest.raises(ValueError) as info:
+        import_seed(
+            tmp_path / "items.csv",
+            seed_data / "demand_forecast.csv",
+            seed_data / "open_purchase_orders.csv",
+            data_config,
+        )
+    failures = info.value.failures
+    assert failures[["file", "column", "line"]].values.tolist() == [
+        ["items.csv (as catalog.csv)", "volume", 5],
+        ["items.csv (as catalog.csv)", "lead_time_weeks", 9],
+    ]
+
+
+def test_seed_text_in_a_number_column(
+    tmp_path: Path, seed_data: Path, data_config: DataConfig
+) -> None:
+    items = pd.read_csv(seed_data / "item_inventory.csv", dtype=str)
+    items.loc[0, "on_hand"] = "plenty"
+    items.to_csv(tmp_path / "items.csv", index=False)
+    with pytest.raises(ValueError, match=r"on_hand\s+must be a number\s+2\s+plenty"):
+        import_seed(
+            tmp_path / "items.csv",
+            seed_data / "demand_forecast.csv",
+            seed_data / "open_purchase_orders.csv",
+            data_config,
+        )
