@@ -70,7 +70,7 @@ class State:
         t: Current week index (0..T).
         on_hand: Units in stock, shape (N, P).
         ring: Receipts of placed orders by arrival week modulo ``W = max(L) + 1``,
-            shape (N, W, P).
+            shape (W, N, P) (week-major: summing and reading a slot are contiguous).
         last_order: Order placed in the previous week, shape (N, P).
     """
 
@@ -84,13 +84,13 @@ class State:
 
     def pipeline(self) -> np.ndarray:
         """Placed orders in transit by weeks ahead: ``[:, k]`` arrives in week ``t + k``."""
-        width = self.ring.shape[1]
+        width = self.ring.shape[0]
         order = (self.t + np.arange(width)) % width
-        return self.ring[:, order, :]
+        return self.ring[order].transpose(1, 0, 2)
 
     def in_transit(self) -> np.ndarray:
         """Units ordered and not yet received, shape (N, P)."""
-        return self.ring.sum(axis=1)
+        return self.ring.sum(axis=0)
 
 
 @dataclass
@@ -171,7 +171,7 @@ def initial_state(instance: Instance, n_scenarios: int) -> State:
     return State(
         t=0,
         on_hand=np.broadcast_to(instance.on_hand, (n_scenarios, p)).astype(float),
-        ring=np.zeros((n_scenarios, width, p)),
+        ring=np.zeros((width, n_scenarios, p)),
         last_order=np.broadcast_to(instance.last_order, (n_scenarios, p)).astype(float),
     )
 
@@ -187,7 +187,9 @@ def project_orders(instance: Instance, proposed: np.ndarray, last_order: np.ndar
     Returns:
         The feasible integer orders and what the projection changed.
     """
-    proposed = np.nan_to_num(np.asarray(proposed, dtype=float), nan=0.0, posinf=0.0)
+    proposed = np.asarray(proposed, dtype=float)
+    if not np.isfinite(proposed).all():
+        proposed = np.nan_to_num(proposed, nan=0.0, posinf=0.0)
     # Whole-unit band: with a fractional last order or ramp limit the raw band edges are
     # not integers, and clipping to them would produce fractional orders.
     low = np.ceil(np.maximum(0.0, last_order - instance.ramp_limit) - 1e-9)
@@ -246,6 +248,21 @@ def week_cost(
     )
 
 
+_LEAD_GROUPS: dict[bytes, list[tuple[int, np.ndarray]]] = {}
+
+
+def _lead_groups(lead_time_weeks: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """SKUs grouped by lead time, [(lead, sku indices)], cached by value (hot path)."""
+    key = np.asarray(lead_time_weeks, dtype=np.int64).tobytes()
+    groups = _LEAD_GROUPS.get(key)
+    if groups is None:
+        lead = np.asarray(lead_time_weeks, dtype=np.int64)
+        groups = [(int(v), np.flatnonzero(lead == v)) for v in np.unique(lead)]
+        if len(_LEAD_GROUPS) < 256:
+            _LEAD_GROUPS[key] = groups
+    return groups
+
+
 def advance(
     instance: Instance, state: State, orders: np.ndarray, demand: np.ndarray
 ) -> WeekOutcome:
@@ -253,14 +270,16 @@ def advance(
 
     Mutates ``state`` in place (to week ``t + 1``) and returns the week's outcome.
     """
-    t, width = state.t, state.ring.shape[1]
+    t, width = state.t, state.ring.shape[0]
     slot = t % width
-    received = state.ring[:, slot, :] + instance.arrivals[t]
-    state.ring[:, slot, :] = 0.0
-    arrive_slot = (t + instance.lead_time_weeks) % width
-    state.ring[:, arrive_slot, np.arange(instance.n_skus)] += orders
-    received = received + state.ring[:, slot, :]  # lead time 0: arrives before demand
-    state.ring[:, slot, :] = 0.0
+    received = state.ring[slot] + instance.arrivals[t]
+    state.ring[slot] = 0.0
+    for lead, skus in _lead_groups(instance.lead_time_weeks):
+        if lead == 0:  # arrives this week, before demand
+            received[:, skus] += orders[:, skus]
+        else:
+            arriving = state.ring[(t + lead) % width]
+            arriving[:, skus] += orders[:, skus]
     stock = state.on_hand + received
     sales = np.minimum(stock, demand)
     lost = demand - sales
@@ -330,53 +349,45 @@ def simulate(
         )
     state = initial_state(instance, n)
     policy.reset(instance, n)
-    out = {
-        name: np.zeros((n, horizon, p))
-        for name in (
-            "orders",
-            "proposed",
-            "adjusted_units",
-            "ramp_limited",
-            "capacity_limited",
-            "received",
-            "sales",
-            "lost",
-            "end_inventory",
-            "target",
-            "cost_lost_sales",
-            "cost_overstock",
-            "cost_understock",
-        )
-    }
-    containers = np.zeros((n, horizon))
-    cost_containers = np.zeros((n, horizon))
+    # Buffers are week-major (T, N, P) so each week writes one contiguous block; the
+    # result exposes (N, T, P) views. The target is the same in every scenario (a view).
+    weekly = (
+        "orders",
+        "proposed",
+        "adjusted_units",
+        "received",
+        "sales",
+        "lost",
+        "end_inventory",
+        "cost_lost_sales",
+        "cost_overstock",
+        "cost_understock",
+    )
+    buffers = {name: np.empty((horizon, n, p)) for name in weekly}
+    buffers["ramp_limited"] = np.empty((horizon, n, p), dtype=bool)
+    buffers["capacity_limited"] = np.empty((horizon, n, p), dtype=bool)
+    containers = np.empty((horizon, n))
+    cost_containers = np.empty((horizon, n))
     for t in range(horizon):
         proposed = np.asarray(policy.act(instance, state, t), dtype=float)
         proj = project_orders(instance, proposed, state.last_order)
         week = advance(instance, state, proj.orders, demand[:, t])
-        out["proposed"][:, t] = proposed
-        out["adjusted_units"][:, t] = proj.adjusted_units
-        out["ramp_limited"][:, t] = proj.ramp_limited
-        out["capacity_limited"][:, t] = proj.capacity_limited
-        for name in (
-            "orders",
-            "received",
-            "sales",
-            "lost",
-            "end_inventory",
-            "target",
-            "cost_lost_sales",
-            "cost_overstock",
-            "cost_understock",
-        ):
-            out[name][:, t] = getattr(week, name)
-        containers[:, t] = week.containers
-        cost_containers[:, t] = week.cost_containers
+        buffers["proposed"][t] = proposed
+        buffers["adjusted_units"][t] = proj.adjusted_units
+        buffers["ramp_limited"][t] = proj.ramp_limited
+        buffers["capacity_limited"][t] = proj.capacity_limited
+        for name in weekly[3:]:
+            buffers[name][t] = getattr(week, name)
+        buffers["orders"][t] = week.orders
+        containers[t] = week.containers
+        cost_containers[t] = week.cost_containers
+    out = {name: buffer.transpose(1, 0, 2) for name, buffer in buffers.items()}
+    out["target"] = np.broadcast_to(instance.target, (n, horizon, p))
     final_by_sku = terminal_cost_by_sku(instance, state) if terminal else np.zeros((n, p))
     return SimulationResult(
         demand=demand,
-        containers=containers,
-        cost_containers=cost_containers,
+        containers=containers.T,
+        cost_containers=cost_containers.T,
         cost_terminal=final_by_sku.sum(axis=1),
         extras={"cost_terminal_by_sku": final_by_sku},
         **out,

@@ -21,8 +21,8 @@ __all__ = ["simulate_loop"]
 def _project(instance: Instance, proposed: list[float], last: list[float]) -> list[float]:
     """Ramp band, then container capacity; see :func:`inventory.dynamics.project_orders`."""
     skus = range(instance.n_skus)
-    volume = [float(v) for v in instance.volume]
-    ramp = [float(r) for r in instance.ramp_limit]
+    volume = instance.volume.tolist()
+    ramp = instance.ramp_limit.tolist()
     low = [math.ceil(max(0.0, last[p] - ramp[p]) - 1e-9) for p in skus]
     high = [max(low[p], math.floor(last[p] + ramp[p] + 1e-9)) for p in skus]
     orders = [float(min(max(round(proposed[p]), low[p]), high[p])) for p in skus]
@@ -78,46 +78,63 @@ def simulate_loop(
         cost_terminal=np.zeros(n),
     )
     lead = [int(v) for v in instance.lead_time_weeks]
+    # Plain Python numbers throughout (no numpy scalars in the loop): a fair baseline.
+    arrivals = instance.arrivals.tolist()
+    due = [[sum(col[t:]) for col in instance.arrivals.T.tolist()] for t in range(horizon)]
+    target = (instance.safety_stock_weeks * instance.forecast).tolist()
+    lost_cost, over_cost, under_cost, volume = (
+        getattr(instance, name).tolist()
+        for name in ("lost_sale_cost", "overstock_cost", "understock_cost", "volume")
+    )
+    levels = None if base_stock_levels is None else np.asarray(base_stock_levels).tolist()
+    rows = {name: np.zeros((horizon, n_skus)) for name in names3}
     for s in range(n):
         on_hand = [float(v) for v in instance.on_hand]
         last = [float(v) for v in instance.last_order]
         pending = [[0.0] * (horizon + max(lead) + 1) for _ in range(n_skus)]
+        wanted_rows = demand[s].tolist()
+        plan = None if proposals is None else (proposals[s] if proposals.ndim == 3 else proposals)
+        plan = None if plan is None else plan.tolist()
+        weeks = {name: [] for name in names3}
         for t in range(horizon):
-            if base_stock_levels is not None:
-                proposed = []
-                for p in range(n_skus):
-                    position = (
-                        on_hand[p] + sum(pending[p][t:]) + float(instance.arrivals[t:, p].sum())
-                    )
-                    proposed.append(max(float(base_stock_levels[t, p]) - position, 0.0))
+            if levels is not None:
+                proposed = [
+                    max(levels[t][p] - (on_hand[p] + sum(pending[p][t:]) + due[t][p]), 0.0)
+                    for p in range(n_skus)
+                ]
             else:
-                week = proposals[s, t] if proposals.ndim == 3 else proposals[t]
-                proposed = [float(v) for v in week]
+                proposed = plan[t]
             orders = _project(instance, proposed, last)
             loaded = 0.0
+            week = {name: [0.0] * n_skus for name in names3}
             for p in range(n_skus):
-                received = pending[p][t] + float(instance.arrivals[t, p])
+                received = pending[p][t] + arrivals[t][p]
                 pending[p][t + lead[p]] += orders[p]
                 if lead[p] == 0:
                     received += orders[p]
                 stock = on_hand[p] + received
-                wanted = float(demand[s, t, p])
+                wanted = wanted_rows[t][p]
                 sales = min(stock, wanted)
                 end = stock - sales
-                gap = end - float(instance.safety_stock_weeks[p] * instance.forecast[t, p])
-                out["orders"][s, t, p] = orders[p]
-                out["sales"][s, t, p] = sales
-                out["lost"][s, t, p] = wanted - sales
-                out["end_inventory"][s, t, p] = end
-                out["cost_lost_sales"][s, t, p] = instance.lost_sale_cost[p] * (wanted - sales)
-                out["cost_overstock"][s, t, p] = instance.overstock_cost[p] * max(gap, 0.0)
-                out["cost_understock"][s, t, p] = instance.understock_cost[p] * max(-gap, 0.0)
+                gap = end - target[t][p]
+                week["orders"][p] = orders[p]
+                week["sales"][p] = sales
+                week["lost"][p] = wanted - sales
+                week["end_inventory"][p] = end
+                week["cost_lost_sales"][p] = lost_cost[p] * (wanted - sales)
+                week["cost_overstock"][p] = over_cost[p] * max(gap, 0.0)
+                week["cost_understock"][p] = under_cost[p] * max(-gap, 0.0)
                 on_hand[p] = end
-                loaded += orders[p] * instance.volume[p]
+                loaded += orders[p] * volume[p]
+            for name in names3:
+                weeks[name].append(week[name])
             containers = max(math.ceil(loaded / instance.container_volume - 1e-9), 0)
             out["containers"][s, t] = containers
             out["cost_containers"][s, t] = instance.container_cost * containers
             last = orders
+        for name in names3:
+            rows[name][:] = weeks[name]
+            out[name][s] = rows[name]
         if terminal:
             out["cost_terminal"][s] = _terminal(instance, on_hand, pending, horizon)
     return out
