@@ -107,9 +107,28 @@ def _numbers(frame: pd.DataFrame, columns: list[str], path: str | Path) -> pd.Da
     return frame
 
 
-def _iso_monday(year: pd.Series, week: pd.Series) -> pd.Series:
-    text = year.astype(int).astype(str) + "-W" + week.astype(int).astype(str).str.zfill(2)
-    return pd.to_datetime(text + "-1", format="%G-W%V-%u")
+def _iso_monday(frame: pd.DataFrame, path: str | Path) -> pd.Series:
+    """Monday of ISO ``year``/``week``; every impossible pair is reported at once."""
+    year, week = frame["year"], frame["week"]
+    whole = (year % 1 == 0) & (week % 1 == 0) & week.between(1, 53) & year.between(1900, 2999)
+    text = year.where(whole, 2000).astype(int).astype(str) + "-W"
+    text += week.where(whole, 1).astype(int).astype(str).str.zfill(2) + "-1"
+    monday = pd.to_datetime(text, format="%G-W%V-%u", errors="coerce").where(whole)
+    # %G-W%V accepts week 53 of a 52-week year and rolls over; reject that too.
+    rolled = monday.notna() & (monday.dt.isocalendar().week.astype(float) != week)
+    bad = frame.index[monday.isna() | rolled]
+    if len(bad):
+        failures = pd.DataFrame(
+            {
+                "file": Path(path).name,
+                "column": "year, week",
+                "check": "must be an ISO week",
+                "line": bad + 2,
+                "value": year[bad].astype(str) + " w" + week[bad].astype(str),
+            }
+        )
+        raise DataValidationError(failures, str(path))
+    return monday
 
 
 def import_seed(
@@ -138,6 +157,8 @@ def import_seed(
     kept = pd.MultiIndex.from_frame(item_frame[["item", "location"]])
     fc = fc[pd.MultiIndex.from_frame(fc[["item", "location"]]).isin(kept)]
     pos = pos[pd.MultiIndex.from_frame(pos[["item", "location"]]).isin(kept)]
+    fc = fc.assign(monday=_iso_monday(fc, forecast))
+    pos = pos.assign(monday=_iso_monday(pos, open_pos))
     frames = _seed_frames(item_frame, fc, pos, config)
     files = {
         "catalog": f"{Path(items).name} (as catalog.csv)",
@@ -170,7 +191,7 @@ def _seed_frames(
         {
             "sku": fc["item"],
             "location": fc["location"],
-            "week": _iso_monday(fc["year"], fc["week"]),
+            "week": fc["monday"],
             "forecast": fc["units"],
         }
     ).sort_values(["location", "sku", "week"])
@@ -179,7 +200,7 @@ def _seed_frames(
             "po_number": pos["po_number"].str.strip(),
             "sku": pos["item"],
             "location": pos["location"],
-            "week": _iso_monday(pos["year"], pos["week"]),
+            "week": pos["monday"],
             "units": pos["units"],
         }
     ).sort_values(["location", "sku", "week", "po_number"])

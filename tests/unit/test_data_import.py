@@ -186,3 +186,27 @@ def test_seed_text_in_a_number_column(
             seed_data / "open_purchase_orders.csv",
             data_config,
         )
+
+
+def test_seed_impossible_iso_weeks_are_listed(
+    tmp_path: Path, seed_data: Path, data_config: DataConfig
+) -> None:
+    pos = pd.read_csv(seed_data / "open_purchase_orders.csv", dtype=str)
+    items = pd.read_csv(seed_data / "item_inventory.csv", dtype=str)
+    keys = set(zip(items["item"], items["location"], strict=True))
+    mine = [
+        i for i, key in enumerate(zip(pos["item"], pos["location"], strict=True)) if key in keys
+    ][:2]
+    pos.loc[mine[0], "week"] = "60"
+    pos.loc[mine[1], ["year", "week"]] = ["2023", "53"]  # 2023 has 52 ISO weeks
+    pos.to_csv(tmp_path / "pos.csv", index=False)
+    with pytest.raises(ValueError) as info:
+        import_seed(
+            seed_data / "item_inventory.csv",
+            seed_data / "demand_forecast.csv",
+            tmp_path / "pos.csv",
+            data_config,
+        )
+    failures = info.value.failures
+    assert failures["line"].tolist() == [mine[0] + 2, mine[1] + 2]
+    assert (failures["check"] == "must be an ISO week").all()
