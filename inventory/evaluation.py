@@ -35,7 +35,14 @@ from inventory.config import Config
 from inventory.dynamics import SimulationResult, simulate
 from inventory.io import write_csv, write_json
 from inventory.model import Instance
-from inventory.policies import DoNothing, OrderUpTo, Policy, tune_base_stock, tune_s_s
+from inventory.policies import (
+    DoNothing,
+    OrderUpTo,
+    Policy,
+    TuningResult,
+    tune_base_stock,
+    tune_s_s,
+)
 from inventory.scenarios import DemandModel, deterministic_demand, sample_demand
 
 __all__ = [
@@ -80,15 +87,26 @@ def _order_up_to(config: Config, instance: Instance, mode: str, train: np.ndarra
     return OrderUpTo(config.simulation.review_period_weeks)
 
 
-@register_policy("base_stock")
-def _base_stock(config: Config, instance: Instance, mode: str, train: np.ndarray) -> Policy:
-    return tune_base_stock(
+_TUNED: list = []  # last (instance, train_demand, base-stock result): s_S starts from it
+
+
+def _tuned_base_stock(config: Config, instance: Instance, train: np.ndarray) -> TuningResult:
+    if _TUNED and _TUNED[0] is instance and _TUNED[1] is train:
+        return _TUNED[2]
+    result = tune_base_stock(
         instance,
         train,
         review_period_weeks=config.simulation.review_period_weeks,
         terminal=config.simulation.terminal_cost,
         max_passes=config.evaluation.tune_max_passes,
-    ).policy
+    )
+    _TUNED[:] = [instance, train, result]
+    return result
+
+
+@register_policy("base_stock")
+def _base_stock(config: Config, instance: Instance, mode: str, train: np.ndarray) -> Policy:
+    return _tuned_base_stock(config, instance, train).policy
 
 
 @register_policy("s_S")
@@ -99,6 +117,7 @@ def _s_s(config: Config, instance: Instance, mode: str, train: np.ndarray) -> Po
         review_period_weeks=config.simulation.review_period_weeks,
         terminal=config.simulation.terminal_cost,
         max_passes=config.evaluation.tune_max_passes,
+        base=_tuned_base_stock(config, instance, train),
     ).policy
 
 
