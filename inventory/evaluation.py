@@ -425,9 +425,10 @@ def _plot(evaluation: Evaluation, instance: Instance, folder: Path, n_skus: int)
     skus = np.argsort(-demand_volume)[: min(n_skus, instance.n_skus)]
     fig, axes = plt.subplots(len(skus), 1, figsize=(9, 2.4 * len(skus)), sharex=True, squeeze=False)
     for ax, sku in zip(axes[:, 0], skus, strict=True):
-        for name, inventory in evaluation.per_sku_inventory.items():
-            ax.plot(inventory[:, sku], label=name, linewidth=1.2)
-        ax.plot(evaluation.per_sku_target[:, sku], "k--", label="target", linewidth=1)
+        for i, (name, inventory) in enumerate(evaluation.per_sku_inventory.items()):
+            style = ("-", "--", "-.", ":")[i % 4]  # tuned policies often overlap
+            ax.plot(inventory[:, sku], style, label=name, linewidth=1.4)
+        ax.plot(evaluation.per_sku_target[:, sku], "k", label="target", linewidth=0.8)
         ax.set_ylabel(f"{instance.skus[sku]}\nunits")
     axes[0, 0].legend(fontsize=7, ncol=3)
     axes[0, 0].set_title(f"Mean end inventory vs safety-stock target ({mode})")
@@ -438,7 +439,7 @@ def _plot(evaluation: Evaluation, instance: Instance, folder: Path, n_skus: int)
     table = evaluation.table().set_index("policy")
     parts = [c for c in table.columns if c.startswith("cost_")]
     fig, ax = plt.subplots(figsize=(8, 4))
-    table[parts].rename(columns=lambda c: c[5:]).plot.bar(stacked=True, ax=ax)
+    table[parts].rename(columns=lambda c: c[5:]).plot.bar(stacked=True, ax=ax, rot=0)
     ax.set_ylabel("mean total cost per scenario")
     ax.set_title(f"Cost breakdown per policy ({mode})")
     fig.tight_layout()
