@@ -34,11 +34,15 @@ _OPTIONS: dict[str, object] = {"params": DEFAULT_PARAMS, "debug": False}
 
 @app.callback()
 def _root(
-    params: Path = typer.Option(
-        DEFAULT_PARAMS, "--params", "-p", help="params.yaml to read (every knob lives there)."
-    ),
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    params: Annotated[
+        Path,
+        typer.Option("--params", "-p", help="params.yaml to read (every knob lives there)."),
+    ] = DEFAULT_PARAMS,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show full tracebacks on errors.")
+    ] = False,
 ) -> None:
+    """Inventory planning with deep RL, MILP baselines and drift monitoring."""
     _OPTIONS["params"] = params
     _OPTIONS["debug"] = debug
 
