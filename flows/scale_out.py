@@ -52,7 +52,7 @@ def dask_runner(config: Config) -> DaskTaskRunner:
             "n_workers": config.pipeline.dask_workers,
             "threads_per_worker": 1,
             "processes": True,
-            "dashboard_address": None,
+            "dashboard_address": ":0",
         }
     )
 
