@@ -154,6 +154,64 @@ def validate() -> None:
     echo(f"data valid; report written to {files['report']}")
 
 
+@app.command("forecast")
+def forecast() -> None:
+    """Forecast each SKU (model chosen by rolling-origin backtest) and fit its demand
+    distribution (`forecast` group).
+
+    Writes artifacts/forecast.csv (forecast, q10/q50/q90, model), artifacts/demand_model.json,
+    metrics/forecast.json and metrics/forecast_by_sku.csv. Without history (seed format)
+    the given forecast is used as is.
+    """
+    from inventory import stages
+    from inventory.io import read_json
+
+    files = stages.forecast(get_config())
+    summary = read_json(files["metrics"])
+    if "overall" in summary:
+        overall = summary["overall"]
+        echo(
+            f"backtest WAPE {overall['wape']} (seasonal naive {overall['seasonal_naive_wape']}), "
+            f"bias {overall['bias']}, MASE {overall['mase']}; models {summary['models']}"
+        )
+    else:
+        echo(summary.get("note", ""))
+    echo(f"demand families {summary['families']} ({summary['fallback_fits']} fallback)")
+    _written(files)
+
+
+@app.command("drift")
+def drift(
+    new_demand: Annotated[
+        Path | None,
+        typer.Option(
+            "--new-demand",
+            help="CSV of recent weeks: sku, week, demand[, location] (default: the last "
+            "drift.current_weeks weeks of history).",
+        ),
+    ] = None,
+) -> None:
+    """Check demand drift with Evidently against the data the models were fitted on and
+    decide retrain/keep (`drift` group).
+
+    Writes metrics/drift.json (drift share, drifted features and SKUs, gate) and
+    reports/drift.html, reports/drift_skus.html.
+    """
+    from inventory import stages
+    from inventory.io import read_json
+
+    files = stages.drift(get_config(), current=str(new_demand) if new_demand else None)
+    summary = read_json(files["metrics"])
+    if summary.get("status") != "skipped":
+        echo(
+            f"drifted features {summary['share_of_drifted_features']:.0%} "
+            f"{summary['drifted_features']}; drifted SKUs "
+            f"{len(summary['drifted_skus'])}/{summary['n_skus_tested']}"
+        )
+    echo(f"gate: {summary['gate']['decision']} ({summary['gate']['reason']})")
+    _written(files)
+
+
 @app.command("recommend")
 def recommend(
     state: Annotated[

@@ -42,7 +42,7 @@ import pandera.pandas as pa
 from scipy import optimize, stats
 
 from inventory.config import ForecastConfig
-from inventory.io import read_json, write_json
+from inventory.io import read_json, write_csv, write_json
 from inventory.model import Instance
 from inventory.scenarios import FAMILIES, DemandModel
 
@@ -71,6 +71,8 @@ __all__ = [
     "forecast_schema",
     "save_demand_model",
     "load_demand_model",
+    "write_forecast",
+    "read_forecast",
 ]
 
 ForecastFn = Callable[[np.ndarray, int, ForecastConfig], np.ndarray]
@@ -801,3 +803,51 @@ def load_demand_model(path: str | Path, instance: Instance) -> DemandModel:
         tuple(entry["family"][i] for i in rows),
         np.array([entry["dispersion"][i] for i in rows], dtype=float),
     )
+
+
+def write_forecast(
+    result: ForecastResult, artifacts_dir: str | Path, metrics_dir: str | Path
+) -> dict[str, str]:
+    """Write the forecast stage's outputs atomically; return name -> path.
+
+    ``artifacts/forecast.csv`` (forecast and quantiles), ``artifacts/demand_model.json``,
+    ``artifacts/forecast_backtest.csv`` (out-of-sample backtest forecasts, the drift
+    reference), ``metrics/forecast.json`` and ``metrics/forecast_by_sku.csv``.
+    """
+    artifacts, metrics = Path(artifacts_dir), Path(metrics_dir)
+    paths = {
+        "forecast": write_csv(artifacts / "forecast.csv", _dated(result.forecast)),
+        "demand_model": save_demand_model(artifacts / "demand_model.json", result.demand_models),
+        "backtest": write_csv(artifacts / "forecast_backtest.csv", _dated(result.backtest)),
+        "metrics": write_json(metrics / "forecast.json", result.summary),
+        "by_sku": write_csv(metrics / "forecast_by_sku.csv", result.by_sku.round(5)),
+    }
+    return {name: str(path) for name, path in paths.items()}
+
+
+def _dated(frame: pd.DataFrame) -> pd.DataFrame:
+    if frame.empty or "week" not in frame:
+        return frame
+    return frame.assign(week=pd.to_datetime(frame["week"]).dt.strftime("%Y-%m-%d"))
+
+
+def read_forecast(path: str | Path, config: ForecastConfig | None = None) -> pd.DataFrame:
+    """Read ``artifacts/forecast.csv`` back (ids as text, weeks as dates), validated.
+
+    Its sku, location, week and forecast columns are a drop-in ``forecast`` override for
+    :func:`inventory.data.build_instance`.
+
+    Raises:
+        ValueError: the file is missing (run ``inventory forecast``) or invalid.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"{path}: not found; run `inventory forecast` first")
+    frame = pd.read_csv(path, dtype={"sku": str, "location": str, "model": str})
+    frame["week"] = pd.to_datetime(frame["week"])
+    for column in frame.columns.drop(["sku", "location", "week", "model"], errors="ignore"):
+        frame[column] = frame[column].astype(float)
+    try:
+        return forecast_schema(config or ForecastConfig()).validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        raise ValueError(f"{path}: invalid forecast file:\n{exc.failure_cases}") from exc

@@ -53,6 +53,56 @@ def validate(config: Config) -> dict[str, str]:
     return {"report": str(VALIDATION_REPORT)}
 
 
+def forecast(config: Config) -> dict[str, str]:
+    """Forecast every SKU from its history (model chosen per SKU by backtest), fit demand
+    distributions (``forecast`` group).
+
+    Writes ``artifacts/forecast.csv`` (forecast, prediction quantiles, model),
+    ``artifacts/demand_model.json``, ``artifacts/forecast_backtest.csv``,
+    ``metrics/forecast.json`` and ``metrics/forecast_by_sku.csv``. Without history the given
+    forecast is kept and the metrics say so.
+    """
+    from inventory.data import load_tables
+    from inventory.forecast import forecast_tables, write_forecast
+
+    tables = load_tables(config.data.dir)
+    result = forecast_tables(tables.history, tables.forecast, tables.catalog, config.forecast)
+    return write_forecast(result, ARTIFACTS, METRICS)
+
+
+def drift(config: Config, current: str | Path | None = None) -> dict[str, str]:
+    """Check demand for drift with Evidently (``drift`` group) and decide retrain/keep.
+
+    The reference is the forecast stage's backtest (the weeks the models were fitted on);
+    the current window is ``current`` (a CSV of recent weeks: sku, week, demand[, location])
+    or else the last ``drift.current_weeks`` weeks of history. Writes ``metrics/drift.json``
+    (with ``gate``), ``reports/drift.html`` and ``reports/drift_skus.html``.
+    """
+    import pandas as pd
+
+    from inventory.forecast import read_forecast
+    from inventory.monitoring import (
+        detect_drift,
+        drift_gate,
+        drift_windows,
+        read_new_demand,
+        write_drift,
+    )
+
+    backtest = ARTIFACTS / "forecast_backtest.csv"
+    if not backtest.exists():
+        raise ValueError(f"{backtest}: not found; run `inventory forecast` first")
+    frame = pd.read_csv(backtest, dtype={"sku": str, "location": str}, parse_dates=["week"])
+    given = read_forecast(ARTIFACTS / "forecast.csv", config.forecast)
+    new = read_new_demand(current, config.simulation.location) if current else None
+    outputs = (METRICS / "drift.json", REPORTS / "drift.html", REPORTS / "drift_skus.html")
+    if frame.empty:
+        reason = "no demand history: nothing the models were fitted on to compare with"
+        return write_drift(None, ("keep", f"no drift check: {reason}"), *outputs, reason)
+    result = detect_drift(*drift_windows(frame, given, new, config.drift), config.drift)
+    return write_drift(result, drift_gate(result.summary, config.drift), *outputs)
+
+
 def recommend(config: Config, state: str | Path | None = None) -> dict[str, str]:
     """This week's orders from the policy in params (``recommend`` group).
 

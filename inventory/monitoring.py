@@ -1,0 +1,375 @@
+"""Demand drift monitoring with Evidently (the only module that imports it, lazily).
+
+Two windows of weekly demand are compared, each a frame with columns sku, week, demand and
+``expected`` (the out-of-sample forecast of that week: the forecast stage's backtest
+forecasts for history weeks, its forecast for planning weeks):
+
+- the **reference** window: the weeks the models were fitted and backtested on;
+- the **current** window: recent weeks (the last ``current_weeks`` of history, or new
+  weekly demand fed as a CSV).
+
+Per SKU and block of ``block_weeks`` consecutive weeks, four features are computed, each
+relative to the expected demand so that season and SKU size do not look like drift:
+
+- ``level_ratio``: block demand / block expected demand (demand level);
+- ``variability``: standard deviation of weekly demand / mean expected demand;
+- ``zero_share``: share of weeks without demand (intermittency);
+- ``forecast_error``: mean absolute error / mean expected demand (a block WAPE).
+
+Evidently's ``DataDriftPreset`` compares the feature columns between the windows (stat test
+``drift.method`` at ``drift.threshold``; dataset drift when a share ``drift.drift_share`` of
+them drifted). A second report does the same per SKU on the weekly ratio demand / expected,
+naming the drifted SKUs. :func:`drift_gate` turns the result into "retrain" or "keep".
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from inventory.config import DriftConfig
+from inventory.io import atomic_path
+
+__all__ = [
+    "FEATURES",
+    "DriftResult",
+    "block_features",
+    "sku_ratios",
+    "detect_drift",
+    "drift_gate",
+    "drift_windows",
+    "read_new_demand",
+    "write_drift",
+]
+
+FEATURES = ("level_ratio", "variability", "zero_share", "forecast_error")
+
+
+def _blocks(window: pd.DataFrame, block_weeks: int) -> pd.Series:
+    """Block number of each row: consecutive weeks of the window, counted from its end."""
+    last = window["week"].max()
+    weeks_back = (last - window["week"]).dt.days // 7
+    return weeks_back // block_weeks
+
+
+def block_features(window: pd.DataFrame, block_weeks: int) -> pd.DataFrame:
+    """Per SKU and block of ``block_weeks`` weeks: the :data:`FEATURES` (module docstring).
+
+    Blocks are counted back from the window's last week; an incomplete oldest block and
+    blocks with no expected demand are dropped.
+    """
+    frame = window.assign(block=_blocks(window, block_weeks).to_numpy())
+    complete = frame.groupby("block")["week"].transform("nunique") == block_weeks
+    frame = frame[complete]
+    frame["abs_error"] = (frame["demand"] - frame["expected"]).abs()
+    frame["zero"] = (frame["demand"] <= 0).astype(float)
+    grouped = frame.groupby(["sku", "block"])
+    expected = grouped["expected"].mean()
+    features = pd.DataFrame(
+        {
+            "level_ratio": grouped["demand"].mean() / expected,
+            "variability": grouped["demand"].std(ddof=0) / expected,
+            "zero_share": grouped["zero"].mean(),
+            "forecast_error": grouped["abs_error"].mean() / expected,
+        }
+    )
+    return features[expected > 1e-9].reset_index()
+
+
+def sku_ratios(window: pd.DataFrame) -> pd.DataFrame:
+    """Weekly demand / expected demand, one column per SKU (rows: weeks)."""
+    frame = window[window["expected"] > 1e-9]
+    ratio = frame.assign(ratio=frame["demand"] / frame["expected"])
+    return ratio.pivot_table(index="week", columns="sku", values="ratio").reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    """What the drift check found.
+
+    Attributes:
+        summary: The small JSON (dataset drift share, drifted features and SKUs, method,
+            threshold, window sizes) without the gate.
+        feature_snapshot: Evidently snapshot of the feature report (``save_html``).
+        sku_snapshot: Evidently snapshot of the per-SKU report, or None.
+    """
+
+    summary: dict[str, Any]
+    feature_snapshot: Any
+    sku_snapshot: Any
+
+    def save_html(self, path: str | Path, sku_path: str | Path | None = None) -> list[Path]:
+        """Write the Evidently HTML report(s) atomically."""
+        written = [_save(self.feature_snapshot, path)]
+        if sku_path is not None and self.sku_snapshot is not None:
+            written.append(_save(self.sku_snapshot, sku_path))
+        return written
+
+
+def _save(snapshot: Any, path: str | Path) -> Path:
+    with atomic_path(path) as tmp:
+        snapshot.save_html(str(tmp))
+    return Path(path)
+
+
+def _run_report(reference: pd.DataFrame, current: pd.DataFrame, config: DriftConfig) -> Any:
+    """Evidently DataDriftPreset of ``current`` against ``reference`` (numerical columns)."""
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.presets import DataDriftPreset
+
+    columns = [str(c) for c in reference.columns]
+    definition = DataDefinition(numerical_columns=columns)
+    preset = DataDriftPreset(
+        method=config.method, threshold=config.threshold, drift_share=config.drift_share
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Report([preset]).run(
+            Dataset.from_pandas(current.rename(columns=str), data_definition=definition),
+            Dataset.from_pandas(reference.rename(columns=str), data_definition=definition),
+        )
+
+
+def _column_scores(snapshot: Any) -> tuple[dict[str, float], dict[str, Any], str]:
+    """(column -> drift score, dataset {count, share}, method name) from a snapshot."""
+    scores, dataset, method = {}, {}, ""
+    for metric in snapshot.dict()["metrics"]:
+        kind = metric["config"].get("type", "")
+        if kind.endswith("DriftedColumnsCount"):
+            dataset = metric["value"]
+        elif kind.endswith("ValueDrift"):
+            scores[metric["config"]["column"]] = float(metric["value"])
+            method = metric["config"].get("method", method)
+    return scores, dataset, method
+
+
+def _drifted(reference: pd.DataFrame, current: pd.DataFrame, config: DriftConfig) -> list[str]:
+    """Columns whose Evidently stat test (``drift.method`` at ``drift.threshold``) rejects.
+
+    The report gives each column's score but not its verdict, and whether a low or a high
+    score means drift depends on the test (p-value or distance); the test object itself
+    knows, so the verdict comes from the same Evidently stat test.
+    """
+    from evidently.legacy.calculations.stattests.registry import get_stattest
+    from evidently.legacy.core import ColumnType
+
+    drifted = []
+    for column in reference.columns:
+        ref, cur = reference[column].dropna(), current[column].dropna()
+        test = get_stattest(ref, cur, ColumnType.Numerical, config.method)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if test(ref, cur, ColumnType.Numerical, config.threshold).drifted:
+                drifted.append(str(column))
+    return drifted
+
+
+def _usable(reference: pd.DataFrame, current: pd.DataFrame) -> list[str]:
+    """Columns with at least two values in both windows."""
+    return [
+        column
+        for column in reference.columns
+        if column in current.columns
+        and reference[column].notna().sum() >= 2
+        and current[column].notna().sum() >= 2
+    ]
+
+
+def detect_drift(
+    reference: pd.DataFrame, current: pd.DataFrame, config: DriftConfig
+) -> DriftResult:
+    """Compare two windows of weekly demand (columns sku, week, demand, expected).
+
+    Raises:
+        ValueError: a window is empty or lacks a column.
+    """
+    for name, window in (("reference", reference), ("current", current)):
+        missing = {"sku", "week", "demand", "expected"} - set(window.columns)
+        if missing or window.empty:
+            raise ValueError(
+                f"drift {name} window: needs rows with sku, week, demand and expected "
+                f"(missing {sorted(missing) or 'rows'})"
+            )
+    ref_features = block_features(reference, config.block_weeks)[list(FEATURES)]
+    cur_features = block_features(current, config.block_weeks)[list(FEATURES)]
+    features = _usable(ref_features, cur_features)
+    feature_snapshot = _run_report(ref_features[features], cur_features[features], config)
+    scores, dataset, method = _column_scores(feature_snapshot)
+    ref_ratio, cur_ratio = sku_ratios(reference), sku_ratios(current)
+    skus = _usable(ref_ratio, cur_ratio)
+    sku_snapshot = _run_report(ref_ratio[skus], cur_ratio[skus], config) if skus else None
+    drifted_features = _drifted(ref_features[features], cur_features[features], config)
+    drifted_skus = sorted(_drifted(ref_ratio[skus], cur_ratio[skus], config))
+    summary = {
+        "dataset_drift": bool(dataset.get("share", 0.0) >= config.drift_share),
+        "share_of_drifted_features": round(float(dataset.get("share", 0.0)), 4),
+        "drifted_features": drifted_features,
+        "feature_scores": {k: round(v, 6) for k, v in scores.items()},
+        "drifted_skus": drifted_skus,
+        "share_of_drifted_skus": round(len(drifted_skus) / max(len(skus), 1), 4),
+        "n_skus_tested": len(skus),
+        "method": method or config.method,
+        "threshold": config.threshold,
+        "drift_share": config.drift_share,
+        "sku_share": config.sku_share,
+        "reference": _window_info(reference, len(ref_features)),
+        "current": _window_info(current, len(cur_features)),
+    }
+    return DriftResult(summary, feature_snapshot, sku_snapshot)
+
+
+def _window_info(window: pd.DataFrame, n_blocks: int) -> dict[str, Any]:
+    return {
+        "first_week": f"{window['week'].min():%Y-%m-%d}",
+        "last_week": f"{window['week'].max():%Y-%m-%d}",
+        "weeks": int(window["week"].nunique()),
+        "sku_blocks": int(n_blocks),
+        "mean_level_ratio": round(float(window["demand"].sum() / window["expected"].sum()), 4)
+        if window["expected"].sum() > 0
+        else None,
+    }
+
+
+def drift_gate(summary: dict[str, Any], config: DriftConfig) -> tuple[str, str]:
+    """Decide "retrain" or "keep" from a drift summary, with the reason.
+
+    Retrain when Evidently flags dataset drift (a share ``drift_share`` of the features
+    drifted) or when a share ``sku_share`` of the tested SKUs drifted.
+    """
+    if summary.get("status") == "skipped":
+        return "keep", f"no drift check: {summary.get('reason', 'nothing to compare')}"
+    features = summary["drifted_features"]
+    share = summary["share_of_drifted_features"]
+    if summary["dataset_drift"]:
+        return "retrain", (
+            f"dataset drift: {share:.0%} of features drifted (>= {config.drift_share:.0%}): "
+            f"{', '.join(features)}"
+        )
+    sku_share = summary["share_of_drifted_skus"]
+    if sku_share >= config.sku_share:
+        return "retrain", (
+            f"{len(summary['drifted_skus'])} of {summary['n_skus_tested']} SKUs drifted "
+            f"({sku_share:.0%} >= {config.sku_share:.0%})"
+        )
+    return "keep", (
+        f"no dataset drift ({share:.0%} of features drifted, {sku_share:.0%} of SKUs; "
+        f"thresholds {config.drift_share:.0%} and {config.sku_share:.0%})"
+    )
+
+
+# --------------------------------------------------------------------------- windows, files
+
+
+def _key(frame: pd.DataFrame, multi: bool) -> pd.DataFrame:
+    """SKU key of a frame: the SKU id, prefixed by the location when there are several."""
+    if multi:
+        return frame.assign(sku=frame["location"] + ":" + frame["sku"])
+    return frame
+
+
+def read_new_demand(path: str | Path, default_location: str) -> pd.DataFrame:
+    """Read a CSV of recent weekly demand: sku, week, demand[, location].
+
+    Weeks may be any date of the week (they are moved to its ISO Monday).
+
+    Raises:
+        ValueError: missing file or columns, unparsable dates, or negative/non-numeric demand.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"{path}: new-demand CSV not found")
+    frame = pd.read_csv(path, dtype={"sku": str, "location": str})
+    missing = {"sku", "week", "demand"} - set(frame.columns)
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {sorted(missing)}; need sku, week, demand")
+    if "location" not in frame:
+        frame["location"] = default_location
+    week = pd.to_datetime(frame["week"], errors="coerce")
+    demand = pd.to_numeric(frame["demand"], errors="coerce")
+    bad = frame.index[week.isna() | demand.isna() | (demand < 0)]
+    if len(bad):
+        lines = ", ".join(str(i + 2) for i in bad[:10])
+        raise ValueError(f"{path}: bad week or demand (non-negative number) on line(s) {lines}")
+    week = week - pd.to_timedelta(week.dt.dayofweek, "D")
+    return frame.assign(week=week.dt.normalize(), demand=demand.astype(float))[
+        ["sku", "location", "week", "demand"]
+    ]
+
+
+def drift_windows(
+    backtest: pd.DataFrame,
+    forecast: pd.DataFrame,
+    new_demand: pd.DataFrame | None,
+    config: DriftConfig,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(reference, current) windows with columns sku, week, demand, expected.
+
+    Args:
+        backtest: The forecast stage's backtest (sku, location, week, demand, forecast).
+        forecast: The forecast stage's forecast (sku, location, week, forecast).
+        new_demand: Recent weeks (sku, location, week, demand), or None: the current
+            window is then the last ``current_weeks`` backtest weeks.
+        config: The ``drift`` group.
+
+    Raises:
+        ValueError: no backtest (no history), or new demand matching no forecast week.
+    """
+    if backtest.empty:
+        raise ValueError("no demand history: nothing the models were fitted on to compare with")
+    multi = backtest["location"].nunique() > 1
+    history = _key(backtest.rename(columns={"forecast": "expected"}), multi)
+    weeks = np.sort(history["week"].unique())
+    if new_demand is None:
+        cut = weeks[-config.current_weeks] if len(weeks) > config.current_weeks else weeks[0]
+        current = history[history["week"] >= cut]
+        history = history[history["week"] < cut]
+        weeks = weeks[weeks < cut]
+    else:
+        current = _current_from_csv(new_demand, forecast, multi)
+    start = weeks[-config.reference_weeks] if len(weeks) > config.reference_weeks else weeks[0]
+    reference = history[history["week"] >= start]
+    columns = ["sku", "week", "demand", "expected"]
+    return reference[columns].reset_index(drop=True), current[columns].reset_index(drop=True)
+
+
+def _current_from_csv(
+    new_demand: pd.DataFrame, forecast: pd.DataFrame, multi: bool
+) -> pd.DataFrame:
+    expected = forecast[["sku", "location", "week", "forecast"]].rename(
+        columns={"forecast": "expected"}
+    )
+    current = new_demand.merge(expected, on=["sku", "location", "week"], how="left")
+    if current["expected"].isna().all():
+        raise ValueError(
+            "new demand: no row matches a forecast week of artifacts/forecast.csv (same sku, "
+            f"location and week); its weeks run {forecast['week'].min():%Y-%m-%d} to "
+            f"{forecast['week'].max():%Y-%m-%d}"
+        )
+    return _key(current.dropna(subset=["expected"]), multi)
+
+
+def write_drift(
+    result: DriftResult | None,
+    gate: tuple[str, str],
+    metrics_path: str | Path,
+    html_path: str | Path,
+    sku_html_path: str | Path,
+    skipped_reason: str = "",
+) -> dict[str, str]:
+    """Write ``metrics/drift.json`` (summary + gate) and the HTML report(s) atomically."""
+    from inventory.io import write_json
+
+    summary = result.summary if result else {"status": "skipped", "reason": skipped_reason}
+    payload = {**summary, "gate": {"decision": gate[0], "reason": gate[1]}}
+    written = {"metrics": str(write_json(metrics_path, payload))}
+    if result is not None:
+        paths = result.save_html(html_path, sku_html_path)
+        written.update(
+            {"report": str(paths[0]), **({"sku_report": str(paths[1])} if len(paths) > 1 else {})}
+        )
+    return written
