@@ -1,0 +1,169 @@
+"""Drift monitoring (inventory.monitoring): Evidently reports, gate, windows, files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from inventory.config import DriftConfig
+from inventory.monitoring import (
+    block_features,
+    detect_drift,
+    drift_gate,
+    drift_windows,
+    read_new_demand,
+    write_drift,
+)
+
+CONFIG = DriftConfig()
+
+
+def _window(start: str, n_weeks: int, seed: int, factor: float = 1.0) -> pd.DataFrame:
+    """25 seasonal SKUs of Poisson demand around their expected value (times ``factor``)."""
+    rng = np.random.default_rng(seed)
+    weeks = pd.date_range(start, periods=n_weeks, freq="7D")
+    frames = []
+    for i in range(25):
+        expected = (4 + 2 * i) * (1 + 0.3 * np.sin(2 * np.pi * np.arange(n_weeks) / 52 + i))
+        demand = rng.poisson(expected * factor).astype(float)
+        frames.append(
+            pd.DataFrame(
+                {"sku": f"S{i:02d}", "week": weeks, "demand": demand, "expected": expected}
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def reference() -> pd.DataFrame:
+    return _window("2024-01-01", 52, seed=1)
+
+
+@pytest.fixture(scope="module")
+def identical(reference):
+    return detect_drift(reference, reference, CONFIG)
+
+
+@pytest.fixture(scope="module")
+def shifted(reference):
+    return detect_drift(reference, _window("2025-01-06", 13, seed=2, factor=1.5), CONFIG)
+
+
+def test_identical_windows_report_no_drift(identical) -> None:
+    summary = identical.summary
+    assert not summary["dataset_drift"]
+    assert summary["drifted_features"] == [] and summary["drifted_skus"] == []
+    assert drift_gate(summary, CONFIG)[0] == "keep"
+
+
+def test_demand_up_50_percent_is_flagged_and_gate_says_retrain(shifted) -> None:
+    summary = shifted.summary
+    assert summary["dataset_drift"]
+    assert "level_ratio" in summary["drifted_features"]
+    assert summary["share_of_drifted_features"] >= CONFIG.drift_share
+    decision, reason = drift_gate(summary, CONFIG)
+    assert decision == "retrain" and "level_ratio" in reason
+
+
+def test_a_same_distribution_window_keeps(reference) -> None:
+    summary = detect_drift(reference, _window("2025-01-06", 13, seed=3), CONFIG).summary
+    assert not summary["dataset_drift"]
+    assert drift_gate(summary, CONFIG)[0] == "keep"
+
+
+def test_json_is_valid_and_html_exists(shifted, tmp_path) -> None:
+    gate = drift_gate(shifted.summary, CONFIG)
+    paths = (tmp_path / "drift.json", tmp_path / "drift.html", tmp_path / "drift_skus.html")
+    written = write_drift(shifted, gate, *paths)
+    payload = json.loads(paths[0].read_text())
+    assert payload["gate"] == {"decision": "retrain", "reason": gate[1]}
+    for key in ("share_of_drifted_features", "drifted_features", "drifted_skus", "method"):
+        assert key in payload
+    assert payload["method"] == "ks" and payload["threshold"] == CONFIG.threshold
+    for path in paths[1:]:
+        assert path.stat().st_size > 10_000 and "<html" in path.read_text()[:2000].lower()
+    assert set(written) == {"metrics", "report", "sku_report"}
+
+
+def test_skipped_check_keeps_and_says_why(tmp_path) -> None:
+    reason = "no demand history"
+    gate = drift_gate({"status": "skipped", "reason": reason}, CONFIG)
+    write_drift(None, gate, tmp_path / "d.json", tmp_path / "d.html", tmp_path / "s.html", reason)
+    payload = json.loads((tmp_path / "d.json").read_text())
+    assert payload["status"] == "skipped" and payload["gate"]["decision"] == "keep"
+    assert not (tmp_path / "d.html").exists()
+
+
+def test_block_features_relative_to_expected() -> None:
+    weeks = pd.date_range("2024-01-01", periods=9, freq="7D")
+    window = pd.DataFrame(
+        {"sku": "A", "week": weeks, "demand": [9, 0, 4, 0, 2, 6, 2, 6, 4.0], "expected": 4.0}
+    )
+    features = block_features(window, 4)  # oldest week is an incomplete block: dropped
+    assert len(features) == 2
+    newest = features.set_index("block").loc[0]
+    assert newest["level_ratio"] == pytest.approx(1.125)  # (6 + 2 + 6 + 4) / 4 / 4
+    assert newest["zero_share"] == 0
+    assert newest["forecast_error"] == pytest.approx((2 + 2 + 2 + 0) / 4 / 4)
+    older = features.set_index("block").loc[1]
+    assert older["zero_share"] == 0.5
+
+
+def _backtest(n_weeks: int = 30) -> pd.DataFrame:
+    window = _window("2024-01-01", n_weeks, seed=4)
+    return window.rename(columns={"expected": "forecast"}).assign(location="L1")
+
+
+def test_windows_without_new_demand_split_the_backtest() -> None:
+    backtest = _backtest()
+    config = DriftConfig(reference_weeks=12, current_weeks=8)
+    reference, current = drift_windows(backtest, backtest.iloc[:0], None, config)
+    assert current["week"].nunique() == 8 and reference["week"].nunique() == 12
+    assert reference["week"].max() < current["week"].min()
+    assert current["week"].max() == backtest["week"].max()
+
+
+def test_windows_with_new_demand_use_the_forecast_of_those_weeks(tmp_path) -> None:
+    backtest = _backtest()
+    future = pd.date_range("2024-08-05", periods=4, freq="7D")
+    forecast = pd.DataFrame({"sku": "S00", "location": "L1", "week": future, "forecast": 3.0})
+    csv = tmp_path / "new.csv"
+    # dates inside the week are moved to its Monday; an unknown SKU is dropped
+    pd.DataFrame(
+        {
+            "sku": ["S00", "S00", "ZZ"],
+            "week": ["2024-08-07", "2024-08-12", "2024-08-12"],
+            "demand": [5, 1, 2],
+        }
+    ).to_csv(csv, index=False)
+    new = read_new_demand(csv, "L1")
+    _, current = drift_windows(backtest, forecast, new, CONFIG)
+    assert current["expected"].tolist() == [3.0, 3.0]
+    assert current["week"].tolist() == list(future[:2])
+
+
+def test_new_demand_outside_the_forecast_is_a_value_error(tmp_path) -> None:
+    csv = tmp_path / "new.csv"
+    pd.DataFrame({"sku": ["S00"], "week": ["2030-01-07"], "demand": [5]}).to_csv(csv, index=False)
+    forecast = pd.DataFrame(
+        {
+            "sku": "S00",
+            "location": "L1",
+            "week": pd.date_range("2024-08-05", periods=2, freq="7D"),
+            "forecast": 3.0,
+        }
+    )
+    with pytest.raises(ValueError, match="no row matches a forecast week"):
+        drift_windows(_backtest(), forecast, read_new_demand(csv, "L1"), CONFIG)
+
+
+def test_bad_new_demand_rows_are_reported(tmp_path) -> None:
+    csv = tmp_path / "new.csv"
+    pd.DataFrame(
+        {"sku": ["A", "B"], "week": ["2024-01-01", "not a date"], "demand": [1, -2]}
+    ).to_csv(csv, index=False)
+    with pytest.raises(ValueError, match="line"):
+        read_new_demand(csv, "L1")
