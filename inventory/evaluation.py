@@ -327,7 +327,8 @@ def evaluate_policies(
         terminal: Include the terminal cost.
         scenario_description: Where the scenarios came from (goes into the metrics).
         stress_scenarios: Extra scenario sets (name -> (N', T, P)); each policy's mean cost
-            on them and its degradation against ``demand`` are reported.
+            on them and its degradation against ``demand`` are reported, and its fill rate
+            and the change of the fill rate.
         progress: Optional wrapper ``(items, description) -> items`` (a progress bar).
     """
     if reference not in policies:
@@ -345,10 +346,16 @@ def evaluate_policies(
         inventories[name] = result.end_inventory.mean(axis=0)
         target = result.target.mean(axis=0)
         for label, extra in (stress_scenarios or {}).items():
-            cost = simulate(instance, extra, policies[name], terminal=terminal).total_cost()
+            stressed = simulate(instance, extra, policies[name], terminal=terminal)
+            cost = stressed.total_cost()
             base = summaries[name].metrics["total_cost"]
+            fill_rate = float(stressed.sales.sum() / max(stressed.demand.sum(), 1e-12))
             stress.setdefault(label, {})[name] = float(cost.mean())
             stress[label][f"{name}_degradation"] = float(cost.mean() / max(base, 1e-12) - 1)
+            stress[label][f"{name}_fill_rate"] = fill_rate
+            stress[label][f"{name}_fill_rate_change"] = (
+                fill_rate - summaries[name].metrics["fill_rate"]
+            )
     ref_cost = summaries[reference].total_cost
     for summary in summaries.values():
         mean, low, high = _interval(summary.total_cost - ref_cost, confidence)
