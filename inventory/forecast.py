@@ -71,6 +71,7 @@ __all__ = [
     "forecast_schema",
     "save_demand_model",
     "load_demand_model",
+    "demand_model_table",
     "write_forecast",
     "read_forecast",
 ]
@@ -777,6 +778,25 @@ def save_demand_model(
         }
     }
     return write_json(path, payload)
+
+
+def demand_model_table(path: str | Path) -> pd.DataFrame:
+    """The saved demand models as a table: location, sku, family, dispersion."""
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"{path}: no fitted demand model; run `inventory forecast` first")
+    rows = [
+        pd.DataFrame(
+            {
+                "location": location,
+                "sku": entry["skus"],
+                "family": entry["family"],
+                "dispersion": entry["dispersion"],
+            }
+        )
+        for location, entry in read_json(path)["locations"].items()
+    ]
+    return pd.concat(rows, ignore_index=True)
 
 
 def load_demand_model(path: str | Path, instance: Instance) -> DemandModel:

@@ -43,6 +43,7 @@ __all__ = [
     "detect_drift",
     "drift_gate",
     "drift_windows",
+    "model_reference",
     "read_new_demand",
     "write_drift",
 ]
@@ -306,8 +307,14 @@ def drift_windows(
     forecast: pd.DataFrame,
     new_demand: pd.DataFrame | None,
     config: DriftConfig,
+    demand_model: pd.DataFrame | None = None,
+    seed: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(reference, current) windows with columns sku, week, demand, expected.
+
+    Without history (seed format) the reference is what the demand model expects: draws
+    from the fitted (fallback) distributions around the forecast of the new weeks
+    (:func:`model_reference`), so the check asks "is the demand model still right?".
 
     Args:
         backtest: The forecast stage's backtest (sku, location, week, demand, forecast).
@@ -315,12 +322,23 @@ def drift_windows(
         new_demand: Recent weeks (sku, location, week, demand), or None: the current
             window is then the last ``current_weeks`` backtest weeks.
         config: The ``drift`` group.
+        demand_model: location, sku, family, dispersion per SKU (used without history).
+        seed: Seed of the model draws.
 
     Raises:
-        ValueError: no backtest (no history), or new demand matching no forecast week.
+        ValueError: no history and no new demand, or new demand matching no forecast week.
     """
     if backtest.empty:
-        raise ValueError("no demand history: nothing the models were fitted on to compare with")
+        if new_demand is None or demand_model is None:
+            raise ValueError(
+                "no demand history: nothing the models were fitted on to compare with "
+                "(pass new weekly demand to compare it with the demand model)"
+            )
+        multi = forecast["location"].nunique() > 1
+        current = _current_from_csv(new_demand, forecast, multi)
+        reference = model_reference(current, _key(demand_model, multi), config, seed)
+        columns = ["sku", "week", "demand", "expected"]
+        return reference[columns], current[columns].reset_index(drop=True)
     multi = backtest["location"].nunique() > 1
     history = _key(backtest.rename(columns={"forecast": "expected"}), multi)
     weeks = np.sort(history["week"].unique())
@@ -335,6 +353,40 @@ def drift_windows(
     reference = history[history["week"] >= start]
     columns = ["sku", "week", "demand", "expected"]
     return reference[columns].reset_index(drop=True), current[columns].reset_index(drop=True)
+
+
+def model_reference(
+    current: pd.DataFrame,
+    demand_model: pd.DataFrame,
+    config: DriftConfig,
+    seed: int,
+    copies: int = 4,
+) -> pd.DataFrame:
+    """``copies`` draws of the current window from the demand model around ``expected``.
+
+    Copy ``c`` is placed ``c`` whole blocks-of-the-window earlier, so each SKU gets a
+    reference ``copies`` times as long as the current window.
+    """
+    model = demand_model.set_index("sku")
+    frame = current[current["sku"].isin(model.index)]
+    family = model.loc[frame["sku"], "family"].to_numpy()
+    size = model.loc[frame["sku"], "dispersion"].to_numpy(dtype=float)
+    mean = frame["expected"].to_numpy(dtype=float)
+    weeks = frame["week"].nunique()
+    span = -(-weeks // config.block_weeks) * config.block_weeks
+    rng = np.random.default_rng(seed)
+    draws = []
+    for copy in range(1, copies + 1):
+        nb = rng.negative_binomial(size, size / (size + np.maximum(mean, 1e-12)))
+        gamma = np.rint(rng.gamma(size, np.maximum(mean, 0) / size))
+        demand = np.select(
+            [family == "poisson", family == "negative_binomial"],
+            [rng.poisson(mean), nb],
+            gamma,
+        )
+        week = frame["week"] - pd.Timedelta(weeks=span * copy)
+        draws.append(frame.assign(week=week, demand=demand.astype(float)))
+    return pd.concat(draws, ignore_index=True)
 
 
 def _current_from_csv(

@@ -73,14 +73,15 @@ def forecast(config: Config) -> dict[str, str]:
 def drift(config: Config, current: str | Path | None = None) -> dict[str, str]:
     """Check demand for drift with Evidently (``drift`` group) and decide retrain/keep.
 
-    The reference is the forecast stage's backtest (the weeks the models were fitted on);
-    the current window is ``current`` (a CSV of recent weeks: sku, week, demand[, location])
+    The reference is the forecast stage's backtest (the weeks the models were fitted on;
+    without history: draws from the fitted demand model around the forecast of the new
+    weeks); the current window is ``current`` (a CSV of recent weeks: sku, week, demand[, location])
     or else the last ``drift.current_weeks`` weeks of history. Writes ``metrics/drift.json``
     (with ``gate``), ``reports/drift.html`` and ``reports/drift_skus.html``.
     """
     import pandas as pd
 
-    from inventory.forecast import read_forecast
+    from inventory.forecast import demand_model_table, read_forecast
     from inventory.monitoring import (
         detect_drift,
         drift_gate,
@@ -96,11 +97,58 @@ def drift(config: Config, current: str | Path | None = None) -> dict[str, str]:
     given = read_forecast(ARTIFACTS / "forecast.csv", config.forecast)
     new = read_new_demand(current, config.simulation.location) if current else None
     outputs = (METRICS / "drift.json", REPORTS / "drift.html", REPORTS / "drift_skus.html")
-    if frame.empty:
+    if frame.empty and new is None:
         reason = "no demand history: nothing the models were fitted on to compare with"
         return write_drift(None, ("keep", f"no drift check: {reason}"), *outputs, reason)
-    result = detect_drift(*drift_windows(frame, given, new, config.drift), config.drift)
+    model = demand_model_table(ARTIFACTS / "demand_model.json")
+    windows = drift_windows(frame, given, new, config.drift, model, config.simulation.eval_seed)
+    result = detect_drift(*windows, config.drift)
     return write_drift(result, drift_gate(result.summary, config.drift), *outputs)
+
+
+def train(
+    config: Config,
+    mode: str,
+    location: str | None = None,
+    resume: bool = False,
+    profile: str | None = None,
+) -> dict[str, str]:
+    """Train the PPO agent of one demand mode and location (``ppo`` group of params.yaml).
+
+    Writes ``models/ppo_<mode>[_<location>]/`` (best model by held-out cost, its
+    normalisation statistics, checkpoints), ``metrics/train_<mode>[_<location>].json``
+    (training time, steps per second, best evaluation cost) and the learning curve
+    ``metrics/learning_curve_<mode>[_<location>].csv``. The suffix is left out for the
+    default location (``simulation.location``).
+
+    Args:
+        config: The validated config.
+        mode: ``deterministic`` or ``stochastic``.
+        location: Location to train for; default ``simulation.location``.
+        resume: Continue from the last checkpoint of an interrupted run.
+        profile: ``quick`` or ``full``; default ``ppo.profile``.
+    """
+    from dataclasses import replace
+
+    from inventory.data import load_instance
+    from inventory.training import train_ppo
+
+    if profile is not None:
+        if profile not in ("quick", "full"):
+            raise ValueError(f"profile must be quick or full, got {profile!r}")
+        config = replace(config, ppo=replace(config.ppo, profile=profile))
+    instance = load_instance(config, location)
+    suffix = None if instance.location == config.simulation.location else instance.location
+    result = train_ppo(
+        config, instance, mode, models_root=MODELS, metrics_root=METRICS, location=suffix,
+        resume=resume,
+    )
+    name = f"{mode}_{suffix}" if suffix else mode
+    return {
+        "model": str(result.folder / "model.zip"),
+        "metrics": str(METRICS / f"train_{name}.json"),
+        "learning_curve": str(METRICS / f"learning_curve_{name}.csv"),
+    }
 
 
 def recommend(config: Config, state: str | Path | None = None) -> dict[str, str]:

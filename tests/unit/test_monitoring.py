@@ -167,3 +167,35 @@ def test_bad_new_demand_rows_are_reported(tmp_path) -> None:
     ).to_csv(csv, index=False)
     with pytest.raises(ValueError, match="line"):
         read_new_demand(csv, "L1")
+
+
+def test_without_history_the_reference_is_drawn_from_the_demand_model(tmp_path) -> None:
+    weeks = pd.date_range("2024-08-05", periods=8, freq="7D")
+    forecast = pd.DataFrame(
+        {
+            "sku": np.repeat(["A", "B"], 8),
+            "location": "L1",
+            "week": np.tile(weeks, 2),
+            "forecast": 10.0,
+        }
+    )
+    new = forecast.rename(columns={"forecast": "demand"})
+    model = pd.DataFrame(
+        {
+            "location": "L1",
+            "sku": ["A", "B"],
+            "family": ["poisson", "negative_binomial"],
+            "dispersion": [4.0, 2.0],
+        }
+    )
+    empty = _backtest().iloc[:0]
+    reference, current = drift_windows(empty, forecast, new, CONFIG, model, seed=1)
+    assert len(current) == 16 and len(reference) == 4 * 16
+    assert reference["week"].max() < current["week"].min()
+    assert reference["demand"].mean() == pytest.approx(10.0, rel=0.2)
+    assert (
+        reference.query("sku == 'B'")["demand"].var()
+        > reference.query("sku == 'A'")["demand"].var()
+    )
+    with pytest.raises(ValueError, match="no demand history"):
+        drift_windows(empty, forecast, None, CONFIG, model)
