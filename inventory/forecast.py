@@ -121,9 +121,8 @@ def holt_winters(history: np.ndarray, steps: int, config: ForecastConfig) -> np.
 def fourier_regression(history: np.ndarray, steps: int, config: ForecastConfig) -> np.ndarray:
     """Linear trend + ``fourier_order`` yearly harmonics, OLS (statsmodels).
 
-    The trend is damped to a constant (its last fitted level) beyond one season ahead so
-    a short-lived slope is not extrapolated a year out; without a full season the
-    harmonics are dropped.
+    The fitted trend is extrapolated linearly (clipped at zero); without a full season of
+    history the harmonics are dropped.
     """
     import statsmodels.api as sm
     from statsmodels.tsa.deterministic import DeterministicProcess, Fourier
