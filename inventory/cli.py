@@ -212,6 +212,40 @@ def drift(
     _written(files)
 
 
+@app.command("train")
+def train(
+    mode: Annotated[
+        str, typer.Option("--mode", help="deterministic (demand = forecast) or stochastic.")
+    ] = "stochastic",
+    profile: Annotated[
+        str | None, typer.Option("--profile", help="quick or full (default: ppo.profile).")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue from the last checkpoint.")
+    ] = False,
+    location: Annotated[
+        str | None, typer.Option("--location", help="Default: simulation.location.")
+    ] = None,
+) -> None:
+    """Train the PPO agent for one demand mode (params.yaml group `ppo`).
+
+    Writes models/ppo_<mode>/ (best model by held-out cost, normalisation statistics,
+    checkpoints), metrics/train_<mode>.json and metrics/learning_curve_<mode>.csv.
+    """
+    import json
+
+    from inventory import stages
+
+    files = stages.train(get_config(), mode, location=location, resume=resume, profile=profile)
+    metrics = json.loads(Path(files["metrics"]).read_text())
+    echo(
+        f"{mode}: {metrics['total_timesteps']:,} steps in {metrics['training_time_s']:.0f} s "
+        f"({metrics['steps_per_s']:,.0f} steps/s); best held-out mean cost "
+        f"{metrics['best_eval_cost']:,.0f} at step {metrics['best_timesteps']:,}"
+    )
+    _written(files)
+
+
 @app.command("recommend")
 def recommend(
     state: Annotated[

@@ -194,6 +194,70 @@ class StressConfig:
 
 
 @dataclass(frozen=True)
+class PPOProfileConfig:
+    """Budget and hyperparameters of one PPO training profile (inventory.training)."""
+
+    total_timesteps: int = knob(40_000, ge=1, help="environment steps (weeks x copies)")
+    n_envs: int = knob(16, ge=1, le=1024, help="copies in the batched VecEnv")
+    n_steps: int = knob(104, ge=1, help="steps per copy per rollout")
+    batch_size: int = knob(416, ge=2)
+    n_epochs: int = knob(10, ge=1, le=100)
+    learning_rate: float = knob(3e-4, gt=0, le=1)
+    gamma: float = knob(0.99, gt=0, le=1)
+    gae_lambda: float = knob(0.95, ge=0, le=1)
+    clip_range: float = knob(0.2, gt=0, le=1)
+    ent_coef: float = knob(0.0, ge=0)
+    vf_coef: float = knob(0.5, ge=0)
+    max_grad_norm: float = knob(0.5, gt=0)
+    log_std_init: float = knob(-1.0, ge=-10, le=2)
+    net_arch: tuple[int, ...] = (64, 64)
+    eval_freq: int = knob(10_000, ge=1, help="timesteps between held-out evaluations")
+    n_eval_scenarios: int = knob(32, ge=1, le=100_000)
+    checkpoint_freq: int = knob(10_000, ge=1, help="timesteps between checkpoints")
+
+
+@dataclass(frozen=True)
+class PPOQuickConfig(PPOProfileConfig):
+    """The ``quick`` profile: seconds to a minute on one core (tests, CI, default run)."""
+
+
+@dataclass(frozen=True)
+class PPOFullConfig(PPOProfileConfig):
+    """The ``full`` profile: the quality run (at most 30 minutes on 2 cores)."""
+
+    total_timesteps: int = knob(1_000_000, ge=1, help="environment steps (weeks x copies)")
+    n_envs: int = knob(32, ge=1, le=1024, help="copies in the batched VecEnv")
+    n_steps: int = knob(156, ge=1, help="steps per copy per rollout")
+    batch_size: int = knob(1248, ge=2)
+    eval_freq: int = knob(50_000, ge=1, help="timesteps between held-out evaluations")
+    n_eval_scenarios: int = knob(64, ge=1, le=100_000)
+    checkpoint_freq: int = knob(100_000, ge=1, help="timesteps between checkpoints")
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    """PPO training (inventory.training): shared knobs and the two budget profiles."""
+
+    profile: Literal["quick", "full"] = "quick"
+    seed: int = knob(7, ge=0)
+    torch_threads: int = knob(1, ge=1, le=256)
+    anchor: Literal["planner", "base_stock"] = "planner"
+    normalize_observations: bool = True
+    normalize_rewards: bool = True
+    clip_observations: float = knob(10.0, gt=0)
+    initial_on_hand_noise: float = knob(0.5, ge=0, le=1, help="deterministic mode only")
+    eval_seed: int = knob(4321, ge=0)
+    progress_bar: bool = True
+    quick: PPOQuickConfig = field(default_factory=PPOQuickConfig)
+    full: PPOFullConfig = field(default_factory=PPOFullConfig)
+
+    @property
+    def run(self) -> PPOProfileConfig:
+        """The selected profile's budget and hyperparameters."""
+        return self.full if self.profile == "full" else self.quick
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole params.yaml."""
 
@@ -207,6 +271,7 @@ class Config:
     forecast: ForecastConfig = field(default_factory=ForecastConfig)
     drift: DriftConfig = field(default_factory=DriftConfig)
     stress: StressConfig = field(default_factory=StressConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
 
 
 # --------------------------------------------------------------------------- loading

@@ -1,0 +1,195 @@
+"""A trained PPO model behind the common :class:`~inventory.policies.Policy` Protocol.
+
+:class:`PPOPolicy` turns the simulator's state into the environment's observation (the
+env's own observation code, :class:`inventory.env.InventoryVecEnv`), normalises it with
+the statistics saved with the model, takes the model's deterministic action and maps it
+to proposed orders with the env's action mapping. The simulator then projects the
+proposals onto the ramp band and the container capacity like every other policy's.
+
+Action parameterisation (see :mod:`inventory.env`): action ``a_p`` in [-1, 1] scales an
+order-up-to level, ``level = anchor_tp * (1 + action_scale * a_p)``, and the proposal is
+``max(0, level - inventory_position)``. The anchor is the planners' order-up-to level
+(``ppo.anchor: planner``) or that level plus the tuned base-stock offset per SKU
+(``ppo.anchor: base_stock``, offsets tuned on the training scenarios and stored with the
+model). ``a = 0`` is exactly the anchor rule, so PPO starts from a sensible policy and
+learns state-dependent corrections.
+
+A model folder (written by :mod:`inventory.training`) holds ``model.zip`` (the best model
+by held-out mean cost), ``vecnormalize.pkl`` and ``meta.json`` (catalog, observation
+shape, env settings, anchor offsets). Loading it for an instance with other SKUs or
+another observation shape raises :class:`ValueError`.
+
+The factory registered as ``"ppo"`` in :data:`inventory.evaluation.POLICY_FACTORIES`
+returns ``None`` while no model exists for the mode, so the evaluator skips PPO.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inventory.config import Config, EnvConfig
+from inventory.dynamics import State
+from inventory.env import EnvSettings, InventoryVecEnv
+from inventory.evaluation import register_policy
+from inventory.io import read_json
+from inventory.model import Instance
+from inventory.policies import planner_levels
+
+__all__ = [
+    "PPOPolicy",
+    "MODEL_FILE",
+    "NORMALIZER_FILE",
+    "META_FILE",
+    "MODELS_DIR",
+    "model_dir",
+    "catalog_meta",
+    "check_catalog",
+    "settings_from_meta",
+    "anchor_levels",
+]
+
+MODEL_FILE = "model.zip"
+NORMALIZER_FILE = "vecnormalize.pkl"
+META_FILE = "meta.json"
+MODELS_DIR = Path("models")
+
+Normalizer = Callable[[np.ndarray], np.ndarray]
+
+
+def model_dir(mode: str, location: str | None = None, root: str | Path = MODELS_DIR) -> Path:
+    """``models/ppo_<mode>`` (the default location) or ``models/ppo_<mode>_<location>``."""
+    return Path(root) / (f"ppo_{mode}_{location}" if location else f"ppo_{mode}")
+
+
+def catalog_meta(instance: Instance, settings: EnvSettings, obs_dim: int) -> dict[str, Any]:
+    """What a model must match to be used on an instance (stored in ``meta.json``)."""
+    return {
+        "location": instance.location,
+        "skus": list(instance.skus),
+        "n_skus": instance.n_skus,
+        "obs_dim": int(obs_dim),
+        "max_lead_time_weeks": int(instance.lead_time_weeks.max()),
+        "env": {f.name: getattr(settings.env, f.name) for f in fields(EnvConfig)},
+        "review_period_weeks": settings.review_period_weeks,
+        "terminal_cost": settings.terminal_cost,
+    }
+
+
+def settings_from_meta(meta: dict[str, Any]) -> EnvSettings:
+    """The env settings a model was trained with (observation and action mapping)."""
+    env = EnvConfig(**{**meta["env"], "demand": "deterministic", "initial_on_hand_noise": 0.0})
+    return EnvSettings(
+        env=env,
+        review_period_weeks=int(meta["review_period_weeks"]),
+        terminal_cost=bool(meta["terminal_cost"]),
+    )
+
+
+def anchor_levels(instance: Instance, review_period_weeks: int, offset: Any) -> np.ndarray:
+    """Order-up-to levels (T, P) that action 0 reproduces: planner levels + offset."""
+    return planner_levels(instance, review_period_weeks) + np.asarray(offset, dtype=float)
+
+
+def check_catalog(meta: dict[str, Any], instance: Instance, obs_dim: int, where: str) -> None:
+    """Raise ValueError when the model in ``where`` was trained for another catalog."""
+    skus = tuple(meta.get("skus", ()))
+    if skus != tuple(instance.skus):
+        missing = sorted(set(instance.skus) - set(skus))[:5]
+        extra = sorted(set(skus) - set(instance.skus))[:5]
+        raise ValueError(
+            f"PPO model {where} was trained for another catalog ({len(skus)} SKUs at location "
+            f"{meta.get('location')!r}; this instance has {instance.n_skus} SKUs at "
+            f"{instance.location!r}; not in the model: {missing}, not in the data: {extra}, "
+            "or another SKU order). Retrain it: inventory train --mode <mode>"
+        )
+    if int(meta.get("obs_dim", -1)) != obs_dim:
+        raise ValueError(
+            f"PPO model {where} expects observations of size {meta.get('obs_dim')}, this "
+            f"instance gives {obs_dim} (other lead times or lookahead). Retrain it: "
+            "inventory train --mode <mode>"
+        )
+
+
+class PPOPolicy:
+    """A PPO model as a :class:`~inventory.policies.Policy` (deterministic actions).
+
+    Args:
+        model: A stable-baselines3 PPO model.
+        normalize: Observation normaliser (the saved VecNormalize statistics), or None.
+        meta: The model's ``meta.json`` content (env settings, catalog, anchor offset).
+        where: Where the model came from (for error messages).
+    """
+
+    def __init__(
+        self, model: Any, normalize: Normalizer | None, meta: dict[str, Any], where: str = ""
+    ) -> None:
+        self.model, self.normalize, self.meta, self.where = model, normalize, meta, where
+        self.settings = settings_from_meta(meta)
+        self._env: InventoryVecEnv | None = None
+
+    @classmethod
+    def load(cls, folder: str | Path, instance: Instance) -> PPOPolicy:
+        """Load ``model.zip``, ``vecnormalize.pkl`` and ``meta.json`` from ``folder``.
+
+        Raises:
+            ValueError: no model there, or it was trained for another catalog.
+        """
+        from stable_baselines3 import PPO
+        from stable_baselines3.common.vec_env import VecNormalize
+
+        folder = Path(folder)
+        if not (folder / MODEL_FILE).exists() or not (folder / META_FILE).exists():
+            raise ValueError(f"no PPO model in {folder}; train one: inventory train --mode <mode>")
+        meta = read_json(folder / META_FILE)
+        env = InventoryVecEnv(instance, 1, settings_from_meta(meta))
+        check_catalog(meta, instance, env.core.obs_dim, str(folder))
+        model = PPO.load(folder / MODEL_FILE, device="cpu")
+        if model.observation_space.shape != env.observation_space.shape:
+            raise ValueError(
+                f"PPO model {folder}: observation shape {model.observation_space.shape} does "
+                f"not match this instance's {env.observation_space.shape}; retrain it"
+            )
+        normalize = None
+        if (folder / NORMALIZER_FILE).exists():
+            stats = VecNormalize.load(str(folder / NORMALIZER_FILE), env)
+            stats.training = False
+            normalize = stats.normalize_obs
+        return cls(model, normalize, meta, str(folder))
+
+    def reset(self, instance: Instance, n_scenarios: int) -> None:
+        env = InventoryVecEnv(instance, n_scenarios, self.settings)
+        check_catalog(self.meta, instance, env.core.obs_dim, self.where or "in memory")
+        env.core.levels = anchor_levels(
+            instance, self.settings.review_period_weeks, self.meta.get("anchor_offset", 0.0)
+        )
+        self._env = env
+
+    def act(self, instance: Instance, state: State, t: int) -> np.ndarray:
+        if self._env is None:
+            raise RuntimeError("PPOPolicy.act before reset()")
+        core = self._env.core
+        core.state = state
+        obs = core.observe()
+        if self.normalize is not None:
+            obs = self.normalize(obs)
+        action, _ = self.model.predict(obs, deterministic=True)
+        return core.orders_from_action(action)
+
+
+def find_model(mode: str, location: str, default_location: str, root: str | Path = MODELS_DIR):
+    """The model folder for a mode and location, or None when none was trained."""
+    candidates = [model_dir(mode, location, root)]
+    if location == default_location:
+        candidates.insert(0, model_dir(mode, None, root))
+    return next((c for c in candidates if (c / MODEL_FILE).exists()), None)
+
+
+@register_policy("ppo")
+def _ppo(config: Config, instance: Instance, mode: str, train: np.ndarray) -> PPOPolicy | None:
+    folder = find_model(mode, instance.location, config.simulation.location)
+    return None if folder is None else PPOPolicy.load(folder, instance)

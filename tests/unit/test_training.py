@@ -1,0 +1,156 @@
+"""PPO training, checkpoints and resume, and the PPO policy adapter (tiny budgets)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inventory.config import Config, config_from_dict
+from inventory.dynamics import simulate
+from inventory.evaluation import build_policies
+from inventory.io import read_json
+from inventory.model import Instance
+from inventory.ppo_policy import PPOPolicy
+from inventory.scenarios import DemandModel, sample_demand
+from inventory.testing import make_instance
+from inventory.training import CostEvalCallback, latest_checkpoint, train_ppo
+
+HORIZON = 8
+
+
+def tiny_config(**quick) -> Config:
+    """Quick profile shrunk to a few hundred steps (rollouts of 2 episodes x 4 copies)."""
+    budget = {
+        "total_timesteps": 256,
+        "n_envs": 4,
+        "n_steps": 2 * HORIZON,
+        "batch_size": 32,
+        "n_epochs": 2,
+        "net_arch": [16, 16],
+        "eval_freq": 64,
+        "checkpoint_freq": 64,
+        "n_eval_scenarios": 4,
+        **quick,
+    }
+    return config_from_dict(
+        {
+            "simulation": {"n_train_scenarios": 4, "demand_model": "negative_binomial"},
+            "ppo": {"profile": "quick", "progress_bar": False, "quick": budget},
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def instance() -> Instance:
+    return make_instance(3, HORIZON, seed=5)
+
+
+def train(tmp: Path, instance: Instance, mode: str = "stochastic", **kwargs):
+    config = kwargs.pop("config", None) or tiny_config()
+    return train_ppo(
+        config, instance, mode, models_root=tmp / "models", metrics_root=tmp / "metrics", **kwargs
+    )
+
+
+def demand(instance: Instance, n: int = 6) -> np.ndarray:
+    model = DemandModel.uniform("negative_binomial", instance.n_skus)
+    return sample_demand(instance, model, n, 11)
+
+
+def orders_of(policy, instance: Instance) -> np.ndarray:
+    return simulate(instance, demand(instance), policy).orders
+
+
+def test_saved_model_reloads_and_predicts_the_same_actions(tmp_path: Path, instance) -> None:
+    result = train(tmp_path, instance)
+    assert result.metrics["total_timesteps"] == 256
+    live = PPOPolicy(
+        result.model,
+        result.model.get_env().normalize_obs,
+        read_json(result.folder / "last" / "meta.json"),
+    )
+    loaded = PPOPolicy.load(result.folder / "last", instance)
+    np.testing.assert_array_equal(orders_of(live, instance), orders_of(loaded, instance))
+    best = PPOPolicy.load(result.folder, instance)  # the best model by held-out cost
+    assert orders_of(best, instance).shape == (6, HORIZON, 3)
+    metrics = read_json(tmp_path / "metrics" / "train_stochastic.json")
+    assert metrics["steps_per_s"] > 0 and np.isfinite(metrics["best_eval_cost"])
+    curve = (tmp_path / "metrics" / "learning_curve_stochastic.csv").read_text().splitlines()
+    assert curve[0].startswith("timesteps,mean_cost") and len(curve) >= 4
+
+
+def test_same_seed_gives_the_same_model(tmp_path: Path, instance) -> None:
+    first = train(tmp_path / "a", instance, "deterministic")
+    second = train(tmp_path / "b", instance, "deterministic")
+    np.testing.assert_array_equal(first.curve["mean_cost"], second.curve["mean_cost"])
+    a = PPOPolicy.load(first.folder / "last", instance)
+    b = PPOPolicy.load(second.folder / "last", instance)
+    np.testing.assert_array_equal(orders_of(a, instance), orders_of(b, instance))
+
+
+def test_resume_after_a_kill_continues_the_step_count(
+    tmp_path: Path, instance, monkeypatch
+) -> None:
+    full = train(tmp_path / "full", instance)
+    original = CostEvalCallback.checkpoint
+
+    def killed_after_first(self):
+        folder = original(self)
+        raise KeyboardInterrupt(f"killed after {folder.name}")
+
+    monkeypatch.setattr(CostEvalCallback, "checkpoint", killed_after_first)
+    with pytest.raises(KeyboardInterrupt):
+        train(tmp_path / "killed", instance)
+    monkeypatch.setattr(CostEvalCallback, "checkpoint", original)
+    checkpoint = latest_checkpoint(tmp_path / "killed" / "models" / "ppo_stochastic")
+    assert checkpoint is not None and checkpoint.name == "step_0000000064"
+
+    resumed = train(tmp_path / "killed", instance, resume=True)
+    assert resumed.metrics["resumed_from_timesteps"] == 64
+    assert resumed.metrics["total_timesteps"] == full.metrics["total_timesteps"] == 256
+    assert resumed.curve["timesteps"].tolist()[:2] == [0, 64]  # curve kept, not restarted
+    assert resumed.curve["timesteps"].is_monotonic_increasing
+
+
+def test_adapter_rejects_a_model_for_another_catalog(tmp_path: Path, instance) -> None:
+    folder = train(tmp_path, instance).folder
+    with pytest.raises(ValueError, match="another catalog"):
+        PPOPolicy.load(folder, instance.subset([0, 1]))
+    renamed = replace(instance, skus=("A", "B", "C"))
+    with pytest.raises(ValueError, match="another catalog"):
+        PPOPolicy.load(folder, renamed)
+    longer_lead = replace(instance, lead_time_weeks=instance.lead_time_weeks + 2)
+    with pytest.raises(ValueError, match="observations of size"):
+        PPOPolicy.load(folder, longer_lead)
+    policy = PPOPolicy.load(folder, instance)
+    with pytest.raises(ValueError, match="another catalog"):
+        policy.reset(renamed, 2)
+
+
+def test_ppo_orders_respect_capacity_and_ramp_after_projection(tmp_path: Path) -> None:
+    tight = make_instance(4, HORIZON, seed=9, capacity_share=0.5, ramp_share=0.2)
+    config = tiny_config(log_std_init=1.0)  # wide exploration: extreme proposals
+    policy = PPOPolicy.load(train(tmp_path, tight, config=config).folder / "last", tight)
+    result = simulate(tight, demand(tight, 20).clip(0) * 3, policy)
+    orders = result.orders
+    last = np.concatenate([np.broadcast_to(tight.last_order, (20, 1, 4)), orders[:, :-1]], axis=1)
+    assert np.all(orders >= 0) and np.all(orders == np.rint(orders))
+    assert np.all(orders @ tight.volume <= tight.capacity_volume + 1e-6)
+    assert np.all(orders <= last + tight.ramp_limit + 1e-9)
+    floor_ok = orders >= last - tight.ramp_limit - 1e-9
+    assert np.all(floor_ok | result.capacity_limited)
+
+
+def test_evaluator_factory_skips_ppo_without_a_model_and_loads_it_after_training(
+    tmp_path: Path, instance, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = replace(tiny_config(), simulation=replace(tiny_config().simulation, location="T1"))
+    train_demand = demand(instance)
+    assert build_policies(config, instance, "stochastic", train_demand, names=["ppo"]) == {}
+    train_ppo(config, instance, "stochastic", models_root="models", metrics_root="metrics")
+    built = build_policies(config, instance, "stochastic", train_demand, names=["ppo"])
+    assert isinstance(built["ppo"], PPOPolicy)
