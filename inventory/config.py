@@ -161,6 +161,9 @@ class ForecastConfig:
     backtest_horizon_weeks: int = knob(13, ge=1, le=104)
     fourier_order: int = knob(2, ge=1, le=26)
     croston_alpha: float = knob(0.1, gt=0, le=1)
+    intermittent_adi: float = knob(
+        1.32, ge=1, help="mean weeks between demands above which a SKU is intermittent"
+    )
     min_points: int = knob(26, ge=2, help="backtest weeks needed to fit a demand distribution")
     min_nonzero_points: int = knob(8, ge=1, help="nonzero backtest weeks needed to fit")
     fallback_family: Literal["poisson", "negative_binomial", "gamma"] = "negative_binomial"

@@ -58,6 +58,7 @@ __all__ = [
     "holt_winters",
     "fourier_regression",
     "croston_sba",
+    "intermittent",
     "rolling_origins",
     "backtest_series",
     "forecast_errors",
@@ -77,7 +78,7 @@ __all__ = [
 ]
 
 ForecastFn = Callable[[np.ndarray, int, ForecastConfig], np.ndarray]
-SKU_METRICS = ("wape", "bias", "mase")
+SKU_METRICS = ("wape", "bias", "mase", "rmse")
 
 
 # --------------------------------------------------------------------------- models
@@ -251,21 +252,41 @@ def backtest_series(history: np.ndarray, config: ForecastConfig) -> Backtest:
 
 def forecast_errors(actual: np.ndarray, predicted: np.ndarray, scale: float) -> dict[str, float]:
     """WAPE = sum|e| / sum(actual), bias = sum(e) / sum(actual) (e = forecast - actual),
-    MASE = mean|e| / scale (scale: in-sample MAE of the seasonal naive); NaN when undefined."""
+    MASE = mean|e| / scale (scale: in-sample MAE of the seasonal naive), RMSE; NaN when
+    undefined."""
     error = predicted - actual
     total = float(actual.sum())
     return {
         "wape": float(np.abs(error).sum() / total) if total > 0 else float("nan"),
         "bias": float(error.sum() / total) if total > 0 else float("nan"),
         "mase": float(np.abs(error).mean() / scale) if scale > 0 and error.size else float("nan"),
+        "rmse": float(np.sqrt(np.mean(error**2))) if error.size else float("nan"),
     }
 
 
-def _choose(errors: dict[str, dict[str, float]]) -> str:
-    """The model with the lowest WAPE (ties and NaN: the first listed)."""
-    scores = {name: e["wape"] for name, e in errors.items()}
-    finite = {name: s for name, s in scores.items() if np.isfinite(s)}
-    return min(finite, key=finite.get) if finite else next(iter(scores))  # type: ignore[arg-type]
+def intermittent(history: np.ndarray, config: ForecastConfig) -> bool:
+    """Whether the average inter-demand interval (weeks per nonzero week, ADI) exceeds
+    ``intermittent_adi`` (Syntetos and Boylan's 1.32)."""
+    nonzero = int((history > 0).sum())
+    return nonzero == 0 or history.size / nonzero > config.intermittent_adi
+
+
+def _choose(errors: dict[str, dict[str, float]], is_intermittent: bool = False) -> str:
+    """The model with the lowest backtest WAPE (ties and NaN: the first listed).
+
+    Intermittent SKUs are chosen by RMSE instead, without seasonal naive: absolute-error
+    metrics reward forecasts near the median, which is zero for such demand, while the
+    simulator needs the mean; and seasonal naive would put zero mean (so zero simulated
+    demand) on every week that happened to have none a year ago.
+    """
+    metric = "rmse" if is_intermittent else "wape"
+    scores = {
+        name: e[metric]
+        for name, e in errors.items()
+        if not (is_intermittent and name == "seasonal_naive")
+    }
+    finite = {name: score for name, score in scores.items() if np.isfinite(score)}
+    return min(finite, key=finite.get) if finite else next(iter(errors))  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- distributions
@@ -456,6 +477,7 @@ class SkuForecast:
     history_weeks: pd.DatetimeIndex
     weeks: pd.DatetimeIndex
     forecast: np.ndarray
+    adi: float
 
 
 def _weekly_series(history: pd.DataFrame, sku: str, weeks: pd.DatetimeIndex) -> np.ndarray:
@@ -486,10 +508,13 @@ def forecast_sku(
         name: forecast_errors(backtest.actual, backtest.predictions[name], backtest.scale)
         for name in config.models
     }
-    model = _choose(errors)
+    model = _choose(errors, intermittent(series, config))
     steps = _steps_ahead(weeks[-1], planning)
     path = MODELS[model](series, int(steps.max()), config)
-    return SkuForecast(sku, model, errors, backtest, weeks, planning, path[steps - 1])
+    nonzero = max(int((series > 0).sum()), 1)
+    return SkuForecast(
+        sku, model, errors, backtest, weeks, planning, path[steps - 1], series.size / nonzero
+    )
 
 
 @dataclass(frozen=True)
@@ -647,6 +672,7 @@ def _metrics_frame(results: list[SkuForecast], location: str) -> pd.DataFrame:
         row.update({f"chosen_{name}": r.errors[r.model][name] for name in SKU_METRICS})
         for model, errors in r.errors.items():
             row.update({f"{model}_{name}": errors[name] for name in SKU_METRICS})
+        row["adi"] = round(r.adi, 3)
         row["backtest_weeks"] = int(r.backtest.index.size)
         row["demand_sum"] = float(r.backtest.actual.sum())
         rows.append(row)

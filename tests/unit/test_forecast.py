@@ -110,6 +110,20 @@ def test_models_return_nonnegative_paths_of_the_requested_length() -> None:
         assert np.all(path >= 0) and np.all(np.isfinite(path)), name
 
 
+def test_intermittent_skus_are_chosen_by_rmse_without_seasonal_naive() -> None:
+    from inventory.forecast import _choose, intermittent
+
+    assert intermittent(np.array([0.0, 0, 3, 0, 0, 5, 0, 0]), CONFIG)
+    assert not intermittent(np.array([1.0, 2, 3, 0, 4, 5]), CONFIG)
+    errors = {
+        "seasonal_naive": {"wape": 0.9, "rmse": 9.0},
+        "fourier": {"wape": 1.1, "rmse": 4.0},
+        "croston": {"wape": 1.0, "rmse": 5.0},
+    }
+    assert _choose(errors) == "seasonal_naive"
+    assert _choose(errors, is_intermittent=True) == "fourier"
+
+
 def test_rolling_origins_end_at_the_last_week() -> None:
     assert rolling_origins(156, CONFIG) == [104, 117, 130, 143]
 
