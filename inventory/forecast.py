@@ -75,6 +75,7 @@ __all__ = [
     "demand_model_table",
     "write_forecast",
     "read_forecast",
+    "planning_forecast",
 ]
 
 ForecastFn = Callable[[np.ndarray, int, ForecastConfig], np.ndarray]
@@ -896,3 +897,14 @@ def read_forecast(path: str | Path, config: ForecastConfig | None = None) -> pd.
         return forecast_schema(config or ForecastConfig()).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
         raise ValueError(f"{path}: invalid forecast file:\n{exc.failure_cases}") from exc
+
+
+def planning_forecast(
+    path: str | Path = "artifacts/forecast.csv", config: ForecastConfig | None = None
+) -> pd.DataFrame | None:
+    """The forecast stage's forecast as a ``forecast`` override for
+    :func:`inventory.data.build_instance` / ``load_instance`` (sku, location, week,
+    forecast), or None when the stage has not run yet."""
+    if not Path(path).exists():
+        return None
+    return read_forecast(path, config)[["sku", "location", "week", "forecast"]]
