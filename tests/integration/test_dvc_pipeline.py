@@ -1,0 +1,111 @@
+"""`dvc repro` end to end on a tiny profile in a temporary git repository.
+
+The project's code, dvc.yaml and a tiny params.yaml are copied into a fresh git + DVC repo;
+the default data is generated and tracked by ``data.dvc`` as in the real project. Then:
+the whole chain runs and writes its metrics; a second ``dvc repro`` runs nothing; changing
+one ``ppo`` param re-runs training and what depends on it, and nothing upstream.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.integration.tiny_profile import write_tiny_params
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+
+def run(repo: Path, *args: str) -> str:
+    env = os.environ | {"PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+    done = subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
+
+
+def ran_stages(output: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", output))
+
+
+def dvc_stages(repo: Path) -> set[str]:
+    listed = run(repo, "dvc", "stage", "list", "--name-only").split()
+    return {name for name in listed if not name.endswith(".dvc")}
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    repo = tmp_path_factory.mktemp("project")
+    for folder in ("inventory", "tasks", "flows"):
+        shutil.copytree(ROOT / folder, repo / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("dvc.yaml", ".gitignore", ".dvcignore"):
+        shutil.copy(ROOT / name, repo / name)
+    write_tiny_params(ROOT / "params.yaml", repo / "params.yaml")
+    run(repo, "git", "init", "-q")
+    run(repo, "git", "config", "user.name", "Pipeline Test")
+    run(repo, "git", "config", "user.email", "pipeline-test@example.com")
+    run(repo, "dvc", "init", "-q")
+    run(repo, "dvc", "config", "core.analytics", "false")
+    run(repo, sys.executable, "-m", "inventory", "data", "generate")
+    run(repo, "dvc", "add", "-q", "data")
+    run(repo, "git", "add", "-A")
+    run(repo, "git", "commit", "-q", "-m", "tiny project")
+    return repo
+
+
+@pytest.fixture(scope="module")
+def first_run(repo: Path) -> str:
+    return run(repo, "dvc", "repro")
+
+
+def test_repro_runs_every_stage_and_writes_metrics(repo: Path, first_run: str) -> None:
+    assert ran_stages(first_run) == dvc_stages(repo)
+    for mode in ("deterministic", "stochastic"):
+        payload = json.loads((repo / "metrics" / f"evaluation_{mode}.json").read_text())
+        assert payload["policies"], payload
+    assert (repo / "reports" / "summary.md").read_text().startswith("# ")
+    assert (repo / "reports" / "recommendation.csv").exists()
+    shown = run(repo, "dvc", "metrics", "show", "--json")
+    assert "evaluation_stochastic.json" in shown
+    assert "up to date" in run(repo, "dvc", "status", "data.dvc")  # data/ is only read
+    run(repo, "git", "add", "dvc.lock")
+    run(repo, "git", "commit", "-q", "-m", "first run")
+
+
+def test_second_repro_does_nothing(repo: Path, first_run: str) -> None:
+    again = run(repo, "dvc", "repro")
+    assert ran_stages(again) == set(), again
+    assert "up to date" in run(repo, "dvc", "status")
+
+
+def test_changing_a_ppo_param_reruns_only_training_and_dependents(
+    repo: Path, first_run: str
+) -> None:
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["ppo"]["seed"] = int(params["ppo"].get("seed", 0)) + 1
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    output = run(repo, "dvc", "repro")
+    ran = ran_stages(output)
+    assert {"train@deterministic", "train@stochastic"} <= ran
+    upstream = {"validate", "forecast", "solve@deterministic", "solve@stochastic", "drift"}
+    assert not ran & upstream, ran
+    assert ran <= {
+        "train@deterministic",
+        "train@stochastic",
+        "evaluate@deterministic",
+        "evaluate@stochastic",
+        "recommend",
+        "report",
+    }
+    diff = run(repo, "dvc", "metrics", "diff", "--json")
+    assert json.loads(diff), "the retrained models should change some metric"
