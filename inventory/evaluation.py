@@ -68,7 +68,7 @@ MODES = ("deterministic", "stochastic")
 PolicyFactory = Callable[[Config, Instance, str, np.ndarray], Policy | None]
 POLICY_FACTORIES: dict[str, PolicyFactory] = {}
 # Modules imported by build_policies so that their @register_policy lines run.
-POLICY_MODULES: list[str] = ["inventory.milp", "inventory.training"]
+POLICY_MODULES: list[str] = ["inventory.milp", "inventory.milp_policies", "inventory.training"]
 DEMAND_MODEL_PATH = Path("artifacts/demand_model.json")
 
 
@@ -302,6 +302,14 @@ class Evaluation:
         return pd.DataFrame([{"policy": n, **s.metrics} for n, s in self.summaries.items()])
 
 
+
+def _show_demand(policy: Policy, demand: np.ndarray) -> None:
+    """Hand the scenarios to a perfect-information benchmark (the MILP hindsight plan)."""
+    observe = getattr(policy, "observe_demand", None)
+    if observe is not None:
+        observe(demand)
+
+
 def evaluate_policies(
     instance: Instance,
     policies: dict[str, Policy],
@@ -341,11 +349,13 @@ def evaluate_policies(
     target = None
     stress: dict[str, dict[str, float]] = {}
     for name in iterate(list(policies), f"evaluate ({mode})"):
+        _show_demand(policies[name], demand)
         result = simulate(instance, demand, policies[name], terminal=terminal)
         summaries[name] = summarise(name, instance, result, confidence)
         inventories[name] = result.end_inventory.mean(axis=0)
         target = result.target.mean(axis=0)
         for label, extra in (stress_scenarios or {}).items():
+            _show_demand(policies[name], extra)
             stressed = simulate(instance, extra, policies[name], terminal=terminal)
             cost = stressed.total_cost()
             base = summaries[name].metrics["total_cost"]

@@ -1,0 +1,255 @@
+"""MILP-based policies for the evaluator: open-loop plan, rolling horizon, SAA, hindsight.
+
+Each class follows :class:`inventory.policies.Policy` (``reset`` then ``act`` each week);
+the simulator projects their proposals like any other policy's, and an optimal plan is
+already feasible and integer, so its replay is exact.
+
+- :class:`OpenLoopPlan`: the deterministic plan on the forecast (the research project's
+  "BIP"), replayed whatever the demand.
+- :class:`SampleAveragePlan`: one plan shared by ``K`` training scenarios, minimising their
+  mean cost (sample-average approximation).
+- :class:`RollingHorizon`: each week, from each scenario's current state, solve the plan
+  over the next ``lookahead`` weeks of forecast and apply the first week's orders.
+  Distinct states are solved once (cache); when a week has more distinct states than
+  ``max_solves``, the first ``max_solves`` are solved and every other scenario applies the
+  orders of the solved state nearest to it in inventory position (documented
+  approximation that keeps a 200-scenario evaluation affordable).
+- :class:`Hindsight`: the plan of each scenario with its demand known in advance; its cost
+  is a lower bound on every policy's cost (up to the solver gap, see ``bounds``). It needs
+  the scenarios: the evaluator hands them over through ``observe_demand`` before
+  simulating.
+
+The factories at the bottom register these under ``milp_open_loop``, ``milp_rolling``,
+``milp_saa`` and ``milp_hindsight`` in :data:`inventory.evaluation.POLICY_FACTORIES`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from inventory.config import Config, MilpConfig
+from inventory.dynamics import State
+from inventory.milp import SolveResult, solve_plan, window_instance
+from inventory.model import Instance
+
+__all__ = [
+    "OpenLoopPlan",
+    "SampleAveragePlan",
+    "RollingHorizon",
+    "Hindsight",
+    "milp_policies",
+]
+
+
+def _require_plan(result: SolveResult, what: str) -> np.ndarray:
+    if result.orders is None:
+        raise ValueError(
+            f"{what}: the MILP gave no plan (status {result.status}); raise "
+            "milp.time_limit_s or set milp.solver: highs"
+        )
+    return result.orders
+
+
+class _FixedPlan:
+    """Replay one plan (T, P) in every scenario."""
+
+    plan: np.ndarray
+    result: SolveResult
+
+    def reset(self, instance: Instance, n_scenarios: int) -> None:
+        if self.plan.shape != instance.forecast.shape:
+            raise ValueError(f"plan shape {self.plan.shape} does not match the instance")
+        self._n = n_scenarios
+
+    def act(self, instance: Instance, state: State, t: int) -> np.ndarray:
+        return np.broadcast_to(self.plan[t], (self._n, instance.n_skus))
+
+
+class OpenLoopPlan(_FixedPlan):
+    """The deterministic MILP plan on the forecast, replayed open loop."""
+
+    def __init__(self, instance: Instance, settings: MilpConfig, *, terminal: bool) -> None:
+        self.result = solve_plan(instance, settings=settings, terminal=terminal)
+        self.plan = _require_plan(self.result, "milp_open_loop")
+
+
+class SampleAveragePlan(_FixedPlan):
+    """One plan minimising the mean cost over ``demand`` (K, T, P) training scenarios."""
+
+    def __init__(
+        self, instance: Instance, demand: np.ndarray, settings: MilpConfig, *, terminal: bool
+    ) -> None:
+        self.result = solve_plan(instance, demand, settings=settings, terminal=terminal)
+        self.plan = _require_plan(self.result, "milp_saa")
+
+
+class RollingHorizon:
+    """Re-solve the plan over a lookahead window from the current state every week.
+
+    Args:
+        settings: ``config.milp``; uses ``rolling_lookahead_weeks``,
+            ``rolling_scenarios`` (distinct states solved per week), ``rolling_time_limit_s``
+            and ``rolling_mip_gap``.
+        terminal: Price the window's end position like the terminal cost (windows that
+            reach the end of the horizon use the true terminal cost).
+    """
+
+    def __init__(self, settings: MilpConfig, *, terminal: bool = True) -> None:
+        self.settings = MilpConfig(
+            **{
+                **settings.__dict__,
+                "time_limit_s": settings.rolling_time_limit_s,
+                "mip_gap": settings.rolling_mip_gap,
+                "method": "monolithic",
+            }
+        )
+        self.lookahead = settings.rolling_lookahead_weeks
+        self.max_solves = settings.rolling_scenarios
+        self.terminal = terminal
+        self.solves = 0
+
+    def reset(self, instance: Instance, n_scenarios: int) -> None:
+        self._cache: dict[bytes, np.ndarray] = {}
+
+    def _solve_state(self, instance: Instance, state: State, row: int, t: int) -> np.ndarray:
+        pipeline = state.pipeline()[row]
+        key = np.concatenate(
+            [[t], state.on_hand[row], pipeline.ravel(), state.last_order[row]]
+        ).tobytes()
+        if key not in self._cache:
+            window, beyond, required = window_instance(
+                instance, state.on_hand[row], pipeline, state.last_order[row], t, self.lookahead
+            )
+            result = solve_plan(
+                window,
+                settings=self.settings,
+                terminal=self.terminal,
+                transit_beyond=beyond,
+                required=required,
+            )
+            self.solves += 1
+            self._cache[key] = _require_plan(result, "milp_rolling")[0]
+        return self._cache[key]
+
+    def act(self, instance: Instance, state: State, t: int) -> np.ndarray:
+        position = state.on_hand + state.in_transit()
+        _, first, inverse = np.unique(
+            np.hstack([state.on_hand, state.ring.reshape(len(position), -1), state.last_order]),
+            axis=0,
+            return_index=True,
+            return_inverse=True,
+        )
+        solved_rows = np.sort(first)[: self.max_solves]
+        orders = {int(r): self._solve_state(instance, state, int(r), t) for r in solved_rows}
+        out = np.zeros_like(position)
+        representative = first[inverse.ravel()]
+        for n in range(len(position)):
+            row = int(representative[n])
+            if row not in orders:  # nearest solved state in inventory position (L1)
+                dist = np.abs(position[solved_rows] - position[n]).sum(axis=1)
+                row = int(solved_rows[int(np.argmin(dist))])
+            out[n] = orders[row]
+        return out
+
+
+class Hindsight:
+    """Per-scenario plans with the demand known in advance (a lower bound on any policy).
+
+    The evaluator calls :meth:`observe_demand` with the scenarios before simulating;
+    ``bounds`` then holds each scenario's proven lower bound and ``results`` the solves.
+    """
+
+    def __init__(self, settings: MilpConfig, *, terminal: bool = True) -> None:
+        self.settings = settings
+        self.terminal = terminal
+        self.plans: np.ndarray | None = None
+        self.bounds: np.ndarray | None = None
+        self.results: list[SolveResult] = []
+        self._instance: Instance | None = None
+
+    def prepare(self, instance: Instance) -> None:
+        self._instance = instance
+
+    def observe_demand(self, demand: np.ndarray) -> None:
+        """Solve the hindsight plan of every scenario of ``demand`` (N, T, P)."""
+        if self._instance is None:
+            raise ValueError("Hindsight.prepare(instance) must be called first")
+        self.results = [
+            solve_plan(self._instance, scenario, settings=self.settings, terminal=self.terminal)
+            for scenario in demand
+        ]
+        self.plans = np.stack([_require_plan(r, "milp_hindsight") for r in self.results])
+        self.bounds = np.array([r.bound if r.bound is not None else np.nan for r in self.results])
+
+    def reset(self, instance: Instance, n_scenarios: int) -> None:
+        if self.plans is None or self.plans.shape[0] != n_scenarios:
+            raise ValueError(
+                "milp_hindsight needs the scenarios first: call observe_demand(demand) "
+                f"with all {n_scenarios} scenarios before simulating"
+            )
+
+    def act(self, instance: Instance, state: State, t: int) -> np.ndarray:
+        return self.plans[:, t]
+
+
+# --------------------------------------------------------------------------- factories
+
+
+def _terminal(config: Config) -> bool:
+    return config.simulation.terminal_cost
+
+
+def milp_policies(
+    config: Config, instance: Instance, mode: str, train_demand: np.ndarray
+) -> dict[str, object]:
+    """All MILP policies for one evaluation mode (name -> policy); see module docstring.
+
+    ``milp_hindsight`` is left out in stochastic mode when the evaluation has more
+    scenarios than ``milp.hindsight_scenarios`` (one full MILP per scenario).
+    """
+    built = {
+        name: factory(config, instance, mode, train_demand) for name, factory in _FACTORIES.items()
+    }
+    return {name: policy for name, policy in built.items() if policy is not None}
+
+
+def _open_loop(config: Config, instance: Instance, mode: str, train: np.ndarray):
+    return OpenLoopPlan(instance, config.milp, terminal=_terminal(config))
+
+
+def _saa(config: Config, instance: Instance, mode: str, train: np.ndarray):
+    if mode == "deterministic":
+        return _open_loop(config, instance, mode, train)
+    scenarios = train[: config.milp.saa_scenarios]
+    return SampleAveragePlan(instance, scenarios, config.milp, terminal=_terminal(config))
+
+
+def _rolling(config: Config, instance: Instance, mode: str, train: np.ndarray):
+    return RollingHorizon(config.milp, terminal=_terminal(config))
+
+
+def _hindsight(config: Config, instance: Instance, mode: str, train: np.ndarray):
+    n_eval = 1 if mode == "deterministic" else config.simulation.n_eval_scenarios
+    if n_eval > config.milp.hindsight_scenarios:
+        return None
+    policy = Hindsight(config.milp, terminal=_terminal(config))
+    policy.prepare(instance)
+    return policy
+
+
+_FACTORIES = {
+    "milp_open_loop": _open_loop,
+    "milp_rolling": _rolling,
+    "milp_saa": _saa,
+    "milp_hindsight": _hindsight,
+}
+
+
+def _register() -> None:
+    from inventory.evaluation import register_policy
+
+    for name, factory in _FACTORIES.items():
+        register_policy(name)(factory)
+
+
+_register()

