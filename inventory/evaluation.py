@@ -302,7 +302,6 @@ class Evaluation:
         return pd.DataFrame([{"policy": n, **s.metrics} for n, s in self.summaries.items()])
 
 
-
 def _show_demand(policy: Policy, demand: np.ndarray) -> None:
     """Hand the scenarios to a perfect-information benchmark (the MILP hindsight plan)."""
     observe = getattr(policy, "observe_demand", None)
