@@ -327,6 +327,142 @@ def terminal_cost(instance: Instance, state: State) -> np.ndarray:
     return terminal_cost_by_sku(instance, state).sum(axis=1)
 
 
+class _Kernel:
+    """The week's projection and transition for a batch of ``n`` rows, with every
+    per-instance constant computed once and scratch buffers reused across weeks.
+
+    :func:`simulate` and :func:`simulate_cost_by_sku` call it 52 times a horizon, so it
+    writes into caller-given arrays (``out=``) instead of allocating temporaries. Every
+    operation is the one of the straightforward formulas in the module docstring, in the
+    same order and with the same operands, so results are bit-for-bit those of a plain
+    evaluation (the tests compare with the per-SKU loop in :mod:`inventory.reference`).
+    """
+
+    def __init__(self, instance: Instance, n: int) -> None:
+        p = instance.n_skus
+        lead = np.asarray(instance.lead_time_weeks, dtype=np.int64)
+        self.n = n
+        self.width = int(lead.max()) + 1
+        self.ramp = np.asarray(instance.ramp_limit, dtype=float)
+        self.volume = instance.volume
+        self.capacity = instance.capacity_volume
+        self.container_volume = instance.container_volume
+        self.container_cost = instance.container_cost
+        self.arrivals = instance.arrivals
+        self.target = instance.target
+        self.lost_cost = instance.lost_sale_cost
+        self.over_cost = instance.overstock_cost
+        self.under_cost = instance.understock_cost
+        # Flat ring position of (row, SKU) for an order placed in week t: slot
+        # (t + L_p) mod W, so one gather/scatter places every SKU's order (lead time 0
+        # lands in the slot received this very week, before demand).
+        self.slot_offset = ((np.arange(self.width)[:, None] + lead) % self.width) * (n * p)
+        self.cell = np.arange(n * p, dtype=np.int64).reshape(n, p)
+        self.index = np.empty((n, p), dtype=np.int64)
+        self.low, self.high, self.rounded, self.scratch = (np.empty((n, p)) for _ in range(4))
+
+    def project(
+        self,
+        proposed: np.ndarray,
+        last_order: np.ndarray,
+        orders: np.ndarray,
+        ramp_limited: np.ndarray,
+        capacity_limited: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """:func:`project_orders` into ``orders`` and the two flag arrays (N, P).
+
+        Returns:
+            The cleaned proposal (non-finite entries zeroed), the ramp breaches (N,) and
+            the shipped volume per row when no row was scaled (else None).
+        """
+        # A finite sum proves every entry finite: one reduction instead of a mask.
+        if not np.isfinite(np.add.reduce(proposed, axis=None)) and not np.isfinite(proposed).all():
+            proposed = np.nan_to_num(proposed, nan=0.0, posinf=0.0)
+        low, high, rounded = self.low, self.high, self.rounded
+        np.subtract(last_order, self.ramp, out=low)
+        np.maximum(0.0, low, out=low)
+        np.subtract(low, 1e-9, out=low)
+        np.ceil(low, out=low)
+        np.add(last_order, self.ramp, out=high)
+        np.add(high, 1e-9, out=high)
+        np.floor(high, out=high)
+        np.maximum(low, high, out=high)
+        np.rint(proposed, out=rounded)
+        np.clip(rounded, low, high, out=orders)
+        np.not_equal(orders, rounded, out=ramp_limited)
+        total = orders @ self.volume
+        over = total > self.capacity + _EPS
+        capacity_limited.fill(False)
+        breaches = np.zeros(self.n, dtype=bool)
+        if not over.any():
+            return proposed, breaches, total
+        rows = np.flatnonzero(over)
+        sub, sub_low = orders[rows], low[rows]
+        floor_volume = sub_low @ self.volume
+        fits_floor = floor_volume <= self.capacity + _EPS
+        extra_volume = (sub - sub_low) @ self.volume
+        factor = np.where(
+            fits_floor, (self.capacity - floor_volume) / np.maximum(extra_volume, _EPS), 0.0
+        )
+        scaled = np.where(
+            fits_floor[:, None],
+            sub_low + np.floor((sub - sub_low) * factor[:, None] + 1e-9),
+            np.floor(sub_low * (self.capacity / np.maximum(floor_volume, _EPS))[:, None] + 1e-9),
+        )
+        capacity_limited[rows] = scaled != sub
+        breaches[rows] = ~fits_floor
+        orders[rows] = scaled
+        return proposed, breaches, None
+
+    def receive(self, state: State, orders: np.ndarray, received: np.ndarray) -> None:
+        """Put ``orders`` in transit and take week ``state.t``'s receipts into ``received``.
+
+        Every SKU's order goes to ring slot ``(t + L_p) mod W`` in one gather-add-scatter;
+        with ``L_p = 0`` that is the slot received right after, so it arrives at once.
+        """
+        if not state.ring.flags.c_contiguous:
+            state.ring = np.ascontiguousarray(state.ring)
+        t = state.t
+        slot = t % self.width
+        flat, index, moved = state.ring.reshape(-1), self.index, self.scratch
+        np.add(self.cell, self.slot_offset[slot], out=index)
+        np.take(flat, index, out=moved, mode="clip")
+        np.add(moved, orders, out=moved)
+        flat[index] = moved
+        np.add(state.ring[slot], self.arrivals[t], out=received)
+        state.ring[slot] = 0.0
+
+    def serve(
+        self,
+        t: int,
+        on_hand: np.ndarray,
+        received: np.ndarray,
+        demand: np.ndarray,
+        out: tuple[np.ndarray, ...],
+    ) -> None:
+        """Serve demand and price week ``t`` into ``out`` = (sales, lost, end,
+        lost-sales cost, overstock cost, understock cost), each (N, P)."""
+        sales, lost, end, cost_lost, cost_over, cost_under = out
+        stock, gap = self.scratch, self.low
+        np.add(on_hand, received, out=stock)
+        np.minimum(stock, demand, out=sales)
+        np.subtract(demand, sales, out=lost)
+        np.subtract(stock, sales, out=end)
+        np.subtract(end, self.target[t], out=gap)
+        np.multiply(self.lost_cost, lost, out=cost_lost)
+        np.maximum(gap, 0.0, out=cost_over)
+        np.multiply(self.over_cost, cost_over, out=cost_over)
+        np.negative(gap, out=gap)
+        np.maximum(gap, 0.0, out=cost_under)
+        np.multiply(self.under_cost, cost_under, out=cost_under)
+
+    def containers(self, orders: np.ndarray, loaded: np.ndarray | None) -> np.ndarray:
+        """:func:`containers_used`, reusing the volume the projection already computed."""
+        if loaded is None:
+            loaded = orders @ self.volume
+        return np.ceil(loaded / self.container_volume - 1e-9).clip(min=0)
+
+
 def simulate(
     instance: Instance,
     demand: np.ndarray,
@@ -349,8 +485,11 @@ def simulate(
         )
     state = initial_state(instance, n)
     policy.reset(instance, n)
-    # Buffers are week-major (T, N, P) so each week writes one contiguous block; the
-    # result exposes (N, T, P) views. The target is the same in every scenario (a view).
+    kernel = _Kernel(instance, n)
+    # Buffers are week-major (T, N, P): each week the kernel writes its outputs straight
+    # into one contiguous block, and the result exposes (N, T, P) views. The state's
+    # on-hand and last order are views of the week's block (a fresh array every week, as
+    # with advance()). The target is the same in every scenario (a view).
     weekly = (
         "orders",
         "proposed",
@@ -366,21 +505,29 @@ def simulate(
     buffers = {name: np.empty((horizon, n, p)) for name in weekly}
     buffers["ramp_limited"] = np.empty((horizon, n, p), dtype=bool)
     buffers["capacity_limited"] = np.empty((horizon, n, p), dtype=bool)
+    served = [buffers[name] for name in weekly[4:]]
     containers = np.empty((horizon, n))
     cost_containers = np.empty((horizon, n))
     for t in range(horizon):
-        proposed = np.asarray(policy.act(instance, state, t), dtype=float)
-        proj = project_orders(instance, proposed, state.last_order)
-        week = advance(instance, state, proj.orders, demand[:, t])
-        buffers["proposed"][t] = proposed
-        buffers["adjusted_units"][t] = proj.adjusted_units
-        buffers["ramp_limited"][t] = proj.ramp_limited
-        buffers["capacity_limited"][t] = proj.capacity_limited
-        for name in weekly[3:]:
-            buffers[name][t] = getattr(week, name)
-        buffers["orders"][t] = week.orders
-        containers[t] = week.containers
-        cost_containers[t] = week.cost_containers
+        proposed, orders = buffers["proposed"][t], buffers["orders"][t]
+        proposed[...] = policy.act(instance, state, t)
+        cleaned, _, loaded = kernel.project(
+            proposed,
+            state.last_order,
+            orders,
+            buffers["ramp_limited"][t],
+            buffers["capacity_limited"][t],
+        )
+        adjusted = buffers["adjusted_units"][t]
+        np.subtract(orders, cleaned, out=adjusted)
+        np.abs(adjusted, out=adjusted)
+        received = buffers["received"][t]
+        kernel.receive(state, orders, received)
+        week = tuple(buffer[t] for buffer in served)
+        kernel.serve(t, state.on_hand, received, demand[:, t], week)
+        containers[t] = kernel.containers(orders, loaded)
+        np.multiply(instance.container_cost, containers[t], out=cost_containers[t])
+        state.on_hand, state.last_order, state.t = week[2], orders, t + 1
     out = {name: buffer.transpose(1, 0, 2) for name, buffer in buffers.items()}
     out["target"] = np.broadcast_to(instance.target, (n, horizon, p))
     final_by_sku = terminal_cost_by_sku(instance, state) if terminal else np.zeros((n, p))
@@ -409,17 +556,32 @@ def simulate_cost_by_sku(
     """
     demand = np.asarray(demand, dtype=float)
     n = demand.shape[0] * repeats
+    p = instance.n_skus
     state = initial_state(instance, n)
     policy.reset(instance, n)
-    per_sku = np.zeros((n, instance.n_skus))
+    kernel = _Kernel(instance, n)
+    per_sku = np.zeros((n, p))
     shared = np.zeros(n)
+    # Week outputs nobody keeps go to scratch reused every week; the orders and the end
+    # inventory become the state, so they are fresh arrays (as with advance()).
+    ramp_limited, capacity_limited = np.empty((n, p), dtype=bool), np.empty((n, p), dtype=bool)
+    received, sales, lost, cost_lost, cost_over, cost_under = (np.empty((n, p)) for _ in range(6))
     for t in range(instance.horizon_weeks):
         proposed = np.asarray(policy.act(instance, state, t), dtype=float)
-        orders = project_orders(instance, proposed, state.last_order).orders
+        orders, end = np.empty((n, p)), np.empty((n, p))
+        _, _, loaded = kernel.project(
+            proposed, state.last_order, orders, ramp_limited, capacity_limited
+        )
         week_demand = demand[:, t] if repeats == 1 else np.tile(demand[:, t], (repeats, 1))
-        week = advance(instance, state, orders, week_demand)
-        per_sku += week.cost_lost_sales + week.cost_overstock + week.cost_understock
-        shared += week.cost_containers
+        kernel.receive(state, orders, received)
+        week = (sales, lost, end, cost_lost, cost_over, cost_under)
+        kernel.serve(t, state.on_hand, received, week_demand, week)
+        # per_sku += (lost + over) + under, the order of the original sum
+        np.add(cost_lost, cost_over, out=cost_lost)
+        np.add(cost_lost, cost_under, out=cost_lost)
+        np.add(per_sku, cost_lost, out=per_sku)
+        shared += instance.container_cost * kernel.containers(orders, loaded)
+        state.on_hand, state.last_order, state.t = end, orders, t + 1
     if terminal:
         per_sku += terminal_cost_by_sku(instance, state)
     return per_sku, shared

@@ -7,7 +7,16 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from inventory.dynamics import initial_state, project_orders, simulate, simulate_plan
+from inventory.dynamics import (
+    _Replay,
+    advance,
+    initial_state,
+    project_orders,
+    simulate,
+    simulate_cost_by_sku,
+    simulate_plan,
+    terminal_cost_by_sku,
+)
 from inventory.policies import BaseStock, planner_levels
 from inventory.reference import simulate_loop
 from inventory.testing import make_instance
@@ -210,3 +219,88 @@ def test_fractional_band_edges_still_give_whole_orders() -> None:
     state = initial_state(instance, 1)
     proj = project_orders(instance, np.array([[0.0, 50.0]]), state.last_order + 0.3)
     assert np.all(proj.orders == np.round(proj.orders))
+
+
+def step_by_step(instance, demand: np.ndarray, proposals: np.ndarray) -> dict[str, np.ndarray]:
+    """The horizon week by week through the public project_orders and advance."""
+    state = initial_state(instance, demand.shape[0])
+    weeks = []
+    for t in range(instance.horizon_weeks):
+        projection = project_orders(instance, proposals[:, t], state.last_order)
+        week = advance(instance, state, projection.orders, demand[:, t])
+        weeks.append({"projection": projection, "week": week})
+    out = {
+        name: np.stack([getattr(w["projection"], name) for w in weeks], axis=1)
+        for name in ("adjusted_units", "ramp_limited", "capacity_limited")
+    }
+    for name in ("orders", "received", "sales", "lost", "end_inventory", "cost_lost_sales"):
+        out[name] = np.stack([getattr(w["week"], name) for w in weeks], axis=1)
+    for name in ("cost_overstock", "cost_understock", "containers", "cost_containers"):
+        out[name] = np.stack([getattr(w["week"], name) for w in weeks], axis=1)
+    out["cost_terminal_by_sku"] = terminal_cost_by_sku(instance, state)
+    out["in_transit"] = state.in_transit()
+    return out
+
+
+def assert_bitwise(actual: np.ndarray, expected: np.ndarray, name: str) -> None:
+    """Same shape, dtype and bytes: catches signed zeros and NaN payloads too."""
+    actual, expected = np.ascontiguousarray(actual), np.ascontiguousarray(expected)
+    assert actual.shape == expected.shape and actual.dtype == expected.dtype, name
+    assert actual.tobytes() == expected.tobytes(), name
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_batched_simulation_is_bitwise_the_week_by_week_public_steps(seed: int) -> None:
+    """simulate's in-place kernel computes exactly project_orders + advance, bit for bit
+    (zeros keep their sign, non-finite proposals are cleaned the same way)."""
+    rng = np.random.default_rng(seed)
+    instance = make_instance(
+        int(rng.integers(1, 8)),
+        int(rng.integers(1, 12)),
+        seed=seed,
+        max_lead_time=int(rng.integers(0, 5)),
+        capacity_share=rng.uniform(0.2, 1.4),
+        container_cost=float(rng.choice([0.0, 50.0])),
+    )
+    p = instance.n_skus
+    if seed % 2:
+        fractional = rng.integers(0, 5, p) + rng.choice([0.0, 0.5], p)
+        instance = replace(
+            instance, ramp_limit=rng.uniform(0.3, 6, p).round(1), last_order=fractional
+        )
+    shape = (int(rng.integers(1, 9)), *instance.forecast.shape)
+    demand = rng.poisson(instance.forecast, shape).astype(float)
+    proposals = rng.normal(instance.forecast * 1.2, 6, shape)
+    proposals[rng.random(shape) < 0.1] = -0.0
+    proposals[rng.random(shape) < 0.05] = -0.4
+    if seed % 3 == 0:
+        proposals[rng.random(shape) < 0.05] = np.nan
+        proposals[rng.random(shape) < 0.03] = np.inf
+    expected = step_by_step(instance, demand, proposals)
+    result = simulate_plan(instance, proposals, demand)
+    for name, value in expected.items():
+        if name in ("cost_terminal_by_sku", "in_transit"):
+            continue
+        assert_bitwise(getattr(result, name), value, name)
+    assert_bitwise(result.extras["cost_terminal_by_sku"], expected["cost_terminal_by_sku"], "term")
+    assert_bitwise(result.proposed, proposals, "proposed")
+
+    per_sku, shared = simulate_cost_by_sku(instance, demand, _Replay(proposals), repeats=1)
+    weekly = expected["cost_lost_sales"] + expected["cost_overstock"] + expected["cost_understock"]
+    running = np.zeros(weekly[:, 0].shape)
+    for t in range(instance.horizon_weeks):
+        running += weekly[:, t]
+    assert_bitwise(per_sku, running + expected["cost_terminal_by_sku"], "cost_by_sku")
+    assert_bitwise(shared, expected["cost_containers"].sum(axis=1), "containers")
+
+
+def test_cost_only_path_with_repeats_matches_full_simulation() -> None:
+    instance = make_instance(6, 20, seed=3, capacity_share=0.6)
+    rng = np.random.default_rng(3)
+    demand = rng.poisson(instance.forecast, (5, 20, 6)).astype(float)
+    offsets = rng.integers(-4, 5, (15, 6)).astype(float)
+    levels = np.rint(planner_levels(instance))
+    per_sku, shared = simulate_cost_by_sku(instance, demand, BaseStock(levels, offsets), repeats=3)
+    full = simulate(instance, np.tile(demand, (3, 1, 1)), BaseStock(levels, offsets))
+    np.testing.assert_allclose(per_sku.sum(axis=1) + shared, full.total_cost(), rtol=1e-12)
+    np.testing.assert_array_equal(shared, full.cost_containers.sum(axis=1))
