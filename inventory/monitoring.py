@@ -24,6 +24,7 @@ naming the drifted SKUs. :func:`drift_gate` turns the result into "retrain" or "
 
 from __future__ import annotations
 
+import html
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from inventory.config import DriftConfig
-from inventory.io import atomic_path
+from inventory.io import atomic_path, write_json, write_text
 
 __all__ = [
     "FEATURES",
@@ -103,13 +104,6 @@ class DriftResult:
     summary: dict[str, Any]
     feature_snapshot: Any
     sku_snapshot: Any
-
-    def save_html(self, path: str | Path, sku_path: str | Path | None = None) -> list[Path]:
-        """Write the Evidently HTML report(s) atomically."""
-        written = [_save(self.feature_snapshot, path)]
-        if sku_path is not None and self.sku_snapshot is not None:
-            written.append(_save(self.sku_snapshot, sku_path))
-        return written
 
 
 def _save(snapshot: Any, path: str | Path) -> Path:
@@ -405,6 +399,13 @@ def _current_from_csv(
     return _key(current.dropna(subset=["expected"]), multi)
 
 
+def _skipped_page(reason: str) -> str:
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Drift check skipped</title>"
+        f"</head><body><h1>Drift check skipped</h1><p>{html.escape(reason)}</p></body></html>\n"
+    )
+
+
 def write_drift(
     result: DriftResult | None,
     gate: tuple[str, str],
@@ -413,15 +414,24 @@ def write_drift(
     sku_html_path: str | Path,
     skipped_reason: str = "",
 ) -> dict[str, str]:
-    """Write ``metrics/drift.json`` (summary + gate) and the HTML report(s) atomically."""
-    from inventory.io import write_json
+    """Write ``metrics/drift.json`` (summary + gate) and the HTML reports atomically.
 
+    A report that could not be made (no check, or no SKU to test) is a short page saying
+    why, so the declared outputs always exist.
+    """
     summary = result.summary if result else {"status": "skipped", "reason": skipped_reason}
     payload = {**summary, "gate": {"decision": gate[0], "reason": gate[1]}}
-    written = {"metrics": str(write_json(metrics_path, payload))}
-    if result is not None:
-        paths = result.save_html(html_path, sku_html_path)
-        written.update(
-            {"report": str(paths[0]), **({"sku_report": str(paths[1])} if len(paths) > 1 else {})}
-        )
-    return written
+    write_json(metrics_path, payload)
+    if result is None:
+        write_text(html_path, _skipped_page(skipped_reason))
+    else:
+        _save(result.feature_snapshot, html_path)
+    if result is None or result.sku_snapshot is None:
+        write_text(sku_html_path, _skipped_page(skipped_reason or "no SKU in both windows"))
+    else:
+        _save(result.sku_snapshot, sku_html_path)
+    return {
+        "metrics": str(metrics_path),
+        "report": str(html_path),
+        "sku_report": str(sku_html_path),
+    }
