@@ -394,7 +394,9 @@ def _current_from_csv(
         raise ValueError(
             "new demand: no row matches a forecast week of artifacts/forecast.csv (same sku, "
             f"location and week); its weeks run {forecast['week'].min():%Y-%m-%d} to "
-            f"{forecast['week'].max():%Y-%m-%d}"
+            f"{forecast['week'].max():%Y-%m-%d}, its locations are "
+            f"{', '.join(sorted(forecast['location'].unique())[:10])} (a CSV without a "
+            "location column is read as simulation.location)"
         )
     return _key(current.dropna(subset=["expected"]), multi)
 
