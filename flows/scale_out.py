@@ -108,3 +108,14 @@ def scale_out_flow(
     reports = {loc: str(Path(p).parent / "reports") for loc, p in params_by_location.items()}
     get_run_logger().info("reports: %s", reports)
     return reports
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Run every location's pipeline on Dask.")
+    parser.add_argument("--params", default=str(DEFAULT_PARAMS))
+    parser.add_argument("--location", action="append", help="repeat for several (default all)")
+    parser.add_argument("--mode", action="append", choices=MODES, help="default both")
+    args = parser.parse_args()
+    print(scale_out_flow(params=args.params, locations=args.location, modes=args.mode))

@@ -60,14 +60,15 @@ def pipeline_steps(modes: tuple[str, ...] = MODES) -> list[Step]:
                 f"evaluate@{mode}",
                 tasks.evaluate,
                 {"mode": mode},
-                ("forecast", f"train@{mode}", f"solve@{mode}"),
+                ("forecast", f"train@{mode}"),
             )
         )
     evaluations = tuple(f"evaluate@{mode}" for mode in modes)
+    solves = tuple(f"solve@{mode}" for mode in modes)
     steps += [
         Step("drift", tasks.drift, after=("forecast",)),
         Step("recommend", tasks.recommend, after=("forecast", *evaluations)),
-        Step("report", tasks.report, after=(*evaluations, "drift", "recommend")),
+        Step("report", tasks.report, after=(*evaluations, *solves, "drift", "recommend")),
     ]
     return steps
 

@@ -200,6 +200,26 @@ def _plot_learning(curves: dict[str, pd.DataFrame], out: Path) -> Path:
 # --------------------------------------------------------------------------- page
 
 
+def _solve_table(solves: Mapping[str, Path]) -> pd.DataFrame:
+    rows = []
+    for mode, path in solves.items():
+        payload = read_json(path)
+        gap = payload.get("gap")
+        rows.append(
+            {
+                "mode": mode,
+                "status": payload.get("status"),
+                "objective": payload.get("objective"),
+                "bound": payload.get("bound"),
+                "gap": f"{100 * gap:.2f}%" if isinstance(gap, int | float) else "-",
+                "solver": f"{payload.get('solver')} ({payload.get('method')})",
+                "time (s)": payload.get("solve_time_s"),
+                "simulated cost": payload.get("simulated_cost"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def _drift_lines(drift: Mapping[str, Any] | None, html_link: str | None) -> list[str]:
     if drift is None:
         return ["No drift check found."]
@@ -229,6 +249,7 @@ def build_report(
     out_dir: Path,
     figures_dir: Path | None = None,
     n_plot_skus: int = 4,
+    solves: Mapping[str, Path] | None = None,
 ) -> dict[str, str]:
     """Write ``summary.md``, ``index.html`` and the PNG plots into ``out_dir``.
 
@@ -237,6 +258,7 @@ def build_report(
         learning_curves: Learning-curve CSV by mode.
         drift_json: The drift stage's metrics (with its gate decision).
         drift_html: The Evidently HTML report.
+        solves: The solve stage's metrics JSON by mode (status, objective, bound, gap).
         plan_csv: The recommended policy simulated on the forecast (sku, week,
             end_inventory, target, order_units).
         recommendation_md: This week's orders as markdown.
@@ -268,6 +290,7 @@ def build_report(
         written["learning_plot"] = str(_plot_learning(curves, figures_dir / "learning_curves.png"))
         images.append(("Learning curves", str(rel / "learning_curves.png")))
     drift = read_json(drift_json) if drift_json is not None and drift_json.exists() else None
+    milp = _solve_table({m: p for m, p in (solves or {}).items() if p.exists()})
     link = (
         str(
             Path("..") / drift_html
@@ -295,6 +318,8 @@ def build_report(
         "",
     ]
     sections += [f"![{title}]({name})" for title, name in images] + [""]
+    if not milp.empty:
+        sections += ["## MILP plans", "", markdown_table(milp), ""]
     sections += ["## Demand drift", "", *_drift_lines(drift, link), ""]
     if orders:
         sections += ["## This week's orders", "", orders.replace("# ", "### ", 1), ""]
@@ -303,7 +328,9 @@ def build_report(
     markdown = "\n".join(sections)
     written["summary"] = str(write_text(out_dir / "summary.md", markdown))
     written["html"] = str(
-        write_text(out_dir / "index.html", _html(tables, images, drift, link, orders, missing))
+        write_text(
+            out_dir / "index.html", _html(tables, images, milp, drift, link, orders, missing)
+        )
     )
     return written
 
@@ -311,6 +338,7 @@ def build_report(
 def _html(
     tables: Mapping[str, pd.DataFrame],
     images: list[tuple[str, str]],
+    milp: pd.DataFrame,
     drift: Mapping[str, Any] | None,
     link: str | None,
     orders: str,
@@ -332,6 +360,8 @@ def _html(
         f"<h3>{html.escape(t)}</h3><img src='{html.escape(n)}' alt='{html.escape(t)}'>"
         for t, n in images
     ]
+    if not milp.empty:
+        parts += ["<h2>MILP plans</h2>", milp.to_html(index=False, border=0)]
     parts.append("<h2>Demand drift</h2><ul>")
     parts += [f"<li>{html.escape(line.lstrip('- '))}</li>" for line in _drift_lines(drift, None)]
     if link:
