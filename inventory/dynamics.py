@@ -72,12 +72,16 @@ class State:
         ring: Receipts of placed orders by arrival week modulo ``W = max(L) + 1``,
             shape (W, N, P) (week-major: summing and reading a slot are contiguous).
         last_order: Order placed in the previous week, shape (N, P).
+        transit_total: ``ring.sum(axis=0)`` kept up to date by :func:`simulate` and
+            :func:`simulate_cost_by_sku` (whole units, so the running total is exact),
+            which saves the policies a (W, N, P) sum every week; None: sum the ring.
     """
 
     t: int
     on_hand: np.ndarray
     ring: np.ndarray
     last_order: np.ndarray
+    transit_total: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def copy(self) -> State:
         return State(self.t, self.on_hand.copy(), self.ring.copy(), self.last_order.copy())
@@ -90,6 +94,8 @@ class State:
 
     def in_transit(self) -> np.ndarray:
         """Units ordered and not yet received, shape (N, P)."""
+        if self.transit_total is not None:
+            return self.transit_total.copy()
         return self.ring.sum(axis=0)
 
 
@@ -272,6 +278,7 @@ def advance(
     """
     t, width = state.t, state.ring.shape[0]
     slot = t % width
+    state.transit_total = None
     received = state.ring[slot] + instance.arrivals[t]
     state.ring[slot] = 0.0
     for lead, skus in _lead_groups(instance.lead_time_weeks):
@@ -359,6 +366,15 @@ class _Kernel:
         self.slot_offset = ((np.arange(self.width)[:, None] + lead) % self.width) * (n * p)
         self.cell = np.arange(n * p, dtype=np.int64).reshape(n, p)
         self.index = np.empty((n, p), dtype=np.int64)
+        # Orders are whole units bounded by the ramp (order_t <= last order + (t + 1) *
+        # (R + 1)), so while W times that bound stays below 2**52 every partial sum of
+        # the ring is an exact integer and a running in-transit total equals the sum.
+        largest = np.max(instance.last_order, initial=0.0) + (instance.horizon_weeks + 1) * (
+            np.max(self.ramp, initial=0.0) + 1.0
+        )
+        self.exact_transit = bool(self.width * largest < 2.0**52)
+        costs = np.concatenate([self.lost_cost, self.over_cost, self.under_cost])
+        self.costs_nonnegative = bool(np.all(np.isfinite(costs) & (costs >= 0)))
         self.low, self.high, self.rounded, self.scratch = (np.empty((n, p)) for _ in range(4))
 
     def project(
@@ -417,20 +433,26 @@ class _Kernel:
     def receive(self, state: State, orders: np.ndarray, received: np.ndarray) -> None:
         """Put ``orders`` in transit and take week ``state.t``'s receipts into ``received``.
 
-        Every SKU's order goes to ring slot ``(t + L_p) mod W`` in one gather-add-scatter;
-        with ``L_p = 0`` that is the slot received right after, so it arrives at once.
+        Every SKU's order goes to ring slot ``(t + L_p) mod W`` in one scatter-add; with
+        ``L_p = 0`` that is the slot received right after, so it arrives at once.
         """
         if not state.ring.flags.c_contiguous:
             state.ring = np.ascontiguousarray(state.ring)
         t = state.t
         slot = t % self.width
-        flat, index, moved = state.ring.reshape(-1), self.index, self.scratch
-        np.add(self.cell, self.slot_offset[slot], out=index)
-        np.take(flat, index, out=moved, mode="clip")
-        np.add(moved, orders, out=moved)
-        flat[index] = moved
-        np.add(state.ring[slot], self.arrivals[t], out=received)
-        state.ring[slot] = 0.0
+        arriving = state.ring[slot]
+        np.add(self.cell, self.slot_offset[slot], out=self.index)
+        np.add.at(state.ring.reshape(-1), self.index.reshape(-1), np.ravel(orders))
+        np.add(arriving, self.arrivals[t], out=received)
+        if state.transit_total is not None:
+            np.add(state.transit_total, orders, out=state.transit_total)
+            np.subtract(state.transit_total, arriving, out=state.transit_total)
+        arriving.fill(0.0)
+
+    def track_transit(self, state: State) -> None:
+        """Keep ``state.transit_total`` from now on, when it is exact (see __init__)."""
+        if self.exact_transit and not state.ring.any():
+            state.transit_total = np.zeros(state.ring.shape[1:])
 
     def serve(
         self,
@@ -455,6 +477,43 @@ class _Kernel:
         np.negative(gap, out=gap)
         np.maximum(gap, 0.0, out=cost_under)
         np.multiply(self.under_cost, cost_under, out=cost_under)
+
+    def add_week_cost(
+        self,
+        t: int,
+        on_hand: np.ndarray,
+        received: np.ndarray,
+        demand: np.ndarray,
+        end: np.ndarray,
+        per_sku: np.ndarray,
+    ) -> None:
+        """Serve demand into ``end`` and add week ``t``'s cost per SKU to ``per_sku``.
+
+        ``per_sku += (F*lost + H*max(gap, 0)) + G*max(-gap, 0)`` needs 3 products and
+        2 maxima; with finite costs >= 0 at most one of the last two terms is not zero,
+        so ``F*lost + max(H*gap, G*(-gap))`` is the same sum (bit for bit, up to the sign
+        of a zero, which ``per_sku +=`` erases) in fewer passes over memory.
+        """
+        if not self.costs_nonnegative:
+            week = tuple(np.empty_like(end) for _ in range(5))
+            self.serve(t, on_hand, received, demand, (*week[:2], end, *week[2:]))
+            np.add(week[2], week[3], out=week[2])
+            np.add(week[2], week[4], out=week[2])
+            np.add(per_sku, week[2], out=per_sku)
+            return
+        stock, gap, sales, lost = self.scratch, self.low, self.high, self.rounded
+        np.add(on_hand, received, out=stock)
+        np.minimum(stock, demand, out=sales)
+        np.subtract(demand, sales, out=lost)
+        np.subtract(stock, sales, out=end)
+        np.subtract(end, self.target[t], out=gap)
+        np.multiply(self.lost_cost, lost, out=lost)
+        np.multiply(self.over_cost, gap, out=sales)
+        np.negative(gap, out=gap)
+        np.multiply(self.under_cost, gap, out=gap)
+        np.maximum(sales, gap, out=sales)
+        np.add(lost, sales, out=lost)
+        np.add(per_sku, lost, out=per_sku)
 
     def containers(self, orders: np.ndarray, loaded: np.ndarray | None) -> np.ndarray:
         """:func:`containers_used`, reusing the volume the projection already computed."""
@@ -486,6 +545,7 @@ def simulate(
     state = initial_state(instance, n)
     policy.reset(instance, n)
     kernel = _Kernel(instance, n)
+    kernel.track_transit(state)
     # Buffers are week-major (T, N, P): each week the kernel writes its outputs straight
     # into one contiguous block, and the result exposes (N, T, P) views. The state's
     # on-hand and last order are views of the week's block (a fresh array every week, as
@@ -560,12 +620,13 @@ def simulate_cost_by_sku(
     state = initial_state(instance, n)
     policy.reset(instance, n)
     kernel = _Kernel(instance, n)
+    kernel.track_transit(state)
     per_sku = np.zeros((n, p))
     shared = np.zeros(n)
     # Week outputs nobody keeps go to scratch reused every week; the orders and the end
     # inventory become the state, so they are fresh arrays (as with advance()).
     ramp_limited, capacity_limited = np.empty((n, p), dtype=bool), np.empty((n, p), dtype=bool)
-    received, sales, lost, cost_lost, cost_over, cost_under = (np.empty((n, p)) for _ in range(6))
+    received = np.empty((n, p))
     for t in range(instance.horizon_weeks):
         proposed = np.asarray(policy.act(instance, state, t), dtype=float)
         orders, end = np.empty((n, p)), np.empty((n, p))
@@ -574,12 +635,7 @@ def simulate_cost_by_sku(
         )
         week_demand = demand[:, t] if repeats == 1 else np.tile(demand[:, t], (repeats, 1))
         kernel.receive(state, orders, received)
-        week = (sales, lost, end, cost_lost, cost_over, cost_under)
-        kernel.serve(t, state.on_hand, received, week_demand, week)
-        # per_sku += (lost + over) + under, the order of the original sum
-        np.add(cost_lost, cost_over, out=cost_lost)
-        np.add(cost_lost, cost_under, out=cost_lost)
-        np.add(per_sku, cost_lost, out=per_sku)
+        kernel.add_week_cost(t, state.on_hand, received, week_demand, end, per_sku)
         shared += instance.container_cost * kernel.containers(orders, loaded)
         state.on_hand, state.last_order, state.t = end, orders, t + 1
     if terminal:

@@ -304,3 +304,37 @@ def test_cost_only_path_with_repeats_matches_full_simulation() -> None:
     full = simulate(instance, np.tile(demand, (3, 1, 1)), BaseStock(levels, offsets))
     np.testing.assert_allclose(per_sku.sum(axis=1) + shared, full.total_cost(), rtol=1e-12)
     np.testing.assert_array_equal(shared, full.cost_containers.sum(axis=1))
+
+
+class _CheckTransit(BaseStock):
+    """Base-stock policy that checks the running in-transit total against the ring."""
+
+    def act(self, instance, state, t: int) -> np.ndarray:
+        assert state.transit_total is not None
+        assert_bitwise(state.in_transit(), state.ring.sum(axis=0), "in_transit")
+        return super().act(instance, state, t)
+
+
+def test_running_in_transit_total_is_the_ring_sum_every_week() -> None:
+    instance = make_instance(7, 30, seed=5, max_lead_time=5, capacity_share=0.6)
+    demand = np.random.default_rng(5).poisson(instance.forecast, (6, 30, 7)).astype(float)
+    levels = np.rint(planner_levels(instance) * 1.3)
+    simulate(instance, demand, _CheckTransit(levels))
+    simulate_cost_by_sku(instance, demand, _CheckTransit(levels), repeats=2)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("overstock", [-1.0, np.inf])
+def test_cost_only_path_outside_its_shortcut_still_sums_the_components(overstock: float) -> None:
+    """Negative or infinite costs (not valid input) take the component-by-component sum."""
+    instance = make_instance(4, 10, seed=2)
+    instance = replace(instance, overstock_cost=np.array([1.0, overstock, 2.0, 0.5]))
+    demand = np.random.default_rng(2).poisson(instance.forecast, (3, 10, 4)).astype(float)
+    levels = np.rint(planner_levels(instance) * 1.2)
+    per_sku, _ = simulate_cost_by_sku(instance, demand, BaseStock(levels), terminal=False)
+    full = simulate(instance, demand, BaseStock(levels), terminal=False)
+    weekly = full.cost_lost_sales + full.cost_overstock + full.cost_understock
+    expected = np.zeros(per_sku.shape)
+    for t in range(instance.horizon_weeks):
+        expected += weekly[:, t]
+    assert_bitwise(per_sku, expected, "per_sku")
