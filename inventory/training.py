@@ -208,6 +208,8 @@ class CostEvalCallback(BaseCallback):
     def _on_training_end(self) -> None:
         if self.num_timesteps != self.last_eval:
             self.evaluate()
+        if self.num_timesteps != self.last_checkpoint:
+            self.checkpoint()  # resuming a finished run then trains no further
         save_model(self.model, self._normalizer(), self.folder / "last")
         write_json(self.folder / "last" / META_FILE, self.live_meta())
 
