@@ -338,11 +338,14 @@ class _Kernel:
     """The week's projection and transition for a batch of ``n`` rows, with every
     per-instance constant computed once and scratch buffers reused across weeks.
 
-    :func:`simulate` and :func:`simulate_cost_by_sku` call it 52 times a horizon, so it
-    writes into caller-given arrays (``out=``) instead of allocating temporaries. Every
-    operation is the one of the straightforward formulas in the module docstring, in the
-    same order and with the same operands, so results are bit-for-bit those of a plain
-    evaluation (the tests compare with the per-SKU loop in :mod:`inventory.reference`).
+    :func:`simulate` and :func:`simulate_cost_by_sku` call it every week, so it writes
+    into caller-given arrays (``out=``) instead of allocating temporaries. Its operations
+    are those of :func:`project_orders` and :func:`advance`, in the same order and with
+    the same operands, except for three shortcuts that give the same bits (each says why
+    where it is taken): the band's upper edge of whole numbers is not rounded again, the
+    in-transit total is kept running instead of summed, and the cost-only week folds the
+    overstock and understock terms. Tests compare results with those functions bit for
+    bit (signed zeros included) and with the per-SKU loop of :mod:`inventory.reference`.
     """
 
     def __init__(self, instance: Instance, n: int) -> None:
@@ -351,6 +354,16 @@ class _Kernel:
         self.n = n
         self.width = int(lead.max()) + 1
         self.ramp = np.asarray(instance.ramp_limit, dtype=float)
+        # Whole, non-negative ramp limits (no -0.0): the band's upper edge needs no
+        # rounding when the last order is whole too.
+        self.whole_ramp = bool(
+            np.all(np.isfinite(self.ramp) & (self.ramp == np.floor(self.ramp)))
+            and not np.any(np.signbit(self.ramp))
+        )
+        initial = np.asarray(instance.last_order, dtype=float)
+        self.whole_initial_order = bool(
+            np.all(np.isfinite(initial) & (initial >= 0) & (initial == np.floor(initial)))
+        )
         self.volume = instance.volume
         self.capacity = instance.capacity_volume
         self.container_volume = instance.container_volume
@@ -366,6 +379,10 @@ class _Kernel:
         self.slot_offset = ((np.arange(self.width)[:, None] + lead) % self.width) * (n * p)
         self.cell = np.arange(n * p, dtype=np.int64).reshape(n, p)
         self.index = np.empty((n, p), dtype=np.int64)
+        small = self.width * n * p <= 4_000_000
+        self.slot_index = (
+            [(self.cell + off).reshape(-1) for off in self.slot_offset] if small else None
+        )
         # Orders are whole units bounded by the ramp (order_t <= last order + (t + 1) *
         # (R + 1)), so while W times that bound stays below 2**52 every partial sum of
         # the ring is an exact integer and a running in-transit total equals the sum.
@@ -382,10 +399,14 @@ class _Kernel:
         proposed: np.ndarray,
         last_order: np.ndarray,
         orders: np.ndarray,
-        ramp_limited: np.ndarray,
-        capacity_limited: np.ndarray,
+        ramp_limited: np.ndarray | None = None,
+        capacity_limited: np.ndarray | None = None,
+        *,
+        whole_last_order: bool = False,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """:func:`project_orders` into ``orders`` and the two flag arrays (N, P).
+        """:func:`project_orders` into ``orders`` and the two flag arrays (N, P), which
+        are skipped when None. ``whole_last_order``: the caller knows ``last_order`` holds
+        whole units >= 0 (any projected order does).
 
         Returns:
             The cleaned proposal (non-finite entries zeroed), the ramp breaches (N,) and
@@ -400,15 +421,19 @@ class _Kernel:
         np.subtract(low, 1e-9, out=low)
         np.ceil(low, out=low)
         np.add(last_order, self.ramp, out=high)
-        np.add(high, 1e-9, out=high)
-        np.floor(high, out=high)
+        if not (whole_last_order and self.whole_ramp):
+            np.add(high, 1e-9, out=high)
+            np.floor(high, out=high)
+        # else floor(x + 1e-9) == x already: x = last + R is a whole number >= +0.0
         np.maximum(low, high, out=high)
         np.rint(proposed, out=rounded)
         np.clip(rounded, low, high, out=orders)
-        np.not_equal(orders, rounded, out=ramp_limited)
+        if ramp_limited is not None:
+            np.not_equal(orders, rounded, out=ramp_limited)
         total = orders @ self.volume
         over = total > self.capacity + _EPS
-        capacity_limited.fill(False)
+        if capacity_limited is not None:
+            capacity_limited.fill(False)
         breaches = np.zeros(self.n, dtype=bool)
         if not over.any():
             return proposed, breaches, total
@@ -425,7 +450,8 @@ class _Kernel:
             sub_low + np.floor((sub - sub_low) * factor[:, None] + 1e-9),
             np.floor(sub_low * (self.capacity / np.maximum(floor_volume, _EPS))[:, None] + 1e-9),
         )
-        capacity_limited[rows] = scaled != sub
+        if capacity_limited is not None:
+            capacity_limited[rows] = scaled != sub
         breaches[rows] = ~fits_floor
         orders[rows] = scaled
         return proposed, breaches, None
@@ -441,8 +467,11 @@ class _Kernel:
         t = state.t
         slot = t % self.width
         arriving = state.ring[slot]
-        np.add(self.cell, self.slot_offset[slot], out=self.index)
-        np.add.at(state.ring.reshape(-1), self.index.reshape(-1), np.ravel(orders))
+        if self.slot_index is None:
+            index = np.add(self.cell, self.slot_offset[slot], out=self.index).reshape(-1)
+        else:
+            index = self.slot_index[slot]
+        np.add.at(state.ring.reshape(-1), index, np.ravel(orders))
         np.add(arriving, self.arrivals[t], out=received)
         if state.transit_total is not None:
             np.add(state.transit_total, orders, out=state.transit_total)
@@ -577,6 +606,7 @@ def simulate(
             orders,
             buffers["ramp_limited"][t],
             buffers["capacity_limited"][t],
+            whole_last_order=t > 0 or kernel.whole_initial_order,
         )
         adjusted = buffers["adjusted_units"][t]
         np.subtract(orders, cleaned, out=adjusted)
@@ -625,13 +655,12 @@ def simulate_cost_by_sku(
     shared = np.zeros(n)
     # Week outputs nobody keeps go to scratch reused every week; the orders and the end
     # inventory become the state, so they are fresh arrays (as with advance()).
-    ramp_limited, capacity_limited = np.empty((n, p), dtype=bool), np.empty((n, p), dtype=bool)
     received = np.empty((n, p))
     for t in range(instance.horizon_weeks):
         proposed = np.asarray(policy.act(instance, state, t), dtype=float)
         orders, end = np.empty((n, p)), np.empty((n, p))
         _, _, loaded = kernel.project(
-            proposed, state.last_order, orders, ramp_limited, capacity_limited
+            proposed, state.last_order, orders, whole_last_order=t > 0 or kernel.whole_initial_order
         )
         week_demand = demand[:, t] if repeats == 1 else np.tile(demand[:, t], (repeats, 1))
         kernel.receive(state, orders, received)
