@@ -14,12 +14,25 @@ from pathlib import Path
 
 from inventory.config import Config
 from inventory.io import write_json
+from inventory.model import Instance
 
 ARTIFACTS = Path("artifacts")
 MODELS = Path("models")
 METRICS = Path("metrics")
 REPORTS = Path("reports")
 VALIDATION_REPORT = REPORTS / "validation.json"
+FORECAST = ARTIFACTS / "forecast.csv"
+
+
+def planning_instance(config: Config, location: str | None = None) -> Instance:
+    """The instance every planning stage uses: the data folder's catalog, warehouse and
+    open POs with the forecast stage's forecast (``artifacts/forecast.csv``), so that the
+    fitted demand distributions describe errors around the forecast we plan on. Before the
+    forecast stage has run, the data folder's own forecast is used."""
+    from inventory.data import load_instance
+    from inventory.forecast import planning_forecast
+
+    return load_instance(config, location, forecast=planning_forecast(FORECAST, config.forecast))
 
 
 def generate(config: Config, out_dir: str | Path | None = None,
@@ -130,14 +143,13 @@ def train(
     """
     from dataclasses import replace
 
-    from inventory.data import load_instance
     from inventory.training import train_ppo
 
     if profile is not None:
         if profile not in ("quick", "full"):
             raise ValueError(f"profile must be quick or full, got {profile!r}")
         config = replace(config, ppo=replace(config.ppo, profile=profile))
-    instance = load_instance(config, location)
+    instance = planning_instance(config, location)
     suffix = None if instance.location == config.simulation.location else instance.location
     result = train_ppo(
         config, instance, mode, models_root=MODELS, metrics_root=METRICS, location=suffix,
@@ -159,12 +171,11 @@ def recommend(config: Config, state: str | Path | None = None) -> dict[str, str]
     ``metrics/recommendation.json``. ``state`` is an optional CSV of today's on hand, last
     order and open POs (see :func:`inventory.recommend.read_state`).
     """
-    from inventory.data import load_instance
     from inventory.recommend import write_recommendation
 
     return write_recommendation(
         config,
-        load_instance(config),
+        planning_instance(config),
         state,
         metrics_dir=METRICS,
         reports_dir=REPORTS,
@@ -187,12 +198,11 @@ def evaluate(config: Config, mode: str = "both", progress=None) -> dict[str, str
     """
     import importlib
 
-    from inventory.data import load_instance
     from inventory.evaluation import MODES, run_evaluation
 
     if mode not in (*MODES, "both"):
         raise ValueError(f"mode must be deterministic, stochastic or both, got {mode!r}")
-    instance = load_instance(config)
+    instance = planning_instance(config)
     written: dict[str, str] = {}
     for current in MODES if mode == "both" else (mode,):
         stress = None
@@ -216,6 +226,60 @@ def evaluate(config: Config, mode: str = "both", progress=None) -> dict[str, str
         written.update({f"{current}_{key}": path for key, path in paths.items()})
     return written
 
+def solve(config: Config, mode: str = "deterministic") -> dict[str, str]:
+    """Solve the MILP plan (``milp`` group) and write it with its solve metrics.
+
+    ``deterministic``: the plan on the forecast. ``stochastic``: the sample-average plan
+    over the first ``milp.saa_scenarios`` training scenarios. Writes
+    ``artifacts/milp/plan_<mode>.csv`` (sku, week, order) and ``metrics/solve_<mode>.json``
+    (status, objective, bound, gap, solve time, solver, method, the plan's simulated cost).
+
+    Raises:
+        ValueError: bad mode, infeasible data (naming the constraint family), a missing
+            solver (saying how to install it) or no plan within the time limit.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from inventory.dynamics import simulate_plan
+    from inventory.evaluation import scenarios_for
+    from inventory.io import write_csv
+    from inventory.milp import solve_plan
+
+    if mode not in ("deterministic", "stochastic"):
+        raise ValueError(f"mode must be deterministic or stochastic, got {mode!r}")
+    instance = planning_instance(config)
+    demand = scenarios_for(config, instance, mode).train
+    if mode == "stochastic":
+        demand = demand[: config.milp.saa_scenarios]
+    terminal = config.simulation.terminal_cost
+    result = solve_plan(instance, demand, settings=config.milp, terminal=terminal)
+    if result.orders is None:
+        raise ValueError(
+            f"solve ({mode}): no plan ({result.status}) within milp.time_limit_s = "
+            f"{config.milp.time_limit_s:g} s; raise it or set milp.solver: highs"
+        )
+    simulated = simulate_plan(instance, result.orders, demand, terminal=terminal)
+    weeks = pd.DatetimeIndex(instance.weeks).strftime("%Y-%m-%d")
+    plan = pd.DataFrame({
+        "sku": np.tile(instance.skus, instance.horizon_weeks),
+        "week": np.repeat(weeks, instance.n_skus),
+        "order": result.orders.ravel().astype(int),
+    })
+    plan_path = ARTIFACTS / "milp" / f"plan_{mode}.csv"
+    metrics_path = METRICS / f"solve_{mode}.json"
+    write_csv(plan_path, plan)
+    write_json(metrics_path, {
+        "mode": mode,
+        **result.metrics(),
+        "simulated_cost": float(simulated.total_cost().mean()),
+        "n_scenarios": int(demand.shape[0]),
+        "n_skus": instance.n_skus,
+        "horizon_weeks": instance.horizon_weeks,
+    })
+    return {"plan": str(plan_path), "metrics": str(metrics_path)}
+
+
 def report(config: Config) -> dict[str, str]:
     """``reports/summary.md`` and ``reports/index.html`` from the other stages' outputs."""
     from inventory.report import MODES, build_report
@@ -225,6 +289,7 @@ def report(config: Config) -> dict[str, str]:
         learning_curves={mode: METRICS / f"learning_curve_{mode}.csv" for mode in MODES},
         drift_json=METRICS / "drift.json",
         drift_html=REPORTS / "drift.html",
+        solves={mode: METRICS / f"solve_{mode}.json" for mode in MODES},
         plan_csv=ARTIFACTS / "recommendation" / "plan.csv",
         recommendation_md=REPORTS / "recommendation.md",
         out_dir=REPORTS,
