@@ -334,6 +334,13 @@ def terminal_cost(instance: Instance, state: State) -> np.ndarray:
     return terminal_cost_by_sku(instance, state).sum(axis=1)
 
 
+def _frozen(view: np.ndarray) -> np.ndarray:
+    """A read-only view of ``view``."""
+    view = view.view()
+    view.flags.writeable = False
+    return view
+
+
 class _Kernel:
     """The week's projection and transition for a batch of ``n`` rows, with every
     per-instance constant computed once and scratch buffers reused across weeks.
@@ -577,8 +584,9 @@ def simulate(
     kernel.track_transit(state)
     # Buffers are week-major (T, N, P): each week the kernel writes its outputs straight
     # into one contiguous block, and the result exposes (N, T, P) views. The state's
-    # on-hand and last order are views of the week's block (a fresh array every week, as
-    # with advance()). The target is the same in every scenario (a view).
+    # on-hand and last order are read-only views of the week's block (a fresh array every
+    # week, as with advance(); read-only so that a policy cannot rewrite the recorded
+    # trajectory). The target is the same in every scenario (a view).
     weekly = (
         "orders",
         "proposed",
@@ -617,7 +625,7 @@ def simulate(
         kernel.serve(t, state.on_hand, received, demand[:, t], week)
         containers[t] = kernel.containers(orders, loaded)
         np.multiply(instance.container_cost, containers[t], out=cost_containers[t])
-        state.on_hand, state.last_order, state.t = week[2], orders, t + 1
+        state.on_hand, state.last_order, state.t = _frozen(week[2]), _frozen(orders), t + 1
     out = {name: buffer.transpose(1, 0, 2) for name, buffer in buffers.items()}
     out["target"] = np.broadcast_to(instance.target, (n, horizon, p))
     final_by_sku = terminal_cost_by_sku(instance, state) if terminal else np.zeros((n, p))
