@@ -22,6 +22,7 @@ from prefect_dask import DaskTaskRunner
 
 from flows.training import MODES, pipeline_steps, run_steps
 from inventory.config import DEFAULT_PARAMS, Config, config_to_dict, load_config
+from inventory.data import load_tables
 
 __all__ = ["LOCATIONS_DIR", "location_params", "dask_runner", "scale_out_flow"]
 
@@ -87,15 +88,17 @@ def scale_out_flow(
 
     Args:
         params: The project's params file.
-        locations: Locations to run (default ``pipeline.locations``, else
-            ``data.locations``).
+        locations: Locations to run (default ``pipeline.locations``, else every location
+            of the data folder).
         modes: Demand modes (default both).
 
     Returns:
         The report folder of each location.
     """
     config = load_config(params)
-    chosen = list(locations or config.pipeline.locations or config.data.locations)
+    chosen = list(
+        locations or config.pipeline.locations or load_tables(config.data.dir).locations()
+    )
     root = Path.cwd()
     params_by_location = {loc: str(location_params(config, loc, root)) for loc in chosen}
     runner = dask_runner(config)
