@@ -578,15 +578,14 @@ def simulate(
             f"demand has shape {demand.shape}; expected (N, {instance.horizon_weeks}, "
             f"{instance.n_skus}) to match the instance"
         )
-    state = initial_state(instance, n)
-    policy.reset(instance, n)
-    kernel = _Kernel(instance, n)
-    kernel.track_transit(state)
     # Buffers are week-major (T, N, P): each week the kernel writes its outputs straight
     # into one contiguous block, and the result exposes (N, T, P) views. The state's
     # on-hand and last order are read-only views of the week's block (a fresh array every
     # week, as with advance(); read-only so that a policy cannot rewrite the recorded
-    # trajectory). The target is the same in every scenario (a view).
+    # trajectory). The target is the same in every scenario (a view). They are allocated
+    # before the state and the kernel's scratch: measured with glibc, repeated calls then
+    # reuse the memory of earlier results instead of faulting in ~100 MB of fresh pages
+    # (about a sixth of the time for 1000 x 52 x 25).
     weekly = (
         "orders",
         "proposed",
@@ -603,6 +602,10 @@ def simulate(
     buffers["ramp_limited"] = np.empty((horizon, n, p), dtype=bool)
     buffers["capacity_limited"] = np.empty((horizon, n, p), dtype=bool)
     served = [buffers[name] for name in weekly[4:]]
+    state = initial_state(instance, n)
+    policy.reset(instance, n)
+    kernel = _Kernel(instance, n)
+    kernel.track_transit(state)
     containers = np.empty((horizon, n))
     cost_containers = np.empty((horizon, n))
     for t in range(horizon):
