@@ -246,6 +246,34 @@ def train(
     _written(files)
 
 
+@app.command("solve")
+def solve(
+    mode: Annotated[
+        str,
+        typer.Option("--mode", help="deterministic (plan on the forecast) or stochastic "
+                     "(sample-average plan over milp.saa_scenarios training scenarios)."),
+    ] = "deterministic",
+) -> None:
+    """Solve the MILP order plan with GLPK or HiGHS (params.yaml group `milp`).
+
+    Writes artifacts/milp/plan_<mode>.csv and metrics/solve_<mode>.json (status, objective,
+    bound, gap, solve time, solver).
+    """
+    import json
+
+    from inventory import stages
+
+    files = stages.solve(get_config(), mode)
+    m = json.loads(Path(files["metrics"]).read_text())
+    gap = "n/a" if m["gap"] is None else f"{100 * m['gap']:.2f}%"
+    bound = "n/a" if m["bound"] is None else f"{m['bound']:,.1f}"
+    echo(
+        f"{mode}: {m['status']} plan, cost {m['objective']:,.1f}, bound {bound}, gap {gap} "
+        f"({m['solver']}, {m['method']}, {m['solve_time_s']:.1f} s)"
+    )
+    _written(files)
+
+
 @app.command("recommend")
 def recommend(
     state: Annotated[

@@ -143,6 +143,8 @@ class MilpConfig:
     method: Literal["auto", "monolithic", "lagrangian"] = "auto"
     monolithic_max_cells: int = knob(400, ge=1, help="auto: SKUs x weeks solved monolithically")
     lagrangian_iterations: int = knob(40, ge=1, le=10_000)
+    lagrangian_workers: int = knob(1, ge=1, le=256, help="processes for the SKU subproblems")
+    lagrangian_repair_share: float = knob(0.35, ge=0, lt=1, help="time share for the repair")
     rolling_lookahead_weeks: int = knob(10, ge=1, le=104)
     rolling_scenarios: int = knob(10, ge=1, le=100_000)
     rolling_time_limit_s: float = knob(10.0, gt=0)

@@ -644,6 +644,83 @@ def _terminal_cost(
     ).sum(axis=1)
 
 
+def _sku_subproblem(task: tuple) -> tuple[np.ndarray, float]:
+    """Solve one SKU's priced subproblem (module level so a process pool can run it)."""
+    sub, demand, price, terminal, beyond, need, solver, gap, time_limit_s = task
+    model = build_plan_model(
+        sub, demand, terminal=terminal, capacity_price=price, transit_beyond=beyond, required=need
+    )
+    result = solve(model, solver=solver, mip_gap=gap, time_limit_s=time_limit_s)
+    if result.orders is None or result.bound is None:
+        raise ValueError(
+            f"Lagrangian subproblem of SKU {sub.skus[0]} gave {result.status}; raise "
+            "milp.time_limit_s or use milp.method: monolithic"
+        )
+    return result.orders[:, 0], result.bound
+
+
+def _solve_subproblems(
+    instance, demand, price, settings, terminal, beyond, need, budget_s: float, pool
+) -> tuple[np.ndarray, float]:
+    """Plans (T, P) and the sum of proven subproblem bounds at multipliers ``price``."""
+    n_skus = instance.n_skus
+    workers = settings.lagrangian_workers
+    per_sku = max(1.0, budget_s * workers / n_skus)
+    tasks = [
+        (
+            instance.subset([p]),
+            demand[..., [p]],
+            price,
+            terminal,
+            beyond[[p]],
+            need[[p]],
+            settings.solver,
+            settings.mip_gap / 2,
+            per_sku,
+        )
+        for p in range(n_skus)
+    ]
+    outcomes = (
+        list(pool.map(_sku_subproblem, tasks))
+        if pool
+        else [_sku_subproblem(task) for task in tasks]
+    )
+    plan = np.stack([orders for orders, _ in outcomes], axis=1)
+    return plan, float(sum(bound for _, bound in outcomes))
+
+
+def _window_repair(
+    instance, raw_plan, demand, settings, terminal, beyond, need, time_limit_s: float
+) -> np.ndarray | None:
+    """Make a capacity-infeasible plan feasible by re-planning around the overloaded weeks.
+
+    Orders outside ``[first overloaded week - 6, last + 10]`` keep their values; every
+    cell where the plan sold the whole demand must still do so (its binary is fixed);
+    the remaining small MILP is solved over all SKUs with the true capacity.
+    """
+    over = np.flatnonzero(raw_plan @ instance.volume > instance.capacity_volume + 1e-6)
+    if over.size == 0:
+        return raw_plan
+    roomy = replace(instance, max_containers=10**9)
+    sim = dynamics.simulate_plan(roomy, raw_plan, demand, terminal=False)
+    stock = sim.sales + sim.end_inventory
+    model = build_plan_model(
+        instance, demand, terminal=terminal, transit_beyond=beyond, required=need
+    )
+    for k, t, p in model.Z:
+        if stock[k, t, p] >= demand[k, t, p] - 1e-9:
+            model.sell_all[k, t, p].fix(1)
+    first, last = int(over.min()) - 6, int(over.max()) + 10
+    for t in range(instance.horizon_weeks):
+        if not first <= t <= last:
+            for p in range(instance.n_skus):
+                model.order[t, p].fix(float(raw_plan[t, p]))
+    result = solve(
+        model, solver=settings.solver, mip_gap=settings.mip_gap / 4, time_limit_s=time_limit_s
+    )
+    return result.orders
+
+
 def solve_lagrangian(
     instance: Instance,
     demand: np.ndarray | None = None,
@@ -659,9 +736,11 @@ def solve_lagrangian(
     + sum_t min_{n in 0..max_containers} (container_cost - lambda_t container_volume) n``
     is a lower bound on the optimum for every ``lambda >= 0`` (each SKU term uses its
     subproblem's proven bound, so it stays valid when a subproblem stops at a gap).
-    Multipliers follow projected subgradient steps with a Polyak step size; each
-    iteration's subproblem plans are repaired into a feasible plan by the simulator's
-    projection and the best repaired plan is returned.
+    Multipliers follow projected subgradient steps with a Polyak step size, for
+    ``lagrangian_repair_share`` less than the time limit; the subproblems run on
+    ``milp.lagrangian_workers`` processes. Primal plans: each iteration's subproblem plans
+    projected by the simulator, and at the end :func:`_window_repair` of the last plans
+    with the remaining time; the cheapest (simulated cost) is returned.
     """
     settings = settings or MilpConfig()
     start = time.perf_counter()
@@ -670,68 +749,65 @@ def solve_lagrangian(
     horizon, n_skus = instance.forecast.shape
     beyond = np.zeros(n_skus) if transit_beyond is None else np.asarray(transit_beyond)
     need = dynamics.required_position(instance) if required is None else np.asarray(required)
+    loop_budget = settings.time_limit_s * (1 - settings.lagrangian_repair_share)
     price = np.zeros(horizon)
-    models = []
-    for p in range(n_skus):
-        sub = instance.subset([p])
-        models.append(
-            build_plan_model(
-                sub,
-                demand[..., [p]],
-                terminal=terminal,
-                capacity_price=price,
-                transit_beyond=beyond[[p]],
-                required=need[[p]],
-            )
-        )
-    best_bound, best_cost, best_plan = -math.inf, math.inf, None
-    step_scale, stall, iteration = 1.0, 0, 0
-    sub_gap = settings.mip_gap / 2
+    best_bound, best_cost, best_plan, raw_plan = -math.inf, math.inf, None, None
+    step_scale, stall, iteration, last_iteration_s = 1.0, 0, 0, 0.0
     history = []
-    for iteration in range(1, settings.lagrangian_iterations + 1):
-        remaining = settings.time_limit_s - (time.perf_counter() - start)
-        if remaining <= 0:
-            break
-        plan = np.zeros((horizon, n_skus))
-        dual = 0.0
-        for p, model in enumerate(models):
-            for t in range(horizon):
-                model.price[t] = float(price[t])
-            result = solve(
-                model,
-                solver=settings.solver,
-                mip_gap=sub_gap,
-                time_limit_s=max(1.0, remaining / max(1, n_skus - p)),
+    pool = None
+    if settings.lagrangian_workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(settings.lagrangian_workers)
+    try:
+        for iteration in range(1, settings.lagrangian_iterations + 1):
+            remaining = loop_budget - (time.perf_counter() - start)
+            if raw_plan is not None and remaining < last_iteration_s:
+                break
+            began = time.perf_counter()
+            plan, dual = _solve_subproblems(
+                instance, demand, price, settings, terminal, beyond, need, max(remaining, 1.0), pool
             )
-            if result.orders is None or result.bound is None:
-                raise ValueError(
-                    f"Lagrangian subproblem of SKU {instance.skus[p]} gave {result.status}; "
-                    "raise milp.time_limit_s or use milp.method: monolithic"
-                )
-            plan[:, p] = result.orders[:, 0]
-            dual += result.bound
-        gain = instance.container_cost - price * instance.container_volume
-        containers = np.where(gain < 0, instance.max_containers, 0)
-        dual += float((gain * containers).sum())
-        improved = dual > best_bound + 1e-9 * max(1.0, abs(dual))
-        best_bound = max(best_bound, dual)
-        feasible, cost = _replay_cost(instance, plan, demand, terminal, beyond, need)
-        if cost < best_cost:
-            best_cost, best_plan = cost, feasible
-        history.append((iteration, dual, cost))
-        subgradient = plan @ instance.volume - instance.container_volume * containers
-        gap = _relative_gap(best_cost, best_bound)
-        if gap is not None and gap <= settings.mip_gap:
-            break
-        stall = 0 if improved else stall + 1
-        if stall >= 3:
-            step_scale, stall = step_scale / 2, 0
-        direction = np.where((price <= 0) & (subgradient < 0), 0.0, subgradient)
-        norm = float(direction @ direction)
-        if norm <= _EPS:
-            break  # plan fits capacity with complementary slackness: optimal
-        step = step_scale * (best_cost - dual) / norm
-        price = np.maximum(0.0, price + step * subgradient)
+            gain = instance.container_cost - price * instance.container_volume
+            containers = np.where(gain < 0, instance.max_containers, 0)
+            dual += float((gain * containers).sum())
+            improved = dual > best_bound + 1e-9 * max(1.0, abs(dual))
+            best_bound = max(best_bound, dual)
+            feasible, cost = _replay_cost(instance, plan, demand, terminal, beyond, need)
+            if cost < best_cost:
+                best_cost, best_plan, raw_plan = cost, feasible, plan
+            last_iteration_s = time.perf_counter() - began
+            history.append((iteration, dual, cost))
+            subgradient = plan @ instance.volume - instance.container_volume * containers
+            gap = _relative_gap(best_cost, best_bound)
+            if gap is not None and gap <= settings.mip_gap:
+                break
+            stall = 0 if improved else stall + 1
+            if stall >= 3:
+                step_scale, stall = step_scale / 2, 0
+            direction = np.where((price <= 0) & (subgradient < 0), 0.0, subgradient)
+            norm = float(direction @ direction)
+            if norm <= _EPS:
+                break  # plan fits capacity with complementary slackness: optimal
+            # Polyak step towards a target a little above the bound: the repaired cost of
+            # early iterations is far above the optimum and would overshoot.
+            target = min(best_cost, best_bound * 1.02 + 1e-6)
+            step = step_scale * max(target - dual, 0.0) / norm
+            price = np.maximum(0.0, price + step * subgradient)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    gap = _relative_gap(best_cost, best_bound)
+    if gap is None or gap > settings.mip_gap:
+        left = max(5.0, settings.time_limit_s - (time.perf_counter() - start))
+        repaired = _window_repair(
+            instance, raw_plan, demand, settings, terminal, beyond, need, left
+        )
+        if repaired is not None:
+            feasible, cost = _replay_cost(instance, repaired, demand, terminal, beyond, need)
+            history.append(("repair", best_bound, cost))
+            if cost < best_cost:
+                best_cost, best_plan = cost, feasible
     elapsed = time.perf_counter() - start
     gap = _relative_gap(best_cost, best_bound)
     status = "optimal" if gap is not None and gap <= settings.mip_gap + 1e-9 else "feasible"

@@ -249,7 +249,7 @@ def solve(config: Config, mode: str = "deterministic") -> dict[str, str]:
     if mode not in ("deterministic", "stochastic"):
         raise ValueError(f"mode must be deterministic or stochastic, got {mode!r}")
     instance = planning_instance(config)
-    demand = scenarios_for(config, instance, mode).train
+    demand = scenarios_for(config, instance, mode).training
     if mode == "stochastic":
         demand = demand[: config.milp.saa_scenarios]
     terminal = config.simulation.terminal_cost
