@@ -14,7 +14,10 @@ Targets (issue 3): vectorised >= 100x the plain loop, and >= 1e6 SKU-weeks/s for
 evaluation batch of 1000 scenarios x 25 SKUs x 52 weeks. ``simulate`` returns every
 (N, T, P) trajectory (10 float64 and 2 bool arrays, about 110 MB for the default batch);
 the "output memory floor" row times only allocating and writing those arrays once, the
-part of its cost no arithmetic change can remove.
+part of its cost no arithmetic change can remove. Whether that memory arrives as fresh
+pages (page faults, zeroing by the kernel) or is recycled by the C allocator from an
+earlier result depends on the process's allocation history; the floor row is measured
+in the same conditions as the simulate row, so read the two together.
 """
 
 from __future__ import annotations

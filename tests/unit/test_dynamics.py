@@ -338,3 +338,18 @@ def test_cost_only_path_outside_its_shortcut_still_sums_the_components(overstock
     for t in range(instance.horizon_weeks):
         expected += weekly[:, t]
     assert_bitwise(per_sku, expected, "per_sku")
+
+
+def test_large_batches_compute_pipeline_positions_weekly(monkeypatch) -> None:
+    """Past the precomputation limit the kernel sums positions each week: same bits."""
+    import inventory.dynamics
+
+    instance = make_instance(5, 9, seed=8, max_lead_time=4)
+    rng = np.random.default_rng(8)
+    demand = rng.poisson(instance.forecast, (4, 9, 5)).astype(float)
+    proposals = rng.normal(instance.forecast, 5, (4, 9, 5))
+    expected = simulate_plan(instance, proposals, demand)
+    monkeypatch.setattr(inventory.dynamics, "_PRECOMPUTED_SLOTS_LIMIT", 0)
+    result = simulate_plan(instance, proposals, demand)
+    for name in ("orders", "received", "end_inventory", "cost_overstock", "cost_terminal"):
+        assert_bitwise(getattr(result, name), getattr(expected, name), name)
