@@ -18,13 +18,12 @@ from pathlib import Path
 
 import yaml
 from prefect import flow, get_run_logger
-from prefect_dask import DaskTaskRunner
 
-from flows.training import MODES, pipeline_steps, run_steps
+from flows.training import MODES, dask_runner, pipeline_steps, run_steps
 from inventory.config import DEFAULT_PARAMS, Config, config_to_dict, load_config
 from inventory.data import load_tables
 
-__all__ = ["LOCATIONS_DIR", "location_params", "dask_runner", "scale_out_flow"]
+__all__ = ["LOCATIONS_DIR", "location_params", "scale_out_flow"]
 
 LOCATIONS_DIR = Path("artifacts") / "locations"
 
@@ -42,20 +41,6 @@ def location_params(config: Config, location: str, root: Path) -> Path:
     path = folder / "params.yaml"
     path.write_text(yaml.safe_dump(config_to_dict(local), sort_keys=False))
     return path
-
-
-def dask_runner(config: Config) -> DaskTaskRunner:
-    """A runner on the scheduler in params, or on a new local cluster."""
-    if config.pipeline.dask_address:
-        return DaskTaskRunner(address=config.pipeline.dask_address)
-    return DaskTaskRunner(
-        cluster_kwargs={
-            "n_workers": config.pipeline.dask_workers,
-            "threads_per_worker": 1,
-            "processes": True,
-            "dashboard_address": ":0",
-        }
-    )
 
 
 @flow(name="locations-fan-out")

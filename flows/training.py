@@ -1,4 +1,5 @@
-"""The training flow: the stages of dvc.yaml as Prefect tasks, independent ones concurrently.
+"""The training flow: the stages of dvc.yaml as Prefect tasks, independent ones concurrently
+(on Dask worker processes, see :func:`dask_runner`).
 
 :data:`STEPS` is the flow's graph: each step is one task (one stage of
 :mod:`inventory.stages`) and the steps it waits for. It names steps the way DVC names the
@@ -22,13 +23,22 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect_dask import DaskTaskRunner
 
 import tasks
-from inventory.config import DEFAULT_PARAMS, load_config
+from inventory.config import DEFAULT_PARAMS, Config, load_config
 from inventory.report import evaluation_markdown
 
-__all__ = ["MODES", "Step", "STEPS", "pipeline_steps", "run_steps", "dvc_commit", "training_flow"]
+__all__ = [
+    "MODES",
+    "Step",
+    "STEPS",
+    "pipeline_steps",
+    "run_steps",
+    "dask_runner",
+    "dvc_commit",
+    "training_flow",
+]
 
 MODES = ("deterministic", "stochastic")
 
@@ -134,9 +144,40 @@ def _is_repo_params(params: str) -> bool:
     return (here / "dvc.yaml").exists() and Path(params).resolve() == (here / DEFAULT_PARAMS)
 
 
-@flow(name="training", task_runner=ThreadPoolTaskRunner(max_workers=4), log_prints=True)
+def dask_runner(config: Config) -> DaskTaskRunner:
+    """A Dask runner: on the scheduler at ``pipeline.dask_address``, or a new local cluster
+    of ``pipeline.dask_workers`` processes with one thread each.
+
+    Processes, not threads: each stage gets its own interpreter (PPO seeds the global torch
+    and numpy generators; two trainings in one process would share them), so a flow run
+    gives the same artefacts as ``dvc repro``, and the stages run truly in parallel.
+    """
+    if config.pipeline.dask_address:
+        return DaskTaskRunner(address=config.pipeline.dask_address)
+    return DaskTaskRunner(
+        cluster_kwargs={
+            "n_workers": config.pipeline.dask_workers,
+            "threads_per_worker": 1,
+            "processes": True,
+            "dashboard_address": ":0",
+        }
+    )
+
+
+@flow(name="training-stages")
+def _stages(params: str, modes: list[str], retries: int, retry_delay_s: float) -> dict:
+    futures = run_steps(
+        pipeline_steps(tuple(modes)), params, retries=retries, retry_delay_s=retry_delay_s
+    )
+    return {name: future.result() for name, future in futures.items()}
+
+
+@flow(name="training", log_prints=True)
 def training_flow(params: str = str(DEFAULT_PARAMS), modes: list[str] | None = None) -> dict:
     """Run validate -> forecast -> train and solve -> evaluate -> drift -> recommend -> report.
+
+    The stages run as tasks on Dask (:func:`dask_runner`), each as soon as the stages it
+    needs are done; then the run is recorded in DVC.
 
     Args:
         params: The params file (relative to the working directory, the project root).
@@ -147,13 +188,9 @@ def training_flow(params: str = str(DEFAULT_PARAMS), modes: list[str] | None = N
     """
     config = load_config(params)
     chosen = tuple(modes or MODES)
-    futures = run_steps(
-        pipeline_steps(chosen),
-        params,
-        retries=config.pipeline.retries,
-        retry_delay_s=config.pipeline.retry_delay_s,
+    written = _stages.with_options(task_runner=dask_runner(config))(
+        params, list(chosen), config.pipeline.retries, config.pipeline.retry_delay_s
     )
-    written = {name: future.result() for name, future in futures.items()}
     _publish_evaluations(chosen, Path("metrics"))
     dvc = "not recorded"
     if config.pipeline.dvc_commit and chosen == MODES and _is_repo_params(params):
