@@ -799,7 +799,13 @@ def solve_lagrangian(
             pool.shutdown()
     gap = _relative_gap(best_cost, best_bound)
     if gap is None or gap > settings.mip_gap:
-        left = max(5.0, settings.time_limit_s - (time.perf_counter() - start))
+        # The repair keeps its share even when the loop overran (a loaded machine), so
+        # the total may exceed time_limit_s by up to that share.
+        left = max(
+            settings.time_limit_s - (time.perf_counter() - start),
+            settings.time_limit_s * settings.lagrangian_repair_share,
+            5.0,
+        )
         repaired = _window_repair(
             instance, raw_plan, demand, settings, terminal, beyond, need, left
         )

@@ -204,8 +204,10 @@ def milp_policies(
 ) -> dict[str, object]:
     """All MILP policies for one evaluation mode (name -> policy); see module docstring.
 
-    ``milp_hindsight`` is left out in stochastic mode when the evaluation has more
-    scenarios than ``milp.hindsight_scenarios`` (one full MILP per scenario).
+    ``milp_hindsight`` is left out in stochastic mode when the evaluation (or a stress
+    set) has more scenarios than ``milp.hindsight_scenarios`` (one full MILP per
+    scenario). The open-loop plan is cached, so both modes and ``milp_saa`` in
+    deterministic mode reuse one solve.
     """
     built = {
         name: factory(config, instance, mode, train_demand) for name, factory in _FACTORIES.items()
@@ -213,8 +215,36 @@ def milp_policies(
     return {name: policy for name, policy in built.items() if policy is not None}
 
 
+_OPEN_LOOP_CACHE: dict[tuple, OpenLoopPlan] = {}
+
+
+def _fingerprint(instance: Instance) -> bytes:
+    arrays = (
+        instance.forecast,
+        instance.arrivals,
+        instance.on_hand,
+        instance.last_order,
+        instance.ramp_limit,
+        instance.volume,
+        instance.lead_time_weeks,
+        instance.lost_sale_cost,
+        instance.overstock_cost,
+        instance.understock_cost,
+        instance.safety_stock_weeks,
+    )
+    scalars = np.array(
+        [instance.container_volume, instance.max_containers, instance.container_cost]
+    )
+    return b"".join(np.ascontiguousarray(a, dtype=float).tobytes() for a in (*arrays, scalars))
+
+
 def _open_loop(config: Config, instance: Instance, mode: str, train: np.ndarray):
-    return OpenLoopPlan(instance, config.milp, terminal=_terminal(config))
+    """The plan on the forecast; solved once per instance and settings (both modes)."""
+    key = (_fingerprint(instance), config.milp, _terminal(config))
+    if key not in _OPEN_LOOP_CACHE:
+        _OPEN_LOOP_CACHE.clear()
+        _OPEN_LOOP_CACHE[key] = OpenLoopPlan(instance, config.milp, terminal=_terminal(config))
+    return _OPEN_LOOP_CACHE[key]
 
 
 def _saa(config: Config, instance: Instance, mode: str, train: np.ndarray):
@@ -230,6 +260,9 @@ def _rolling(config: Config, instance: Instance, mode: str, train: np.ndarray):
 
 def _hindsight(config: Config, instance: Instance, mode: str, train: np.ndarray):
     n_eval = 1 if mode == "deterministic" else config.simulation.n_eval_scenarios
+    stress = getattr(config, "stress", None)
+    if mode == "stochastic" and stress is not None and stress.scenarios:
+        n_eval = max(n_eval, stress.n_scenarios)  # the evaluator replays stress sets too
     if n_eval > config.milp.hindsight_scenarios:
         return None
     policy = Hindsight(config.milp, terminal=_terminal(config))
