@@ -353,7 +353,7 @@ def _slot_index(lead_time_weeks: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
             array.flags.writeable = False
         if width * n * p <= 1_000_000:  # at most 8 MB an entry, 4 entries
             if len(_SLOT_INDEX) >= 4:
-                _SLOT_INDEX.pop(next(iter(_SLOT_INDEX)))
+                _SLOT_INDEX.clear()  # atomic, unlike evicting one entry (thread pools)
             _SLOT_INDEX[key] = index
     return index
 
