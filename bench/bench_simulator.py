@@ -2,17 +2,18 @@
 
 Run: ``python bench/bench_simulator.py`` (single core: BLAS threads are pinned to 1).
 Every figure is measured in this run; the ratio compares the same dynamics and the same
-base-stock policy (state feedback each week) on the same scenarios, and the two
-implementations are checked to agree exactly before timing counts.
+base-stock policy (state feedback each week) on the same scenarios, and the
+implementations are checked to agree before timing counts (trajectories and per-week
+costs exactly; sums over SKUs, added in another order by the loop, to 1e-12).
 
 Timing: each implementation runs ``--rounds`` times, interleaved with the others, and the
-fastest run counts. Runs are timed in CPU seconds of this (single-threaded) process, so
-time slices taken by other processes on a shared machine do not count against any
-implementation; wall-clock seconds of the same runs are printed alongside.
+fastest run counts. Runs are timed in CPU seconds (user + system) of this single-threaded
+process, so time slices taken by other processes on a shared machine do not count against
+any implementation; wall-clock seconds of the same runs are printed alongside.
 
 Targets (issue 3): vectorised >= 100x the plain loop, and >= 1e6 SKU-weeks/s for an
 evaluation batch of 1000 scenarios x 25 SKUs x 52 weeks. ``simulate`` returns every
-(N, T, P) trajectory (10 float64 and 2 bool arrays, about 110 MB for the default batch);
+(N, T, P) trajectory (10 float64 and 2 bool arrays, about 107 MB for the default batch);
 the "output memory floor" row times only allocating and writing those arrays once, the
 part of its cost no arithmetic change can remove. Whether that memory arrives as fresh
 pages (page faults, zeroing by the kernel) or is recycled by the C allocator from an
