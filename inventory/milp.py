@@ -651,12 +651,13 @@ def _sku_subproblem(task: tuple) -> tuple[np.ndarray, float]:
         sub, demand, terminal=terminal, capacity_price=price, transit_beyond=beyond, required=need
     )
     result = solve(model, solver=solver, mip_gap=gap, time_limit_s=time_limit_s)
-    if result.orders is None or result.bound is None:
-        raise ValueError(
-            f"Lagrangian subproblem of SKU {sub.skus[0]} gave {result.status}; raise "
-            "milp.time_limit_s or use milp.method: monolithic"
-        )
-    return result.orders[:, 0], result.bound
+    if result.status == "infeasible":
+        raise ValueError(f"Lagrangian subproblem of SKU {sub.skus[0]} is infeasible")
+    # Stopped before a plan: the ramp floor is always feasible, and 0 is a valid bound
+    # (every cost term and the capacity price are >= 0), so the dual stays a bound.
+    orders = result.orders[:, 0] if result.orders is not None else _order_bounds(sub)[0][:, 0]
+    bound = result.bound if result.bound is not None and math.isfinite(result.bound) else 0.0
+    return orders, bound
 
 
 def _solve_subproblems(
