@@ -162,15 +162,16 @@ def test_write_evaluation_deterministic_has_point_intervals(tmp_path) -> None:
 def test_stage_and_cli_evaluate(tmp_path, monkeypatch) -> None:
     from typer.testing import CliRunner
 
-    import inventory.data
     from inventory.cli import app
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "params.yaml").write_text(
+        "data:\n  n_skus: 3\n  history_weeks: 60\n  horizon_weeks: 10\n"
         "simulation:\n  horizon_weeks: 10\n  n_eval_scenarios: 12\n  n_train_scenarios: 4\n"
         "  demand_model: gamma\nevaluation:\n  tune_max_passes: 2\n"
+        "  policies: [order_up_to, base_stock, s_S, do_nothing]\n"
     )
-    monkeypatch.setattr(inventory.data, "load_instance", lambda config: make_instance(3, 10))
+    assert CliRunner().invoke(app, ["data", "generate"]).exit_code == 0
     result = CliRunner().invoke(app, ["evaluate", "--mode", "both"])
     assert result.exit_code == 0, result.output
     assert "do_nothing" in result.output
