@@ -145,11 +145,12 @@ class MilpConfig:
     lagrangian_iterations: int = knob(40, ge=1, le=10_000)
     lagrangian_workers: int = knob(1, ge=1, le=256, help="processes for the SKU subproblems")
     lagrangian_repair_share: float = knob(0.35, ge=0, lt=1, help="time share for the repair")
-    rolling_lookahead_weeks: int = knob(10, ge=1, le=104)
-    rolling_scenarios: int = knob(10, ge=1, le=100_000)
-    rolling_time_limit_s: float = knob(10.0, gt=0)
+    rolling_lookahead_weeks: int = knob(6, ge=1, le=104)
+    rolling_scenarios: int = knob(2, ge=1, le=100_000)
+    rolling_time_limit_s: float = knob(5.0, gt=0)
     rolling_mip_gap: float = knob(0.02, ge=0, le=1)
-    saa_scenarios: int = knob(4, ge=1, le=1000)
+    saa_scenarios: int = knob(2, ge=1, le=1000)
+    saa_time_limit_s: float = knob(180.0, gt=0)
     hindsight_scenarios: int = knob(10, ge=1, le=100_000)
 
 
@@ -225,18 +226,33 @@ class PPOProfileConfig:
 class PPOQuickConfig(PPOProfileConfig):
     """The ``quick`` profile: seconds to a minute on one core (tests, CI, default run)."""
 
+    total_timesteps: int = knob(150_000, ge=1, help="environment steps (weeks x copies)")
+    n_envs: int = knob(64, ge=1, le=1024, help="copies in the batched VecEnv")
+    n_steps: int = knob(52, ge=1, help="steps per copy per rollout")
+    batch_size: int = knob(832, ge=2)
+    learning_rate: float = knob(4e-4, gt=0, le=1)
+    gamma: float = knob(0.995, gt=0, le=1)
+    gae_lambda: float = knob(0.9, ge=0, le=1)
+    log_std_init: float = knob(-1.5, ge=-10, le=2)
+    eval_freq: int = knob(50_000, ge=1, help="timesteps between held-out evaluations")
+    checkpoint_freq: int = knob(50_000, ge=1, help="timesteps between checkpoints")
+
 
 @dataclass(frozen=True)
 class PPOFullConfig(PPOProfileConfig):
     """The ``full`` profile: the quality run (at most 30 minutes on 2 cores)."""
 
-    total_timesteps: int = knob(1_000_000, ge=1, help="environment steps (weeks x copies)")
-    n_envs: int = knob(32, ge=1, le=1024, help="copies in the batched VecEnv")
-    n_steps: int = knob(156, ge=1, help="steps per copy per rollout")
-    batch_size: int = knob(1248, ge=2)
-    eval_freq: int = knob(50_000, ge=1, help="timesteps between held-out evaluations")
+    total_timesteps: int = knob(5_000_000, ge=1, help="environment steps (weeks x copies)")
+    n_envs: int = knob(256, ge=1, le=1024, help="copies in the batched VecEnv")
+    n_steps: int = knob(52, ge=1, help="steps per copy per rollout")
+    batch_size: int = knob(3328, ge=2)
+    learning_rate: float = knob(4e-4, gt=0, le=1)
+    gamma: float = knob(0.995, gt=0, le=1)
+    gae_lambda: float = knob(0.9, ge=0, le=1)
+    log_std_init: float = knob(-1.5, ge=-10, le=2)
+    eval_freq: int = knob(250_000, ge=1, help="timesteps between held-out evaluations")
     n_eval_scenarios: int = knob(64, ge=1, le=100_000)
-    checkpoint_freq: int = knob(100_000, ge=1, help="timesteps between checkpoints")
+    checkpoint_freq: int = knob(1_000_000, ge=1, help="timesteps between checkpoints")
 
 
 @dataclass(frozen=True)
@@ -246,11 +262,11 @@ class PPOConfig:
     profile: Literal["quick", "full"] = "quick"
     seed: int = knob(7, ge=0)
     torch_threads: int = knob(1, ge=1, le=256)
-    anchor: Literal["planner", "base_stock"] = "planner"
+    anchor: Literal["planner", "base_stock"] = "base_stock"
     normalize_observations: bool = True
     normalize_rewards: bool = True
     clip_observations: float = knob(10.0, gt=0)
-    initial_on_hand_noise: float = knob(0.5, ge=0, le=1, help="deterministic mode only")
+    initial_on_hand_noise: float = knob(0.2, ge=0, le=1, help="deterministic mode only")
     eval_seed: int = knob(4321, ge=0)
     progress_bar: bool = True
     quick: PPOQuickConfig = field(default_factory=PPOQuickConfig)

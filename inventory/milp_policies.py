@@ -25,6 +25,8 @@ The factories at the bottom register these under ``milp_open_loop``, ``milp_roll
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from inventory.config import Config, MilpConfig
@@ -251,7 +253,8 @@ def _saa(config: Config, instance: Instance, mode: str, train: np.ndarray):
     if mode == "deterministic":
         return _open_loop(config, instance, mode, train)
     scenarios = train[: config.milp.saa_scenarios]
-    return SampleAveragePlan(instance, scenarios, config.milp, terminal=_terminal(config))
+    settings = replace(config.milp, time_limit_s=config.milp.saa_time_limit_s)
+    return SampleAveragePlan(instance, scenarios, settings, terminal=_terminal(config))
 
 
 def _rolling(config: Config, instance: Instance, mode: str, train: np.ndarray):

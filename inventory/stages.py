@@ -226,6 +226,7 @@ def evaluate(config: Config, mode: str = "both", progress=None) -> dict[str, str
         written.update({f"{current}_{key}": path for key, path in paths.items()})
     return written
 
+
 def solve(config: Config, mode: str = "deterministic") -> dict[str, str]:
     """Solve the MILP plan (``milp`` group) and write it with its solve metrics.
 
@@ -238,6 +239,8 @@ def solve(config: Config, mode: str = "deterministic") -> dict[str, str]:
         ValueError: bad mode, infeasible data (naming the constraint family), a missing
             solver (saying how to install it) or no plan within the time limit.
     """
+    from dataclasses import replace
+
     import numpy as np
     import pandas as pd
 
@@ -253,7 +256,10 @@ def solve(config: Config, mode: str = "deterministic") -> dict[str, str]:
     if mode == "stochastic":
         demand = demand[: config.milp.saa_scenarios]
     terminal = config.simulation.terminal_cost
-    result = solve_plan(instance, demand, settings=config.milp, terminal=terminal)
+    settings = config.milp
+    if mode == "stochastic":
+        settings = replace(settings, time_limit_s=settings.saa_time_limit_s)
+    result = solve_plan(instance, demand, settings=settings, terminal=terminal)
     if result.orders is None:
         raise ValueError(
             f"solve ({mode}): no plan ({result.status}) within milp.time_limit_s = "
@@ -261,22 +267,27 @@ def solve(config: Config, mode: str = "deterministic") -> dict[str, str]:
         )
     simulated = simulate_plan(instance, result.orders, demand, terminal=terminal)
     weeks = pd.DatetimeIndex(instance.weeks).strftime("%Y-%m-%d")
-    plan = pd.DataFrame({
-        "sku": np.tile(instance.skus, instance.horizon_weeks),
-        "week": np.repeat(weeks, instance.n_skus),
-        "order": result.orders.ravel().astype(int),
-    })
+    plan = pd.DataFrame(
+        {
+            "sku": np.tile(instance.skus, instance.horizon_weeks),
+            "week": np.repeat(weeks, instance.n_skus),
+            "order": result.orders.ravel().astype(int),
+        }
+    )
     plan_path = ARTIFACTS / "milp" / f"plan_{mode}.csv"
     metrics_path = METRICS / f"solve_{mode}.json"
     write_csv(plan_path, plan)
-    write_json(metrics_path, {
-        "mode": mode,
-        **result.metrics(),
-        "simulated_cost": float(simulated.total_cost().mean()),
-        "n_scenarios": int(demand.shape[0]),
-        "n_skus": instance.n_skus,
-        "horizon_weeks": instance.horizon_weeks,
-    })
+    write_json(
+        metrics_path,
+        {
+            "mode": mode,
+            **result.metrics(),
+            "simulated_cost": float(simulated.total_cost().mean()),
+            "n_scenarios": int(demand.shape[0]),
+            "n_skus": instance.n_skus,
+            "horizon_weeks": instance.horizon_weeks,
+        },
+    )
     return {"plan": str(plan_path), "metrics": str(metrics_path)}
 
 
