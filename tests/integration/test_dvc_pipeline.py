@@ -28,7 +28,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 def run(repo: Path, *args: str) -> str:
+    return run_with_env(repo, {}, *args)
+
+
+def run_with_env(repo: Path, extra: dict[str, str], *args: str) -> str:
     env = os.environ | {"PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+    env = {k: v for k, v in (env | extra).items() if k != "PREFECT_API_URL"}
     done = subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout + done.stderr
@@ -109,3 +114,28 @@ def test_changing_a_ppo_param_reruns_only_training_and_dependents(
     }
     diff = run(repo, "dvc", "metrics", "diff", "--json")
     assert json.loads(diff), "the retrained models should change some metric"
+
+
+def test_a_prefect_training_run_leaves_dvc_lock_and_metrics_current(
+    repo: Path, first_run: str, tmp_path: Path
+) -> None:
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["ppo"]["seed"] = int(params["ppo"]["seed"]) + 1
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert "train@stochastic" in run(repo, "dvc", "status")
+    code = (
+        "from prefect.testing.utilities import prefect_test_harness\n"
+        "from flows.training import training_flow\n"
+        "with prefect_test_harness(server_startup_timeout=60):\n"
+        "    print('dvc:', training_flow(params='params.yaml')['dvc'])\n"
+    )
+    env = {
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }
+    output = run_with_env(repo, env, sys.executable, "-c", code)
+    assert "dvc: up to date" in output
+    assert "up to date" in run(repo, "dvc", "status")
+    diff = json.loads(run(repo, "dvc", "metrics", "diff", "--json"))
+    assert any("train_" in path for path in diff), diff
