@@ -1,10 +1,10 @@
 """PPO quality benchmark (issue 6): PPO against the MILP plans and classical policies.
 
 Run after training both modes (``inventory train --mode deterministic --profile full`` and
-``--mode stochastic``)::
+``--mode stochastic``), or let it train into a separate model root::
 
-    python bench/bench_ppo.py                     # evaluate the trained models
-    python bench/bench_ppo.py --train             # train both modes first (ppo.profile)
+    python bench/bench_ppo.py                     # evaluate models/ppo_<mode>
+    python bench/bench_ppo.py --train --profile full --models models/bench
 
 Every figure is measured in this run on the default data, with the evaluator's shared
 scenarios (``inventory.evaluation.scenarios_for``: the forecast in deterministic mode,
@@ -94,7 +94,8 @@ def baseline_costs(
     if cache.exists() and not args.fresh:
         raw = json.loads(cache.read_text())
         return {s: {p: np.array(c) for p, c in v.items()} for s, v in raw["costs"].items()}
-    names = [n for n in (*CHEAP, *SUBSET) if n in POLICY_FACTORIES or n in CHEAP[:3]]
+    build_policies(config, instance, mode, train, names=[])  # imports the registrations
+    names = [n for n in (*CHEAP, *SUBSET) if n in POLICY_FACTORIES]
     out: dict[str, dict[str, np.ndarray]] = {label: {} for label in demand}
     timings = {}
     for name in names:
@@ -230,10 +231,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--modes", nargs="+", default=["deterministic", "stochastic"])
-    parser.add_argument("--train", action="store_true", help="train both modes first")
+    parser.add_argument("--train", action="store_true", help="train the modes first")
+    parser.add_argument("--train-only", action="store_true", help="with --train: stop after it")
     parser.add_argument("--profile", default=None, help="profile for --train (default params)")
-    parser.add_argument("--models", default="models")
+    parser.add_argument(
+        "--models", default="models", help="model root (with --train: metrics in <root>/metrics)"
+    )
     parser.add_argument("--solver", default="highs", choices=["highs", "glpk"])
+    parser.add_argument("--time-limit", type=float, default=300.0, help="s per plan solve")
     parser.add_argument("--rolling-scenarios", type=int, default=10)
     parser.add_argument("--hindsight-scenarios", type=int, default=10)
     parser.add_argument("--cache", default="artifacts/bench")
@@ -243,13 +248,32 @@ def main() -> None:
     args = parser.parse_args()
 
     config = load_config(args.params)
-    config = replace(config, milp=replace(config.milp, solver=args.solver))
+    # Every scenario of the rolling-horizon subset gets its own weekly solves (no nearest-state
+    # sharing), so its cost is the rolling-horizon MILP's, not an approximation.
+    milp = replace(
+        config.milp,
+        solver=args.solver,
+        rolling_scenarios=args.rolling_scenarios,
+        time_limit_s=args.time_limit,
+    )
+    config = replace(config, milp=milp)
     instance = load_instance(config)
     if args.train:
-        from inventory import stages
+        from inventory.training import train_ppo
 
+        if args.profile:
+            config = replace(config, ppo=replace(config.ppo, profile=args.profile))
         for mode in args.modes:
-            print(stages.train(config, mode, profile=args.profile), flush=True)
+            result = train_ppo(
+                config,
+                instance,
+                mode,
+                models_root=args.models,
+                metrics_root=Path(args.models) / "metrics",
+            )
+            print(json.dumps(result.metrics), flush=True)
+        if args.train_only:
+            return
     results, train_metrics = {}, {}
     for mode in args.modes:
         if args.baselines_only:
@@ -262,7 +286,7 @@ def main() -> None:
             baseline_costs(config, instance, mode, demand, scenarios.training, args)
             continue
         results[mode] = run_mode(config, instance, mode, args)
-        metrics_path = Path("metrics") / f"train_{mode}.json"
+        metrics_path = Path(args.models) / "metrics" / f"train_{mode}.json"
         if metrics_path.exists():
             train_metrics[mode] = json.loads(metrics_path.read_text())
     if args.baselines_only:
