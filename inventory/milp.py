@@ -695,8 +695,9 @@ def _shift_repair(instance: Instance, plan: np.ndarray) -> np.ndarray:
 
     Overloaded weeks are fixed in order: one unit at a time (largest volume first) moves to
     the latest earlier week with room, else the earliest later one, when the ramp limits
-    still hold around both weeks; units that fit nowhere are dropped. Far cheaper for the
-    plan than the simulator's proportional cut, which never makes the units up later.
+    still hold around both weeks; units that fit nowhere are dropped when the ramp allows.
+    Far cheaper for the plan than the simulator's proportional cut, which never makes the
+    units up later; whatever overload remains is left to that projection.
     """
     plan = plan.copy()
     horizon, _ = plan.shape

@@ -159,3 +159,41 @@ def test_binaries_dropped_only_when_holding_back_cannot_pay():
     no_target = replace(instance, safety_stock_weeks=np.zeros(instance.n_skus))
     assert not milp.binaries_needed(no_target, terminal=True).any()
     assert milp.binaries_needed(instance, terminal=True)[instance.safety_stock_weeks > 0].all()
+
+
+def test_shift_repair_reduces_overload_within_the_ramps():
+    instance = _tight(9, n_skus=4, horizon=8)
+    roomy = replace(instance, max_containers=100)
+    plan = milp.solve_plan(roomy, settings=MilpConfig(solver="highs", **EXACT)).orders
+    repaired = milp._shift_repair(instance, plan)
+    cap = instance.capacity_volume
+    before, after = plan @ instance.volume, repaired @ instance.volume
+    assert np.maximum(after - cap, 0).sum() < np.maximum(before - cap, 0).sum()
+    assert np.all(after <= np.maximum(before, cap) + 1e-9)
+    steps = np.abs(np.diff(np.vstack([instance.last_order, repaired]), axis=0))
+    assert np.all(steps <= instance.ramp_limit + 1e-9) and np.all(repaired >= 0)
+
+
+@pytest.mark.parametrize("mode", ["deterministic", "stochastic"])
+def test_solve_stage_writes_plan_and_metrics(tmp_path, monkeypatch, mode):
+    import pandas as pd
+
+    from inventory import stages
+    from inventory.config import config_from_dict
+    from inventory.io import read_json
+
+    monkeypatch.chdir(tmp_path)
+    config = config_from_dict(
+        {
+            "data": {"dir": "data", "n_skus": 3, "horizon_weeks": 6},
+            "simulation": {"horizon_weeks": 6, "n_train_scenarios": 4},
+            "milp": {"solver": "highs", "time_limit_s": 20.0, "saa_time_limit_s": 20.0},
+        }
+    )
+    stages.generate(config)
+    files = stages.solve(config, mode)
+    metrics = read_json(files["metrics"])
+    assert metrics["status"] == "optimal" and metrics["solver"] == "highs"
+    assert metrics["simulated_cost"] == pytest.approx(metrics["objective"], rel=1e-6)
+    plan = pd.read_csv(files["plan"])
+    assert list(plan.columns) == ["sku", "week", "order"] and len(plan) == 3 * 6
