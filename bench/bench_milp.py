@@ -78,14 +78,16 @@ def main() -> None:
                 replay = "yes" if abs(cost - result.objective) <= 1e-6 * cost else "NO"
 
             def fmt(value, spec):
-                return "-" if value is None else format(value, spec)
+                if value is None:
+                    return "-"
+                return format(value, spec.rstrip("%")) + ("%" if spec.endswith("%") else "")
 
             shape = f"{instance.n_skus}x{instance.horizon_weeks}"
             print(
                 f"{label:<9} {shape:>6} {solver:<6} {result.method:<10} "
                 f"{result.status:<11} {fmt(result.objective, '12,.1f')} "
                 f"{fmt(result.bound, '12,.1f')} "
-                f"{fmt(None if result.gap is None else 100 * result.gap, '6.2f') + '%':>7} "
+                f"{fmt(None if result.gap is None else 100 * result.gap, '6.2f%'):>7} "
                 f"{result.solve_time_s:7.1f} {replay:>9}",
                 flush=True,
             )
