@@ -25,6 +25,7 @@ The factories at the bottom register these under ``milp_open_loop``, ``milp_roll
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -161,9 +162,16 @@ class Hindsight:
     ``bounds`` then holds each scenario's proven lower bound and ``results`` the solves.
     """
 
-    def __init__(self, settings: MilpConfig, *, terminal: bool = True) -> None:
+    def __init__(
+        self,
+        settings: MilpConfig,
+        *,
+        terminal: bool = True,
+        forecast_plan: Callable[[], SolveResult] | None = None,
+    ) -> None:
         self.settings = settings
         self.terminal = terminal
+        self.forecast_plan = forecast_plan  # reused when a scenario is the forecast itself
         self.plans: np.ndarray | None = None
         self.bounds: np.ndarray | None = None
         self.results: list[SolveResult] = []
@@ -176,12 +184,14 @@ class Hindsight:
         """Solve the hindsight plan of every scenario of ``demand`` (N, T, P)."""
         if self._instance is None:
             raise ValueError("Hindsight.prepare(instance) must be called first")
-        self.results = [
-            solve_plan(self._instance, scenario, settings=self.settings, terminal=self.terminal)
-            for scenario in demand
-        ]
+        self.results = [self._solve(scenario) for scenario in demand]
         self.plans = np.stack([_require_plan(r, "milp_hindsight") for r in self.results])
         self.bounds = np.array([r.bound if r.bound is not None else np.nan for r in self.results])
+
+    def _solve(self, scenario: np.ndarray) -> SolveResult:
+        if self.forecast_plan is not None and np.array_equal(scenario, self._instance.forecast):
+            return self.forecast_plan()
+        return solve_plan(self._instance, scenario, settings=self.settings, terminal=self.terminal)
 
     def reset(self, instance: Instance, n_scenarios: int) -> None:
         if self.plans is None or self.plans.shape[0] != n_scenarios:
@@ -268,7 +278,11 @@ def _hindsight(config: Config, instance: Instance, mode: str, train: np.ndarray)
         n_eval = max(n_eval, stress.n_scenarios)  # the evaluator replays stress sets too
     if n_eval > config.milp.hindsight_scenarios:
         return None
-    policy = Hindsight(config.milp, terminal=_terminal(config))
+    policy = Hindsight(
+        config.milp,
+        terminal=_terminal(config),
+        forecast_plan=lambda: _open_loop(config, instance, mode, train).result,
+    )
     policy.prepare(instance)
     return policy
 
