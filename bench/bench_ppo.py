@@ -91,45 +91,54 @@ def baseline_costs(
         ).encode()
     ).hexdigest()[:12]
     cache = Path(args.cache) / f"baselines_{mode}_{key}.json"
-    if cache.exists() and not args.fresh:
-        raw = json.loads(cache.read_text())
-        return {s: {p: np.array(c) for p, c in v.items()} for s, v in raw["costs"].items()}
+    saved = json.loads(cache.read_text()) if cache.exists() and not args.fresh else {}
+    stored = saved.get("costs", {})
+    out = {label: {k: np.array(v) for k, v in stored.get(label, {}).items()} for label in demand}
+    timings, failures = saved.get("timings_s", {}), saved.get("failures", {})
     build_policies(config, instance, mode, train, names=[])  # imports the registrations
     names = [n for n in (*CHEAP, *SUBSET) if n in POLICY_FACTORIES]
-    out: dict[str, dict[str, np.ndarray]] = {label: {} for label in demand}
-    timings = {}
     for name in names:
+        if name in timings or name in failures:
+            continue  # cached (a re-run after retraining PPO only simulates PPO)
         started = time.perf_counter()
-        policy = build_policies(config, instance, mode, train, names=[name]).get(name)
-        if policy is None and name == "milp_hindsight":
-            from inventory.milp_policies import Hindsight
-
-            policy = Hindsight(config.milp, terminal=config.simulation.terminal_cost)
-            policy.prepare(instance)
-        if policy is None:
-            continue
-        for label, scenarios in demand.items():
-            if name in SUBSET and label != "main":
-                continue
-            limit = args.rolling_scenarios if name == "milp_rolling" else args.hindsight_scenarios
-            subset = scenarios[:limit] if name in SUBSET else scenarios
-            out[label][name] = costs(instance, subset, policy, config.simulation.terminal_cost)
-            extra = getattr(policy, "bounds", None)
-            if extra is not None and label == "main":
-                out[label]["milp_hindsight_bound"] = np.asarray(extra, dtype=float)
-            result = getattr(policy, "result", None)
-            if result is not None and label == "main":
-                out[label][f"{name}_solver_bound"] = np.array([result.bound or np.nan])
-        timings[name] = round(time.perf_counter() - started, 1)
-        print(f"  {mode}: {name} done in {timings[name]} s", flush=True)
-    write_json(
-        cache,
-        {
-            "timings_s": timings,
-            "costs": {s: {p: c.tolist() for p, c in v.items()} for s, v in out.items()},
-        },
-    )
+        try:
+            _baseline(config, instance, mode, name, demand, train, args, out)
+        except ValueError as exc:  # e.g. a MILP limit hit before any plan: reported, not fatal
+            failures[name] = str(exc)
+            print(f"  {mode}: {name} FAILED: {exc}", flush=True)
+        else:
+            timings[name] = round(time.perf_counter() - started, 1)
+            print(f"  {mode}: {name} done in {timings[name]} s", flush=True)
+        plain = {label: {k: v.tolist() for k, v in d.items()} for label, d in out.items()}
+        write_json(cache, {"timings_s": timings, "failures": failures, "costs": plain})
+    out["failures"] = failures  # type: ignore[assignment]
     return out
+
+
+def _baseline(config, instance, mode, name, demand, train, args, out) -> None:
+    """Simulate one baseline on every demand set it applies to, into ``out``."""
+    policy = build_policies(config, instance, mode, train, names=[name]).get(name)
+    if policy is None and name == "milp_hindsight":
+        from inventory.milp_policies import Hindsight
+
+        policy = Hindsight(config.milp, terminal=config.simulation.terminal_cost)
+        policy.prepare(instance)
+    if policy is None:
+        return
+    for label, scenarios in demand.items():
+        if name in SUBSET and label != "main":
+            continue
+        limit = args.rolling_scenarios if name == "milp_rolling" else args.hindsight_scenarios
+        subset = scenarios[:limit] if name in SUBSET else scenarios
+        out[label][name] = costs(instance, subset, policy, config.simulation.terminal_cost)
+        if label != "main":
+            continue
+        bounds = getattr(policy, "bounds", None)
+        if bounds is not None:
+            out[label]["milp_hindsight_bound"] = np.asarray(bounds, dtype=float)
+        result = getattr(policy, "result", None)
+        if result is not None:
+            out[label][f"{name}_solver_bound"] = np.array([result.bound or np.nan])
 
 
 def compare(ppo: np.ndarray, other: np.ndarray) -> dict[str, float]:
@@ -172,7 +181,11 @@ def run_mode(config: Config, instance: Instance, mode: str, args) -> dict:
         from inventory.stress import stress_scenarios
 
         demand.update(stress_scenarios(config, instance))
+    if mode == "stochastic" and hasattr(config.milp, "saa_time_limit_s"):
+        milp = replace(config.milp, saa_time_limit_s=args.saa_time_limit)
+        config = replace(config, milp=milp)
     base = baseline_costs(config, instance, mode, demand, scenarios.training, args)
+    failures = base.pop("failures", {})
     ppo_policy = PPOPolicy.load(model_dir(mode, None, args.models), instance)
     ppo = {
         label: costs(instance, d, ppo_policy, config.simulation.terminal_cost)
@@ -190,6 +203,7 @@ def run_mode(config: Config, instance: Instance, mode: str, args) -> dict:
         "ppo_mean_cost": interval(ppo["main"]),
         "vs": rows,
         "stress": {},
+        "failures": failures,
     }
     if "milp_hindsight_bound" in base["main"]:
         bound = base["main"]["milp_hindsight_bound"]
@@ -239,6 +253,7 @@ def main() -> None:
     )
     parser.add_argument("--solver", default="highs", choices=["highs", "glpk"])
     parser.add_argument("--time-limit", type=float, default=300.0, help="s per plan solve")
+    parser.add_argument("--saa-time-limit", type=float, default=600.0, help="s, stochastic SAA")
     parser.add_argument("--rolling-scenarios", type=int, default=10)
     parser.add_argument("--hindsight-scenarios", type=int, default=10)
     parser.add_argument("--cache", default="artifacts/bench")
@@ -283,7 +298,11 @@ def main() -> None:
                 from inventory.stress import stress_scenarios
 
                 demand.update(stress_scenarios(config, instance))
-            baseline_costs(config, instance, mode, demand, scenarios.training, args)
+            run_config = config
+            if mode == "stochastic" and hasattr(config.milp, "saa_time_limit_s"):
+                milp = replace(config.milp, saa_time_limit_s=args.saa_time_limit)
+                run_config = replace(config, milp=milp)
+            baseline_costs(run_config, instance, mode, demand, scenarios.training, args)
             continue
         results[mode] = run_mode(config, instance, mode, args)
         metrics_path = Path(args.models) / "metrics" / f"train_{mode}.json"
@@ -308,6 +327,8 @@ def main() -> None:
                 f"anchor {tm.get('anchor')}"
             )
         out.append(table(result["vs"], f"{mode}: PPO vs each policy"))
+        for name, reason in result["failures"].items():
+            out.append(f"{name}: no result ({reason})")
         for label, rows in result["stress"].items():
             out.append(table(rows, f"stress {label}: PPO vs each policy"))
     out += ["## verdict", *verdicts(results)]
