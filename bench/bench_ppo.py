@@ -100,6 +100,9 @@ def baseline_costs(
     for name in names:
         if name in timings or name in failures:
             continue  # cached (a re-run after retraining PPO only simulates PPO)
+        if args.cached_only:
+            failures[name] = "not computed yet (--cached-only)"
+            continue
         started = time.perf_counter()
         try:
             _baseline(config, instance, mode, name, demand, train, args, out)
@@ -109,8 +112,9 @@ def baseline_costs(
         else:
             timings[name] = round(time.perf_counter() - started, 1)
             print(f"  {mode}: {name} done in {timings[name]} s", flush=True)
-        plain = {label: {k: v.tolist() for k, v in d.items()} for label, d in out.items()}
-        write_json(cache, {"timings_s": timings, "failures": failures, "costs": plain})
+        if not args.cached_only:
+            plain = {label: {k: v.tolist() for k, v in d.items()} for label, d in out.items()}
+            write_json(cache, {"timings_s": timings, "failures": failures, "costs": plain})
     out["failures"] = failures  # type: ignore[assignment]
     return out
 
@@ -259,6 +263,9 @@ def main() -> None:
     parser.add_argument("--cache", default="artifacts/bench")
     parser.add_argument("--fresh", action="store_true", help="recompute the baseline costs")
     parser.add_argument("--baselines-only", action="store_true")
+    parser.add_argument(
+        "--cached-only", action="store_true", help="compare only with the cached baselines"
+    )
     parser.add_argument("--out", default="artifacts/bench/ppo_quality.json")
     args = parser.parse_args()
 

@@ -25,6 +25,9 @@ returns ``None`` while no model exists for the mode, so the evaluator skips PPO.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import warnings
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
@@ -39,6 +42,7 @@ from inventory.evaluation import register_policy
 from inventory.io import read_json
 from inventory.model import Instance
 from inventory.policies import planner_levels
+from inventory.scenarios import DemandModel
 
 __all__ = [
     "PPOPolicy",
@@ -51,6 +55,7 @@ __all__ = [
     "check_catalog",
     "settings_from_meta",
     "anchor_levels",
+    "demand_model_id",
 ]
 
 MODEL_FILE = "model.zip"
@@ -93,6 +98,14 @@ def settings_from_meta(meta: dict[str, Any]) -> EnvSettings:
 def anchor_levels(instance: Instance, review_period_weeks: int, offset: Any) -> np.ndarray:
     """Order-up-to levels (T, P) that action 0 reproduces: planner levels + offset."""
     return planner_levels(instance, review_period_weeks) + np.asarray(offset, dtype=float)
+
+
+def demand_model_id(model: DemandModel | None) -> str:
+    """Short fingerprint of a demand model ("forecast" for deterministic demand)."""
+    if model is None:
+        return "forecast"
+    payload = [list(model.family), np.round(np.asarray(model.dispersion, float), 6).tolist()]
+    return hashlib.sha1(json.dumps(payload).encode()).hexdigest()[:12]
 
 
 def check_catalog(meta: dict[str, Any], instance: Instance, obs_dim: int, where: str) -> None:
@@ -192,4 +205,18 @@ def find_model(mode: str, location: str, default_location: str, root: str | Path
 @register_policy("ppo")
 def _ppo(config: Config, instance: Instance, mode: str, train: np.ndarray) -> PPOPolicy | None:
     folder = find_model(mode, instance.location, config.simulation.location)
-    return None if folder is None else PPOPolicy.load(folder, instance)
+    if folder is None:
+        return None
+    policy = PPOPolicy.load(folder, instance)
+    trained_on = policy.meta.get("demand_model_id")
+    if mode == "stochastic" and trained_on is not None:
+        from inventory.evaluation import demand_model_for
+
+        current = demand_model_id(demand_model_for(config, instance)[0])
+        if current != trained_on:
+            warnings.warn(
+                f"PPO model {folder} was trained on another demand model ({trained_on}, now "
+                f"{current}); retrain it: inventory train --mode stochastic",
+                stacklevel=2,
+            )
+    return policy

@@ -57,6 +57,7 @@ from inventory.ppo_policy import (
     PPOPolicy,
     anchor_levels,
     catalog_meta,
+    demand_model_id,
     model_dir,
 )
 from inventory.scenarios import deterministic_demand, sample_demand
@@ -361,6 +362,8 @@ def train_ppo(
         "mode": mode,
         "anchor": ppo.anchor,
         "anchor_offset": setup.anchor_offset.tolist(),
+        "demand_model_id": demand_model_id(setup.settings.demand_model),
+        "scenarios": setup.scenarios,
         "profile": ppo.profile,
         "ppo": config_to_dict(ppo),
     }

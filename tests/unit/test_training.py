@@ -154,3 +154,6 @@ def test_evaluator_factory_skips_ppo_without_a_model_and_loads_it_after_training
     train_ppo(config, instance, "stochastic", models_root="models", metrics_root="metrics")
     built = build_policies(config, instance, "stochastic", train_demand, names=["ppo"])
     assert isinstance(built["ppo"], PPOPolicy)
+    other_demand = replace(config, evaluation=replace(config.evaluation, fallback_dispersion=9.0))
+    with pytest.warns(UserWarning, match="another demand model"):
+        build_policies(other_demand, instance, "stochastic", train_demand, names=["ppo"])
