@@ -140,7 +140,7 @@ class MilpConfig:
     solver: Literal["glpk", "highs"] = "glpk"
     time_limit_s: float = knob(60.0, gt=0, help="per plan solve")
     mip_gap: float = knob(0.01, ge=0, le=1, help="relative gap at which a plan counts as optimal")
-    method: Literal["auto", "monolithic", "lagrangian"] = "auto"
+    method: Literal["auto", "monolithic", "lagrangian", "relaxed"] = "auto"
     monolithic_max_cells: int = knob(400, ge=1, help="auto: SKUs x weeks solved monolithically")
     lagrangian_iterations: int = knob(40, ge=1, le=10_000)
     lagrangian_workers: int = knob(1, ge=1, le=256, help="processes for the SKU subproblems")
@@ -152,6 +152,10 @@ class MilpConfig:
     saa_scenarios: int = knob(2, ge=1, le=1000)
     saa_time_limit_s: float = knob(180.0, gt=0)
     hindsight_scenarios: int = knob(10, ge=1, le=100_000)
+    relaxed_fallback: bool = True
+    relaxed_share: float = knob(0.5, gt=0, le=1, help="time share of the relaxed solve")
+    policy_method: Literal["auto", "monolithic", "lagrangian", "relaxed"] = "relaxed"
+    policy_fallback: bool = False
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,16 @@ Large instances: GLPK struggles with the monolithic model, so ``method: lagrangi
 decomposes by SKU, pricing the shared container capacity with multipliers ``lambda_t``
 (subgradient); the Lagrangian dual value is a proven lower bound and the primal plan is
 the subproblem plans repaired by the simulator's projection (feasible by construction).
+
+Relaxed sales (``method: relaxed``, :func:`solve_relaxed`): the same model without the
+lost-sales binaries (``sales <= stock``, ``sales <= demand``) contains every plan's true
+trajectory, so its proven bound is a lower bound on the optimum; its integer orders,
+replayed by :func:`inventory.dynamics.simulate_plan`, are a feasible plan whose simulated
+cost is the objective. GLPK solves it monolithically for small models (the rolling-horizon
+windows) and by the Lagrangian decomposition otherwise. Where holding stock back to stay
+near the safety-stock target pays (large ``G``, ramp-limited SKUs) the replay can be well
+above the bound (about 7% on the default instance), so ``auto`` does not choose it and
+``milp.relaxed_fallback`` runs the exact method in the remaining time.
 """
 
 from __future__ import annotations
@@ -63,6 +73,7 @@ __all__ = [
     "solve",
     "solve_plan",
     "solve_lagrangian",
+    "solve_relaxed",
     "plan_orders",
     "window_instance",
     "find_glpsol",
@@ -258,6 +269,7 @@ def build_plan_model(
     capacity_price: np.ndarray | None = None,
     transit_beyond: np.ndarray | None = None,
     required: np.ndarray | None = None,
+    exact_lost_sales: bool = True,
 ) -> pyo.ConcreteModel:
     """The plan MILP of the module docstring as a Pyomo ``ConcreteModel``.
 
@@ -272,6 +284,9 @@ def build_plan_model(
             the terminal position (rolling-horizon windows).
         required: Required terminal position (P,); default
             :func:`inventory.dynamics.required_position`.
+        exact_lost_sales: False drops the lost-sales binaries (``sales <= stock``,
+            ``sales <= demand`` only, plus the stock-bound fixings valid for every plan):
+            the relaxed model of ``method: relaxed``, whose optimum is a lower bound.
 
     Returns:
         The model; ``model.order[t, p]`` is the plan, ``model.cost`` the objective.
@@ -282,7 +297,7 @@ def build_plan_model(
     bounds = plan_bounds(instance, demand)
     target = instance.target
     lead = instance.lead_time_weeks.astype(int)
-    use_binary = binaries_needed(instance, terminal=terminal)
+    use_binary = binaries_needed(instance, terminal=terminal) & exact_lost_sales
     tau_vol = np.asarray(instance.volume, dtype=float)
 
     m = pyo.ConcreteModel(name="inventory_plan")
@@ -319,12 +334,27 @@ def build_plan_model(
         m.KTP, domain=pyo.NonNegativeReals, bounds=lambda _, k, t, p: (0.0, max(target[t, p], 0.0))
     )
     m.sell_all = pyo.Var(m.Z, domain=pyo.Binary)
+    if not exact_lost_sales:
+        # An explicit end inventory keeps the LP sparse: the nested stock expression
+        # expands to O(T^2) nonzeros, which makes GLPK's simplex the bottleneck.
+        m.carry = pyo.Var(m.KTP, domain=pyo.NonNegativeReals)
 
     @m.Expression(m.KTP)
     def stock(m, k, t, p):
-        carried = m.stock[k, t - 1, p] - m.sales[k, t - 1, p] if t else instance.on_hand[p]
+        if t == 0:
+            carried = instance.on_hand[p]
+        elif exact_lost_sales:
+            carried = m.stock[k, t - 1, p] - m.sales[k, t - 1, p]
+        else:
+            carried = m.carry[k, t - 1, p]
         received = m.order[t - lead[p], p] if t >= lead[p] else 0.0
         return carried + float(instance.arrivals[t, p]) + received
+
+    if not exact_lost_sales:
+
+        @m.Constraint(m.KTP)
+        def carry_balance(m, k, t, p):
+            return m.carry[k, t, p] == m.stock[k, t, p] - m.sales[k, t, p]
 
     @m.Constraint(m.KTP)
     def sales_within_stock(m, k, t, p):
@@ -587,6 +617,15 @@ def solve_plan(
     if method == "auto":
         small = instance.n_skus * instance.horizon_weeks <= settings.monolithic_max_cells
         method = "monolithic" if settings.solver == "highs" or small else "lagrangian"
+    if method == "relaxed":
+        return solve_relaxed(
+            instance,
+            demand,
+            settings=settings,
+            terminal=terminal,
+            transit_beyond=transit_beyond,
+            required=required,
+        )
     if method == "lagrangian" and instance.n_skus > 1:
         return solve_lagrangian(
             instance,
@@ -601,6 +640,110 @@ def solve_plan(
     )
     return solve(
         model, solver=settings.solver, time_limit_s=settings.time_limit_s, mip_gap=settings.mip_gap
+    )
+
+
+def _exact_method(instance: Instance, settings: MilpConfig) -> str:
+    """The exact method ``auto`` falls back to: monolithic for HiGHS or small models."""
+    small = instance.n_skus * instance.horizon_weeks <= settings.monolithic_max_cells
+    return "monolithic" if settings.solver == "highs" or small else "lagrangian"
+
+
+def solve_relaxed(
+    instance: Instance,
+    demand: np.ndarray | None = None,
+    *,
+    settings: MilpConfig | None = None,
+    terminal: bool = True,
+    transit_beyond: np.ndarray | None = None,
+    required: np.ndarray | None = None,
+) -> SolveResult:
+    """Relaxed-sales plan: a proven lower bound and a simulated feasible plan.
+
+    The model without lost-sales binaries (``exact_lost_sales=False``) contains every
+    plan's true trajectory, so its proven bound bounds the true optimum from below. Its
+    orders are integer and satisfy ramps and capacity, so replaying them through the
+    simulator (sales = min(stock, demand)) gives a feasible plan whose cost is the upper
+    bound; where the relaxation sold all it could, the two agree. The relaxed model is
+    solved to half the target gap; if the replayed plan is still above ``mip_gap`` and
+    ``milp.relaxed_fallback`` is on, the exact method (monolithic for HiGHS or small
+    models, else Lagrangian) runs in the remaining time and the better plan and the
+    better bound are kept.
+    """
+    settings = settings or MilpConfig()
+    start = time.perf_counter()
+    demand = _as_scenarios(instance, demand)
+    beyond = np.zeros(instance.n_skus) if transit_beyond is None else np.asarray(transit_beyond)
+    need = dynamics.required_position(instance) if required is None else np.asarray(required)
+    share = settings.time_limit_s * (settings.relaxed_share if settings.relaxed_fallback else 1.0)
+    if _exact_method(instance, settings) == "lagrangian" and instance.n_skus > 1:
+        # GLPK finds no plan for the monolithic relaxed model of 25 SKUs x 52 weeks in
+        # 60 s either; decomposed by SKU, each relaxed subproblem takes a fraction of a second.
+        relaxed = solve_lagrangian(
+            instance,
+            demand,
+            settings=replace(settings, time_limit_s=share),
+            terminal=terminal,
+            transit_beyond=beyond,
+            required=need,
+            exact_lost_sales=False,
+        )
+    else:
+        model = build_plan_model(
+            instance,
+            demand,
+            terminal=terminal,
+            transit_beyond=beyond,
+            required=need,
+            exact_lost_sales=False,
+        )
+        relaxed = solve(
+            model, solver=settings.solver, time_limit_s=share, mip_gap=settings.mip_gap / 2
+        )
+    if relaxed.status == "infeasible":
+        return replace(relaxed, method="relaxed", solve_time_s=time.perf_counter() - start)
+    bound = relaxed.bound if relaxed.bound is not None else -math.inf
+    plan, cost = None, math.inf
+    if relaxed.orders is not None:
+        plan, cost = _replay_cost(instance, relaxed.orders, demand, terminal, beyond, need)
+    details: dict[str, Any] = {
+        "relaxed_objective": relaxed.objective,
+        "relaxed_time_s": round(relaxed.solve_time_s, 3),
+        "replay_objective": cost if plan is not None else None,
+    }
+    gap = _relative_gap(cost if plan is not None else None, bound)
+    left = settings.time_limit_s - (time.perf_counter() - start)
+    if settings.relaxed_fallback and (gap is None or gap > settings.mip_gap) and left >= 1.0:
+        exact = solve_plan(
+            instance,
+            demand,
+            settings=replace(settings, time_limit_s=left),
+            terminal=terminal,
+            method=_exact_method(instance, settings),
+            transit_beyond=beyond,
+            required=need,
+        )
+        details["fallback"] = exact.method
+        if exact.orders is not None and exact.objective < cost:
+            plan, cost = exact.orders, exact.objective
+        if exact.bound is not None and math.isfinite(exact.bound):
+            bound = max(bound, exact.bound)
+    objective = cost if plan is not None else None
+    gap = _relative_gap(objective, bound if math.isfinite(bound) else None)
+    if plan is None:
+        status = "no_solution"
+    else:
+        status = "optimal" if gap is not None and gap <= settings.mip_gap + 1e-9 else "feasible"
+    return SolveResult(
+        status,
+        objective,
+        bound if math.isfinite(bound) else None,
+        gap,
+        time.perf_counter() - start,
+        settings.solver,
+        "relaxed",
+        orders=plan,
+        details=details,
     )
 
 
@@ -646,9 +789,15 @@ def _terminal_cost(
 
 def _sku_subproblem(task: tuple) -> tuple[np.ndarray, float]:
     """Solve one SKU's priced subproblem (module level so a process pool can run it)."""
-    sub, demand, price, terminal, beyond, need, solver, gap, time_limit_s = task
+    sub, demand, price, terminal, beyond, need, solver, gap, time_limit_s, exact = task
     model = build_plan_model(
-        sub, demand, terminal=terminal, capacity_price=price, transit_beyond=beyond, required=need
+        sub,
+        demand,
+        terminal=terminal,
+        capacity_price=price,
+        transit_beyond=beyond,
+        required=need,
+        exact_lost_sales=exact,
     )
     result = solve(model, solver=solver, mip_gap=gap, time_limit_s=time_limit_s)
     if result.status == "infeasible":
@@ -661,7 +810,7 @@ def _sku_subproblem(task: tuple) -> tuple[np.ndarray, float]:
 
 
 def _solve_subproblems(
-    instance, demand, price, settings, terminal, beyond, need, budget_s: float, pool
+    instance, demand, price, settings, terminal, beyond, need, budget_s: float, pool, exact=True
 ) -> tuple[np.ndarray, float]:
     """Plans (T, P) and the sum of proven subproblem bounds at multipliers ``price``."""
     n_skus = instance.n_skus
@@ -678,6 +827,7 @@ def _solve_subproblems(
             settings.solver,
             settings.mip_gap / 2,
             per_sku,
+            exact,
         )
         for p in range(n_skus)
     ]
@@ -744,7 +894,7 @@ def _shift_repair(instance: Instance, plan: np.ndarray) -> np.ndarray:
 
 
 def _window_repair(
-    instance, raw_plan, demand, settings, terminal, beyond, need, time_limit_s: float
+    instance, raw_plan, demand, settings, terminal, beyond, need, time_limit_s: float, exact=True
 ) -> np.ndarray | None:
     """Make a capacity-infeasible plan feasible by re-planning around the overloaded weeks.
 
@@ -759,7 +909,12 @@ def _window_repair(
     sim = dynamics.simulate_plan(roomy, raw_plan, demand, terminal=False)
     stock = sim.sales + sim.end_inventory
     model = build_plan_model(
-        instance, demand, terminal=terminal, transit_beyond=beyond, required=need
+        instance,
+        demand,
+        terminal=terminal,
+        transit_beyond=beyond,
+        required=need,
+        exact_lost_sales=exact,
     )
     for k, t, p in model.Z:
         if stock[k, t, p] >= demand[k, t, p] - 1e-9:
@@ -783,6 +938,7 @@ def solve_lagrangian(
     terminal: bool = True,
     transit_beyond: np.ndarray | None = None,
     required: np.ndarray | None = None,
+    exact_lost_sales: bool = True,
 ) -> SolveResult:
     """Lagrangian decomposition by SKU with the container capacity priced per week.
 
@@ -794,7 +950,10 @@ def solve_lagrangian(
     ``lagrangian_repair_share`` less than the time limit; the subproblems run on
     ``milp.lagrangian_workers`` processes. Primal plans: each iteration's subproblem plans
     projected by the simulator, and at the end :func:`_window_repair` of the last plans
-    with the remaining time; the cheapest (simulated cost) is returned.
+    with the remaining time; the cheapest (simulated cost) is returned. With
+    ``exact_lost_sales=False`` the subproblems and the repair use the relaxed-sales model
+    (see :func:`solve_relaxed`): the dual stays a lower bound, and every plan is still
+    costed by the simulator.
     """
     settings = settings or MilpConfig()
     start = time.perf_counter()
@@ -820,7 +979,16 @@ def solve_lagrangian(
                 break
             began = time.perf_counter()
             plan, dual = _solve_subproblems(
-                instance, demand, price, settings, terminal, beyond, need, max(remaining, 1.0), pool
+                instance,
+                demand,
+                price,
+                settings,
+                terminal,
+                beyond,
+                need,
+                max(remaining, 1.0),
+                pool,
+                exact_lost_sales,
             )
             gain = instance.container_cost - price * instance.container_volume
             containers = np.where(gain < 0, instance.max_containers, 0)
@@ -868,7 +1036,7 @@ def solve_lagrangian(
             5.0,
         )
         repaired = _window_repair(
-            instance, raw_plan, demand, settings, terminal, beyond, need, left
+            instance, raw_plan, demand, settings, terminal, beyond, need, left, exact_lost_sales
         )
         if repaired is not None:
             feasible, cost = _replay_cost(instance, repaired, demand, terminal, beyond, need)

@@ -8,6 +8,12 @@ already feasible and integer, so its replay is exact.
   "BIP"), replayed whatever the demand.
 - :class:`SampleAveragePlan`: one plan shared by ``K`` training scenarios, minimising their
   mean cost (sample-average approximation).
+
+The rolling-horizon and SAA solves use ``milp.policy_method`` (default ``relaxed``, see
+:func:`inventory.milp.solve_relaxed`): every plan is replayed by the simulator anyway, so
+a relaxed-sales plan is always a feasible policy, only perhaps a costlier one. The
+open-loop plan (the deterministic optimum, also the ``solve`` stage's plan) and the
+hindsight plans (reported as bounds) keep ``milp.method``.
 - :class:`RollingHorizon`: each week, from each scenario's current state, solve the plan
   over the next ``lookahead`` weeks of forecast and apply the first week's orders.
   Distinct states are solved once (cache); when a week has more distinct states than
@@ -91,8 +97,9 @@ class RollingHorizon:
 
     Args:
         settings: ``config.milp``; uses ``rolling_lookahead_weeks``,
-            ``rolling_scenarios`` (distinct states solved per week), ``rolling_time_limit_s``
-            and ``rolling_mip_gap``.
+            ``rolling_scenarios`` (distinct states solved per week), ``rolling_time_limit_s``,
+            ``rolling_mip_gap`` and ``policy_method`` / ``policy_fallback`` (``relaxed``:
+            the relaxed-sales window plan, whose first week the simulator applies).
         terminal: Price the window's end position like the terminal cost (windows that
             reach the end of the horizon use the true terminal cost).
     """
@@ -103,7 +110,8 @@ class RollingHorizon:
                 **settings.__dict__,
                 "time_limit_s": settings.rolling_time_limit_s,
                 "mip_gap": settings.rolling_mip_gap,
-                "method": "monolithic",
+                "method": settings.policy_method,
+                "relaxed_fallback": settings.policy_fallback,
             }
         )
         self.lookahead = settings.rolling_lookahead_weeks
@@ -263,7 +271,12 @@ def _saa(config: Config, instance: Instance, mode: str, train: np.ndarray):
     if mode == "deterministic":
         return _open_loop(config, instance, mode, train)
     scenarios = train[: config.milp.saa_scenarios]
-    settings = replace(config.milp, time_limit_s=config.milp.saa_time_limit_s)
+    settings = replace(
+        config.milp,
+        time_limit_s=config.milp.saa_time_limit_s,
+        method=config.milp.policy_method,
+        relaxed_fallback=config.milp.policy_fallback,
+    )
     return SampleAveragePlan(instance, scenarios, settings, terminal=_terminal(config))
 
 

@@ -197,3 +197,39 @@ def test_solve_stage_writes_plan_and_metrics(tmp_path, monkeypatch, mode):
     assert metrics["simulated_cost"] == pytest.approx(metrics["objective"], rel=1e-6)
     plan = pd.read_csv(files["plan"])
     assert list(plan.columns) == ["sku", "week", "order"] and len(plan) == 3 * 6
+
+
+RELAXED = {"mip_gap": 0.0, "time_limit_s": 30.0, "method": "relaxed", "relaxed_fallback": False}
+
+
+@pytest.mark.parametrize("solver", ["glpk", "highs"])
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_relaxed_sales_bound_and_replay_bracket_the_optimum(solver, seed):
+    instance = _tight(seed, n_skus=3, horizon=6)
+    exact = milp.solve_plan(instance, settings=MilpConfig(solver="highs", **EXACT))
+    relaxed = milp.solve_plan(instance, settings=MilpConfig(solver=solver, **RELAXED))
+    assert relaxed.method == "relaxed" and relaxed.status in ("optimal", "feasible")
+    assert relaxed.bound <= exact.objective + 1e-6
+    assert relaxed.objective >= exact.objective - 1e-6
+    replay = dynamics.simulate_plan(instance, relaxed.orders, deterministic_demand(instance))
+    assert replay.total_cost()[0] == pytest.approx(relaxed.objective, rel=1e-9)
+
+
+@pytest.mark.parametrize("solver", ["glpk", "highs"])
+def test_relaxed_sales_plan_is_exact_when_nothing_is_lost(solver):
+    instance = _tight(14, n_skus=3, horizon=6)
+    stocked = replace(instance, on_hand=instance.on_hand + instance.forecast.sum(axis=0))
+    exact = milp.solve_plan(stocked, settings=MilpConfig(solver="highs", **EXACT))
+    relaxed = milp.solve_plan(stocked, settings=MilpConfig(solver=solver, **RELAXED))
+    assert relaxed.status == "optimal"
+    assert relaxed.objective == pytest.approx(exact.objective, rel=1e-6)
+    assert relaxed.bound == pytest.approx(exact.objective, rel=1e-6)
+
+
+def test_relaxed_fallback_keeps_the_better_plan_and_bound():
+    instance = _tight(11, n_skus=3, horizon=6)
+    exact = milp.solve_plan(instance, settings=MilpConfig(solver="highs", **EXACT))
+    settings = MilpConfig(solver="highs", **{**RELAXED, "relaxed_fallback": True})
+    result = milp.solve_plan(instance, settings=settings)
+    assert result.status == "optimal"
+    assert result.objective == pytest.approx(exact.objective, rel=1e-6)
