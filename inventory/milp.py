@@ -269,7 +269,7 @@ def build_plan_model(
     capacity_price: np.ndarray | None = None,
     transit_beyond: np.ndarray | None = None,
     required: np.ndarray | None = None,
-    exact_lost_sales: bool = True,
+    exact_lost_sales: bool | np.ndarray = True,
 ) -> pyo.ConcreteModel:
     """The plan MILP of the module docstring as a Pyomo ``ConcreteModel``.
 
@@ -287,6 +287,7 @@ def build_plan_model(
         exact_lost_sales: False drops the lost-sales binaries (``sales <= stock``,
             ``sales <= demand`` only, plus the stock-bound fixings valid for every plan):
             the relaxed model of ``method: relaxed``, whose optimum is a lower bound.
+            A (P,) bool array keeps the binaries of the SKUs marked True only.
 
     Returns:
         The model; ``model.order[t, p]`` is the plan, ``model.cost`` the objective.
@@ -297,7 +298,9 @@ def build_plan_model(
     bounds = plan_bounds(instance, demand)
     target = instance.target
     lead = instance.lead_time_weeks.astype(int)
-    use_binary = binaries_needed(instance, terminal=terminal) & exact_lost_sales
+    exact = np.broadcast_to(np.asarray(exact_lost_sales, dtype=bool), (n_skus,))
+    sparse = not exact.all()
+    use_binary = binaries_needed(instance, terminal=terminal) & exact
     tau_vol = np.asarray(instance.volume, dtype=float)
 
     m = pyo.ConcreteModel(name="inventory_plan")
@@ -334,7 +337,7 @@ def build_plan_model(
         m.KTP, domain=pyo.NonNegativeReals, bounds=lambda _, k, t, p: (0.0, max(target[t, p], 0.0))
     )
     m.sell_all = pyo.Var(m.Z, domain=pyo.Binary)
-    if not exact_lost_sales:
+    if sparse:
         # An explicit end inventory keeps the LP sparse: the nested stock expression
         # expands to O(T^2) nonzeros, which makes GLPK's simplex the bottleneck.
         m.carry = pyo.Var(m.KTP, domain=pyo.NonNegativeReals)
@@ -343,14 +346,14 @@ def build_plan_model(
     def stock(m, k, t, p):
         if t == 0:
             carried = instance.on_hand[p]
-        elif exact_lost_sales:
+        elif not sparse:
             carried = m.stock[k, t - 1, p] - m.sales[k, t - 1, p]
         else:
             carried = m.carry[k, t - 1, p]
         received = m.order[t - lead[p], p] if t >= lead[p] else 0.0
         return carried + float(instance.arrivals[t, p]) + received
 
-    if not exact_lost_sales:
+    if sparse:
 
         @m.Constraint(m.KTP)
         def carry_balance(m, k, t, p):
@@ -649,6 +652,63 @@ def _exact_method(instance: Instance, settings: MilpConfig) -> str:
     return "monolithic" if settings.solver == "highs" or small else "lagrangian"
 
 
+def _held_back(model: pyo.ConcreteModel, demand: np.ndarray) -> np.ndarray:
+    """SKUs (P,) where a solved relaxed model sold less than ``min(stock, demand)``."""
+    held = np.zeros(len(model.P), dtype=bool)
+    for k, t, p in model.KTP:
+        sellable = min(pyo.value(model.stock[k, t, p]), float(demand[k, t, p]))
+        held[p] |= pyo.value(model.sales[k, t, p]) < sellable - 1e-6
+    return held
+
+
+def _relaxed_rounds(
+    instance, demand, settings, terminal, beyond, need, deadline: float
+) -> tuple[SolveResult, int]:
+    """Monolithic relaxed solves, adding binaries for SKUs that held sales back.
+
+    Every round's model is still a relaxation (binaries only on some SKUs), so each
+    round's bound is valid; the best bound and the cheapest replayed plan are kept.
+    Stops at the target gap, when no new SKU held back, after ``relaxed_rounds``, or at
+    the deadline.
+    """
+    exact = np.zeros(instance.n_skus, dtype=bool)
+    needed = binaries_needed(instance, terminal=terminal)
+    best, best_cost, bound, rounds = None, math.inf, -math.inf, 0
+    for rounds in range(1, settings.relaxed_rounds + 1):
+        model = build_plan_model(
+            instance,
+            demand,
+            terminal=terminal,
+            transit_beyond=beyond,
+            required=need,
+            exact_lost_sales=exact,
+        )
+        left = max(1.0, deadline - time.perf_counter())
+        result = solve(
+            model, solver=settings.solver, time_limit_s=left, mip_gap=settings.mip_gap / 2
+        )
+        if result.status == "infeasible":
+            return result, rounds
+        if result.bound is not None and math.isfinite(result.bound):
+            bound = max(bound, result.bound)
+        if result.orders is None:
+            break
+        _, cost = _replay_cost(instance, result.orders, demand, terminal, beyond, need)
+        if cost < best_cost:
+            best, best_cost = result, cost
+        gap = _relative_gap(best_cost, bound if math.isfinite(bound) else None)
+        held = _held_back(model, demand) & needed & ~exact
+        if (gap is not None and gap <= settings.mip_gap) or not held.any():
+            break
+        if time.perf_counter() >= deadline:
+            break
+        exact |= held
+    if best is None:
+        return SolveResult("no_solution", None, None, None, 0.0, settings.solver), rounds
+    objective = best.objective
+    return replace(best, bound=bound, details={"relaxed_objective": objective}), rounds
+
+
 def solve_relaxed(
     instance: Instance,
     demand: np.ndarray | None = None,
@@ -688,17 +748,10 @@ def solve_relaxed(
             required=need,
             exact_lost_sales=False,
         )
+        rounds = 1
     else:
-        model = build_plan_model(
-            instance,
-            demand,
-            terminal=terminal,
-            transit_beyond=beyond,
-            required=need,
-            exact_lost_sales=False,
-        )
-        relaxed = solve(
-            model, solver=settings.solver, time_limit_s=share, mip_gap=settings.mip_gap / 2
+        relaxed, rounds = _relaxed_rounds(
+            instance, demand, settings, terminal, beyond, need, start + share
         )
     if relaxed.status == "infeasible":
         return replace(relaxed, method="relaxed", solve_time_s=time.perf_counter() - start)
@@ -707,8 +760,9 @@ def solve_relaxed(
     if relaxed.orders is not None:
         plan, cost = _replay_cost(instance, relaxed.orders, demand, terminal, beyond, need)
     details: dict[str, Any] = {
-        "relaxed_objective": relaxed.objective,
+        "relaxed_objective": relaxed.details.get("relaxed_objective", relaxed.objective),
         "relaxed_time_s": round(relaxed.solve_time_s, 3),
+        "relaxed_rounds": rounds,
         "replay_objective": cost if plan is not None else None,
     }
     gap = _relative_gap(cost if plan is not None else None, bound)
