@@ -9,8 +9,9 @@ this size), GLPK relaxed-sales (``method: relaxed``: relaxed bound, simulated pl
 fallback in the remaining time), GLPK on the monolithic model (default instance only: it
 finds no plan within the limit at 25 SKUs already), HiGHS on the monolithic model and
 HiGHS relaxed-sales, each with the same time limit and gap, one thread. Every figure is
-measured in this run; the plan's cost is re-simulated with :func:`inventory.dynamics.simulate_plan` and must equal the reported
-objective. Target: GLPK proves a gap of at most 1% on the default instance within 60 s.
+measured in this run; the plan's cost is re-simulated with
+:func:`inventory.dynamics.simulate_plan` and must equal the reported objective.
+Target: GLPK proves a gap of at most 1% on the default instance within 60 s.
 """
 
 from __future__ import annotations
