@@ -101,7 +101,7 @@ class SolveResult:
         gap: ``(objective - bound) / max(|objective|, 1e-9)``, or None.
         solve_time_s: Wall-clock seconds.
         solver: ``glpk`` or ``highs``.
-        method: ``monolithic`` or ``lagrangian``.
+        method: ``monolithic``, ``lagrangian`` or ``relaxed``.
         orders: The plan, shape (T, P), or None.
         details: Method-specific figures (iterations, multipliers, ...).
     """
@@ -609,7 +609,8 @@ def solve_plan(
         demand: (K, T, P) or (T, P) demand; the plan minimises the mean cost over K.
         settings: Solver, limits and method (``config.milp``); defaults if None.
         terminal: Include the terminal cost (``config.simulation.terminal_cost``).
-        method: Override ``settings.method`` (``auto``, ``monolithic``, ``lagrangian``).
+        method: Override ``settings.method`` (``auto``, ``monolithic``, ``lagrangian``,
+            ``relaxed``; ``auto`` never picks ``relaxed``, see the module docstring).
         transit_beyond, required: See :func:`build_plan_model`.
 
     Returns:
