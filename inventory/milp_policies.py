@@ -98,7 +98,9 @@ class RollingHorizon:
 
     Args:
         settings: ``config.milp``; uses ``rolling_lookahead_weeks``,
-            ``rolling_scenarios`` (distinct states solved per week), ``rolling_time_limit_s``,
+            ``rolling_scenarios`` (distinct states solved per week; the other scenarios
+            take the nearest solved state's orders corrected by their difference in
+            inventory position), ``rolling_time_limit_s``,
             and ``rolling_mip_gap``. The windows stay exact (monolithic): a 25 x 6 window
             takes GLPK about 0.5 s exactly, and the relaxed rounds are no faster.
         terminal: Price the window's end position like the terminal cost (windows that
@@ -145,7 +147,9 @@ class RollingHorizon:
     def act(self, instance: Instance, state: State, t: int) -> np.ndarray:
         position = state.on_hand + state.in_transit()
         _, first, inverse = np.unique(
-            np.hstack([state.on_hand, state.ring.reshape(len(position), -1), state.last_order]),
+            np.hstack(
+                [state.on_hand, state.pipeline().reshape(len(position), -1), state.last_order]
+            ),
             axis=0,
             return_index=True,
             return_inverse=True,
@@ -156,10 +160,15 @@ class RollingHorizon:
         representative = first[inverse.ravel()]
         for n in range(len(position)):
             row = int(representative[n])
-            if row not in orders:  # nearest solved state in inventory position (L1)
-                dist = np.abs(position[solved_rows] - position[n]).sum(axis=1)
-                row = int(solved_rows[int(np.argmin(dist))])
-            out[n] = orders[row]
+            if row in orders:
+                out[n] = orders[row]
+                continue
+            # Unsolved state: the nearest solved state's orders (L1 in inventory position),
+            # corrected by the difference in inventory position, order-up-to style, so a
+            # scenario that is short orders more and one that is long orders less.
+            dist = np.abs(position[solved_rows] - position[n]).sum(axis=1)
+            row = int(solved_rows[int(np.argmin(dist))])
+            out[n] = np.maximum(orders[row] + position[row] - position[n], 0.0)
         return out
 
 
