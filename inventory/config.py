@@ -273,13 +273,19 @@ class PPOConfig:
     initial_on_hand_noise: float = knob(0.2, ge=0, le=1, help="deterministic mode only")
     eval_seed: int = knob(4321, ge=0)
     progress_bar: bool = True
+    total_timesteps: int | None = knob(
+        None, ge=1, help="overrides the selected profile's total_timesteps when set"
+    )
     quick: PPOQuickConfig = field(default_factory=PPOQuickConfig)
     full: PPOFullConfig = field(default_factory=PPOFullConfig)
 
     @property
     def run(self) -> PPOProfileConfig:
-        """The selected profile's budget and hyperparameters."""
-        return self.full if self.profile == "full" else self.quick
+        """The selected profile's budget and hyperparameters (with the step override)."""
+        profile = self.full if self.profile == "full" else self.quick
+        if self.total_timesteps is None:
+            return profile
+        return dataclasses.replace(profile, total_timesteps=self.total_timesteps)
 
 
 @dataclass(frozen=True)
@@ -372,7 +378,7 @@ def _check_bounds(value: Any, meta: typing.Mapping[str, Any], key: str) -> None:
         ("le", lambda b: value <= b, "<="),
         ("lt", lambda b: value < b, "<"),
     ]
-    for name, ok, symbol in checks:
+    for name, ok, _symbol in checks:
         bound = meta.get(name)
         if bound is not None and not ok(bound):
             allowed = ", ".join(

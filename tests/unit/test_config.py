@@ -94,3 +94,18 @@ def test_ints_are_accepted_for_floats() -> None:
     raw = shipped()
     raw["data"]["container_volume"] = 2000
     assert config_from_dict(raw).data.container_volume == 2000.0
+
+
+def test_ppo_total_timesteps_overrides_the_selected_profile() -> None:
+    """`dvc exp run -S ppo.total_timesteps=N` changes the budget of whichever profile runs."""
+    raw = shipped()
+    assert config_from_dict(raw).ppo.run.total_timesteps == raw["ppo"]["quick"]["total_timesteps"]
+    raw["ppo"]["total_timesteps"] = 12_345
+    for profile in ("quick", "full"):
+        raw["ppo"]["profile"] = profile
+        run = config_from_dict(raw).ppo.run
+        assert run.total_timesteps == 12_345
+        assert run.n_envs == raw["ppo"][profile]["n_envs"]
+    raw["ppo"]["total_timesteps"] = 0
+    with pytest.raises(ConfigError, match="ppo.total_timesteps"):
+        config_from_dict(raw)
