@@ -309,6 +309,45 @@ def _show_demand(policy: Policy, demand: np.ndarray) -> None:
         observe(demand)
 
 
+def _scenario_limit(policy: Policy, n_scenarios: int) -> int:
+    """How many of the shared scenarios a policy runs on: all of them, or the first
+    ``policy.max_scenarios`` (the hindsight MILP solves one model per scenario)."""
+    limit = getattr(policy, "max_scenarios", None)
+    return n_scenarios if limit is None else max(1, min(int(limit), n_scenarios))
+
+
+def _add_bound_gaps(
+    summaries: dict[str, PolicySummary], policies: dict[str, Policy], confidence: float
+) -> None:
+    """Gap of every policy to the hindsight lower bound, on the scenarios it was solved for.
+
+    A policy with ``scenario_bounds`` (the hindsight MILP: per-scenario proven lower bounds
+    on the cost of any policy, NaN where the solver proved none) sets, for every policy,
+    ``gap_to_hindsight`` = mean cost / mean bound - 1 over the same first k scenarios
+    (paired), and ``diff_to_hindsight`` with its interval. The hindsight row's own gap is
+    the optimality gap of its plans.
+    """
+    for name, policy in policies.items():
+        bounds = getattr(policy, "scenario_bounds", None)
+        if bounds is None or name not in summaries:
+            continue
+        bounds = np.asarray(bounds, dtype=float)
+        if not np.isfinite(bounds).all():
+            return
+        k = len(bounds)
+        for summary in summaries.values():
+            cost = summary.total_cost[:k]
+            mean, low, high = _interval(cost - bounds[: len(cost)], confidence)
+            summary.metrics.update(
+                gap_to_hindsight=float(cost.mean() / max(bounds[: len(cost)].mean(), 1e-12) - 1),
+                diff_to_hindsight=mean,
+                diff_to_hindsight_ci_low=low,
+                diff_to_hindsight_ci_high=high,
+            )
+        summaries[name].metrics["hindsight_bound"] = float(bounds.mean())
+        return
+
+
 def evaluate_policies(
     instance: Instance,
     policies: dict[str, Policy],
@@ -348,9 +387,13 @@ def evaluate_policies(
     target = None
     stress: dict[str, dict[str, float]] = {}
     for name in iterate(list(policies), f"evaluate ({mode})"):
-        _show_demand(policies[name], demand)
-        result = simulate(instance, demand, policies[name], terminal=terminal)
+        subset = _scenario_limit(policies[name], len(demand))
+        _show_demand(policies[name], demand[:subset])
+        result = simulate(instance, demand[:subset], policies[name], terminal=terminal)
         summaries[name] = summarise(name, instance, result, confidence)
+        if getattr(policies[name], "max_scenarios", None) is not None:
+            summaries[name].metrics["n_scenarios"] = float(subset)
+            continue  # a per-scenario bound: not drawn, and no stress sets
         inventories[name] = result.end_inventory.mean(axis=0)
         target = result.target.mean(axis=0)
         for label, extra in (stress_scenarios or {}).items():
@@ -367,10 +410,12 @@ def evaluate_policies(
             )
     ref_cost = summaries[reference].total_cost
     for summary in summaries.values():
-        mean, low, high = _interval(summary.total_cost - ref_cost, confidence)
+        paired = summary.total_cost - ref_cost[: len(summary.total_cost)]
+        mean, low, high = _interval(paired, confidence)
         summary.metrics.update(
             diff_to_reference=mean, diff_to_reference_ci_low=low, diff_to_reference_ci_high=high
         )
+    _add_bound_gaps(summaries, policies, confidence)
     return Evaluation(
         mode,
         reference,

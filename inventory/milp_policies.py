@@ -12,19 +12,22 @@ already feasible and integer, so its replay is exact.
 The SAA solve uses ``milp.saa_method`` (default ``relaxed``, without exact fallback, see
 :func:`inventory.milp.solve_relaxed`): every plan is replayed by the simulator anyway, so
 a relaxed-sales plan is always a feasible policy, only perhaps a costlier one. The
-open-loop plan (the deterministic optimum, also the ``solve`` stage's plan) and the
-hindsight plans (reported as bounds) keep ``milp.method``; the rolling-horizon windows
-are small enough to stay exact.
+open-loop plan (the deterministic optimum, also the ``solve`` stage's plan) keeps
+``milp.method``; the stochastic hindsight plans use ``milp.hindsight_method`` (default
+``relaxed``: a proven lower bound in seconds); the rolling-horizon windows are small
+enough to stay exact.
 - :class:`RollingHorizon`: each week, from each scenario's current state, solve the plan
   over the next ``lookahead`` weeks of forecast and apply the first week's orders.
   Distinct states are solved once (cache); when a week has more distinct states than
   ``max_solves``, the first ``max_solves`` are solved and every other scenario applies the
   orders of the solved state nearest to it in inventory position (documented
   approximation that keeps a 200-scenario evaluation affordable).
-- :class:`Hindsight`: the plan of each scenario with its demand known in advance; its cost
-  is a lower bound on every policy's cost (up to the solver gap, see ``bounds``). It needs
-  the scenarios: the evaluator hands them over through ``observe_demand`` before
-  simulating.
+- :class:`Hindsight`: the plan of each scenario with its demand known in advance; the
+  solver's proven bound (``scenario_bounds``) is a lower bound on every policy's cost on
+  that scenario. It needs the scenarios: the evaluator hands them over through
+  ``observe_demand`` before simulating, and in stochastic mode runs it on the first
+  ``milp.hindsight_scenarios`` scenarios (``max_scenarios``); every policy's gap to the
+  bound is taken on those.
 
 The factories at the bottom register these under ``milp_open_loop``, ``milp_rolling``,
 ``milp_saa`` and ``milp_hindsight`` in :data:`inventory.evaluation.POLICY_FACTORIES`.
@@ -185,10 +188,13 @@ class Hindsight:
         *,
         terminal: bool = True,
         forecast_plan: Callable[[], SolveResult] | None = None,
+        max_scenarios: int | None = None,
     ) -> None:
         self.settings = settings
         self.terminal = terminal
         self.forecast_plan = forecast_plan  # reused when a scenario is the forecast itself
+        # The evaluator runs this policy on the first max_scenarios scenarios only (None: all)
+        self.max_scenarios = max_scenarios
         self.plans: np.ndarray | None = None
         self.bounds: np.ndarray | None = None
         self.results: list[SolveResult] = []
@@ -209,6 +215,11 @@ class Hindsight:
         if self.forecast_plan is not None and np.array_equal(scenario, self._instance.forecast):
             return self.forecast_plan()
         return solve_plan(self._instance, scenario, settings=self.settings, terminal=self.terminal)
+
+    @property
+    def scenario_bounds(self) -> np.ndarray | None:
+        """Proven lower bound on any policy's cost, per observed scenario (NaN: none)."""
+        return self.bounds
 
     def reset(self, instance: Instance, n_scenarios: int) -> None:
         if self.plans is None or self.plans.shape[0] != n_scenarios:
@@ -233,10 +244,10 @@ def milp_policies(
 ) -> dict[str, object]:
     """All MILP policies for one evaluation mode (name -> policy); see module docstring.
 
-    ``milp_hindsight`` is left out in stochastic mode when the evaluation (or a stress
-    set) has more scenarios than ``milp.hindsight_scenarios`` (one full MILP per
-    scenario). The open-loop plan is cached, so both modes and ``milp_saa`` in
-    deterministic mode reuse one solve.
+    ``milp_hindsight`` solves one MILP per scenario, so in stochastic mode the evaluator
+    runs it on the first ``milp.hindsight_scenarios`` scenarios only (and on no stress
+    set), with its own time limit and method. The open-loop plan is cached, so both
+    modes and ``milp_saa`` in deterministic mode reuse one solve.
     """
     built = {
         name: factory(config, instance, mode, train_demand) for name, factory in _FACTORIES.items()
@@ -294,16 +305,21 @@ def _rolling(config: Config, instance: Instance, mode: str, train: np.ndarray):
 
 
 def _hindsight(config: Config, instance: Instance, mode: str, train: np.ndarray):
-    n_eval = 1 if mode == "deterministic" else config.simulation.n_eval_scenarios
-    stress = getattr(config, "stress", None)
-    if mode == "stochastic" and stress is not None and stress.scenarios:
-        n_eval = max(n_eval, stress.n_scenarios)  # the evaluator replays stress sets too
-    if n_eval > config.milp.hindsight_scenarios:
-        return None
+    if mode == "deterministic":  # one scenario, the forecast: the open-loop plan is it
+        settings, limit = config.milp, None
+    else:
+        settings = replace(
+            config.milp,
+            time_limit_s=config.milp.hindsight_time_limit_s,
+            method=config.milp.hindsight_method,
+            relaxed_fallback=False,
+        )
+        limit = config.milp.hindsight_scenarios
     policy = Hindsight(
-        config.milp,
+        settings,
         terminal=_terminal(config),
         forecast_plan=lambda: _open_loop(config, instance, mode, train).result,
+        max_scenarios=limit,
     )
     policy.prepare(instance)
     return policy
