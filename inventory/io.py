@@ -25,8 +25,18 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
 
     On any exception the temporary file is removed and ``path`` is left untouched.
+    A ``path`` that exists and is not a regular file (``/dev/null``, ``/dev/stdout``, a
+    FIFO) is written through, never replaced: renaming onto ``/dev/null`` as root would
+    turn the device into a plain file for every process on the machine.
     """
     path = Path(path)
+    if path.exists() and not path.is_file() and not path.is_dir():
+        with tempfile.TemporaryDirectory() as scratch:
+            tmp_path = Path(scratch) / path.name
+            yield tmp_path
+            with open(path, "wb") as sink:
+                sink.write(tmp_path.read_bytes())
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
