@@ -64,17 +64,17 @@ def pipeline_steps(modes: tuple[str, ...] = MODES) -> list[Step]:
             Step(f"train@{mode}", tasks.train, {"mode": mode}, ("forecast",)),
             Step(f"solve@{mode}", tasks.solve, {"mode": mode}, ("forecast",)),
         ]
-    for mode in modes:
+    solves = tuple(f"solve@{mode}" for mode in modes)
+    for mode in modes:  # the evaluator replays the solve stage's plans
         steps.append(
             Step(
                 f"evaluate@{mode}",
                 tasks.evaluate,
                 {"mode": mode},
-                ("forecast", f"train@{mode}"),
+                ("forecast", f"train@{mode}", *solves),
             )
         )
     evaluations = tuple(f"evaluate@{mode}" for mode in modes)
-    solves = tuple(f"solve@{mode}" for mode in modes)
     steps += [
         Step("drift", tasks.drift, after=("forecast",)),
         Step("recommend", tasks.recommend, after=("forecast", *evaluations)),

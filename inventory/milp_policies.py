@@ -35,8 +35,11 @@ The factories at the bottom register these under ``milp_open_loop``, ``milp_roll
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
@@ -46,6 +49,9 @@ from inventory.milp import SolveResult, solve_plan, window_instance
 from inventory.model import Instance
 
 __all__ = [
+    "plan_key",
+    "saa_settings",
+    "load_solved_plan",
     "OpenLoopPlan",
     "SampleAveragePlan",
     "RollingHorizon",
@@ -78,21 +84,129 @@ class _FixedPlan:
         return np.broadcast_to(self.plan[t], (self._n, instance.n_skus))
 
 
-class OpenLoopPlan(_FixedPlan):
-    """The deterministic MILP plan on the forecast, replayed open loop."""
+# --------------------------------------------------------------------------- solved plans
+# The solve stage writes the plans that the evaluator replays as milp_open_loop
+# (plan_deterministic) and milp_saa (plan_stochastic), with a key of everything the plan
+# depends on. The evaluator takes a stored plan whose key matches instead of solving again:
+# a time-limited solve can end differently on a busy machine, so re-solving would cost
+# minutes and could evaluate another plan than the one the solve stage reported.
+SOLVED_PLANS_DIR = Path("artifacts/milp")
+SOLVE_METRICS_DIR = Path("metrics")
 
-    def __init__(self, instance: Instance, settings: MilpConfig, *, terminal: bool) -> None:
-        self.result = solve_plan(instance, settings=settings, terminal=terminal)
+
+def saa_settings(config: Config) -> MilpConfig:
+    """The solver settings of the sample-average plan (solve stage and evaluator)."""
+    return replace(
+        config.milp,
+        time_limit_s=config.milp.saa_time_limit_s,
+        method=config.milp.saa_method,
+        relaxed_fallback=False,
+    )
+
+
+def plan_key(
+    instance: Instance, demand: np.ndarray, settings: MilpConfig, terminal: bool
+) -> str:
+    """Hash of what a plan depends on: instance, demand scenarios, settings, terminal."""
+    digest = hashlib.sha256(_fingerprint(instance))
+    digest.update(np.ascontiguousarray(demand, dtype=float).tobytes())
+    digest.update(repr((settings, bool(terminal))).encode())
+    return digest.hexdigest()[:20]
+
+
+def load_solved_plan(
+    instance: Instance,
+    mode: str,
+    key: str,
+    *,
+    plans_dir: str | Path = SOLVED_PLANS_DIR,
+    metrics_dir: str | Path = SOLVE_METRICS_DIR,
+) -> SolveResult | None:
+    """The solve stage's plan of ``mode`` when its key is ``key`` (else None)."""
+    import pandas as pd
+
+    metrics_path = Path(metrics_dir) / f"solve_{mode}.json"
+    plan_path = Path(plans_dir) / f"plan_{mode}.csv"
+    if not (metrics_path.is_file() and plan_path.is_file()):
+        return None
+    try:
+        metrics = json.loads(metrics_path.read_text())
+    except (OSError, ValueError):
+        return None
+    if metrics.get("plan_key") != key:
+        return None
+    table = pd.read_csv(plan_path, dtype={"sku": str, "week": str})
+    weeks = pd.DatetimeIndex(instance.weeks).strftime("%Y-%m-%d")
+    wide = table.pivot(index="week", columns="sku", values="order")
+    if sorted(wide.index) != sorted(weeks) or sorted(wide.columns) != sorted(instance.skus):
+        return None
+    orders = wide.reindex(index=weeks, columns=list(instance.skus)).to_numpy(dtype=float)
+    return SolveResult(
+        metrics["status"],
+        metrics.get("objective"),
+        metrics.get("bound"),
+        metrics.get("gap"),
+        float(metrics.get("solve_time_s", 0.0)),
+        metrics.get("solver", "glpk"),
+        metrics.get("method", "monolithic"),
+        orders=orders,
+        details={"loaded_from": str(plan_path)},
+    )
+
+
+def _solve_or_load(
+    instance: Instance,
+    demand: np.ndarray | None,
+    settings: MilpConfig,
+    terminal: bool,
+    stored: str | None,
+) -> SolveResult:
+    if stored is not None:
+        scenarios = instance.forecast[None] if demand is None else demand
+        loaded = load_solved_plan(
+            instance, stored, plan_key(instance, scenarios, settings, terminal)
+        )
+        if loaded is not None:
+            return loaded
+    return solve_plan(instance, demand, settings=settings, terminal=terminal)
+
+
+class OpenLoopPlan(_FixedPlan):
+    """The deterministic MILP plan on the forecast, replayed open loop.
+
+    ``stored="deterministic"``: take the solve stage's plan when it was solved for exactly
+    this instance and these settings (see :func:`load_solved_plan`).
+    """
+
+    def __init__(
+        self,
+        instance: Instance,
+        settings: MilpConfig,
+        *,
+        terminal: bool,
+        stored: str | None = None,
+    ) -> None:
+        self.result = _solve_or_load(instance, None, settings, terminal, stored)
         self.plan = _require_plan(self.result, "milp_open_loop")
 
 
 class SampleAveragePlan(_FixedPlan):
-    """One plan minimising the mean cost over ``demand`` (K, T, P) training scenarios."""
+    """One plan minimising the mean cost over ``demand`` (K, T, P) training scenarios.
+
+    ``stored="stochastic"``: take the solve stage's plan when it matches (see
+    :class:`OpenLoopPlan`).
+    """
 
     def __init__(
-        self, instance: Instance, demand: np.ndarray, settings: MilpConfig, *, terminal: bool
+        self,
+        instance: Instance,
+        demand: np.ndarray,
+        settings: MilpConfig,
+        *,
+        terminal: bool,
+        stored: str | None = None,
     ) -> None:
-        self.result = solve_plan(instance, demand, settings=settings, terminal=terminal)
+        self.result = _solve_or_load(instance, demand, settings, terminal, stored)
         self.plan = _require_plan(self.result, "milp_saa")
 
 
@@ -283,7 +397,9 @@ def _open_loop(config: Config, instance: Instance, mode: str, train: np.ndarray)
     key = (_fingerprint(instance), config.milp, _terminal(config))
     if key not in _OPEN_LOOP_CACHE:
         _OPEN_LOOP_CACHE.clear()
-        _OPEN_LOOP_CACHE[key] = OpenLoopPlan(instance, config.milp, terminal=_terminal(config))
+        _OPEN_LOOP_CACHE[key] = OpenLoopPlan(
+            instance, config.milp, terminal=_terminal(config), stored="deterministic"
+        )
     return _OPEN_LOOP_CACHE[key]
 
 
@@ -291,13 +407,9 @@ def _saa(config: Config, instance: Instance, mode: str, train: np.ndarray):
     if mode == "deterministic":
         return _open_loop(config, instance, mode, train)
     scenarios = train[: config.milp.saa_scenarios]
-    settings = replace(
-        config.milp,
-        time_limit_s=config.milp.saa_time_limit_s,
-        method=config.milp.saa_method,
-        relaxed_fallback=False,
+    return SampleAveragePlan(
+        instance, scenarios, saa_settings(config), terminal=_terminal(config), stored="stochastic"
     )
-    return SampleAveragePlan(instance, scenarios, settings, terminal=_terminal(config))
 
 
 def _rolling(config: Config, instance: Instance, mode: str, train: np.ndarray):

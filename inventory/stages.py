@@ -239,8 +239,6 @@ def solve(config: Config, mode: str = "deterministic") -> dict[str, str]:
         ValueError: bad mode, infeasible data (naming the constraint family), a missing
             solver (saying how to install it) or no plan within the time limit.
     """
-    from dataclasses import replace
-
     import numpy as np
     import pandas as pd
 
@@ -248,17 +246,16 @@ def solve(config: Config, mode: str = "deterministic") -> dict[str, str]:
     from inventory.evaluation import scenarios_for
     from inventory.io import write_csv
     from inventory.milp import solve_plan
+    from inventory.milp_policies import plan_key, saa_settings
 
     if mode not in ("deterministic", "stochastic"):
         raise ValueError(f"mode must be deterministic or stochastic, got {mode!r}")
     instance = planning_instance(config)
     demand = scenarios_for(config, instance, mode).training
-    if mode == "stochastic":
-        demand = demand[: config.milp.saa_scenarios]
-    terminal = config.simulation.terminal_cost
     settings = config.milp
-    if mode == "stochastic":
-        settings = replace(settings, time_limit_s=settings.saa_time_limit_s)
+    if mode == "stochastic":  # exactly the evaluator's milp_saa plan
+        demand, settings = demand[: config.milp.saa_scenarios], saa_settings(config)
+    terminal = config.simulation.terminal_cost
     result = solve_plan(instance, demand, settings=settings, terminal=terminal)
     if result.orders is None:
         raise ValueError(
@@ -283,6 +280,8 @@ def solve(config: Config, mode: str = "deterministic") -> dict[str, str]:
             "mode": mode,
             **result.metrics(),
             "simulated_cost": float(simulated.total_cost().mean()),
+            # the evaluator replays this plan when its key matches (milp_policies)
+            "plan_key": plan_key(instance, demand, settings, terminal),
             "n_scenarios": int(demand.shape[0]),
             "n_skus": instance.n_skus,
             "horizon_weeks": instance.horizon_weeks,
