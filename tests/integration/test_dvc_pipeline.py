@@ -78,6 +78,12 @@ def test_repro_runs_every_stage_and_writes_metrics(repo: Path, first_run: str) -
     for mode in ("deterministic", "stochastic"):
         payload = json.loads((repo / "metrics" / f"evaluation_{mode}.json").read_text())
         assert payload["policies"], payload
+    # the evaluator replayed the solve stage's plan: same cost on the forecast
+    solved = json.loads((repo / "metrics" / "solve_deterministic.json").read_text())
+    evaluated = json.loads((repo / "metrics" / "evaluation_deterministic.json").read_text())
+    assert evaluated["policies"]["milp_open_loop"]["total_cost"] == pytest.approx(
+        solved["simulated_cost"], rel=1e-6
+    )
     assert (repo / "reports" / "summary.md").read_text().startswith("# ")
     assert (repo / "reports" / "recommendation.csv").exists()
     shown = run(repo, "dvc", "metrics", "show", "--json")

@@ -21,6 +21,7 @@ TINY: dict[str, dict[str, Any]] = {
         "rolling_time_limit_s": 5.0,
         "saa_scenarios": 2,
         "hindsight_scenarios": 2,
+        "hindsight_time_limit_s": 5.0,
     },
     "ppo": {
         "progress_bar": False,
