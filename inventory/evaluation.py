@@ -443,7 +443,7 @@ def write_evaluation(
     """Write the metrics JSON, the CSV tables and the PNG figures; return their paths."""
     mode = evaluation.mode
     folder = Path(artifacts_dir) / mode
-    n_scenarios = len(next(iter(evaluation.summaries.values())).total_cost)
+    n_scenarios = max(len(s.total_cost) for s in evaluation.summaries.values())
     payload = {
         "mode": mode,
         "n_scenarios": n_scenarios,
@@ -464,9 +464,9 @@ def write_evaluation(
             folder / "weekly.csv",
             pd.concat([s.weekly for s in evaluation.summaries.values()], ignore_index=True),
         ),
-        "scenario_costs": write_csv(
+        "scenario_costs": write_csv(  # a policy run on the first k scenarios: NaN after
             folder / "scenario_costs.csv",
-            pd.DataFrame({n: s.total_cost for n, s in evaluation.summaries.items()}),
+            pd.DataFrame({n: pd.Series(s.total_cost) for n, s in evaluation.summaries.items()}),
         ),
     }
     paths.update(_plot(evaluation, instance, Path(figures_dir), n_plot_skus))

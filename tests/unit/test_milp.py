@@ -235,7 +235,7 @@ def test_relaxed_fallback_keeps_the_better_plan_and_bound():
     assert result.objective == pytest.approx(exact.objective, rel=1e-6)
 
 
-def test_evaluator_takes_every_gap_to_the_hindsight_bound_on_its_scenarios():
+def test_evaluator_takes_every_gap_to_the_hindsight_bound_on_its_scenarios(tmp_path):
     """Stochastic mode: hindsight on the first k scenarios, gaps paired on those k."""
     from inventory.evaluation import evaluate_policies
 
@@ -270,6 +270,20 @@ def test_evaluator_takes_every_gap_to_the_hindsight_bound_on_its_scenarios():
     rule_first_two = evaluation.summaries["rule"].total_cost[:2]
     paired = evaluation.summaries["milp_hindsight"].total_cost - rule_first_two
     assert rows["milp_hindsight"]["diff_to_reference"] == pytest.approx(paired.mean())
+    # and it is written out: the subset's scenario costs padded with NaN
+    import pandas as pd
+
+    from inventory.evaluation import write_evaluation
+
+    paths = write_evaluation(
+        evaluation,
+        instance,
+        metrics_dir=tmp_path / "metrics",
+        artifacts_dir=tmp_path / "artifacts",
+        figures_dir=tmp_path / "figures",
+    )
+    costs = pd.read_csv(paths["scenario_costs"])
+    assert len(costs) == 6 and costs["milp_hindsight"].notna().sum() == 2
 
 
 def test_evaluator_replays_the_solve_stage_plan_when_its_key_matches(tmp_path, monkeypatch):
