@@ -22,7 +22,9 @@ module that does not exist yet is skipped), so registration happens on import.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,10 +38,13 @@ from inventory.dynamics import SimulationResult, simulate
 from inventory.io import write_csv, write_json
 from inventory.model import Instance
 from inventory.policies import (
+    BaseStock,
     DoNothing,
     OrderUpTo,
     Policy,
+    SSPolicy,
     TuningResult,
+    planner_levels,
     tune_base_stock,
     tune_s_s,
 )
@@ -87,21 +92,75 @@ def _order_up_to(config: Config, instance: Instance, mode: str, train: np.ndarra
     return OrderUpTo(config.simulation.review_period_weeks)
 
 
-_TUNED: list = []  # last (instance, train_demand, base-stock result): s_S starts from it
+# Tuned levels are kept on disk under a key of everything they depend on (instance,
+# training scenarios, tuning knobs), so the recommend stage and a re-run evaluation reuse
+# the evaluation's search instead of repeating it (tens of seconds at the default size).
+TUNING_CACHE_DIR = Path("artifacts/cache/tuned")
+
+
+def _tuning_key(kind: str, config: Config, instance: Instance, train: np.ndarray) -> str:
+    digest = hashlib.sha256(instance.fingerprint())
+    digest.update(np.ascontiguousarray(train, dtype=float).tobytes())
+    knobs = (
+        kind,
+        config.simulation.review_period_weeks,
+        config.simulation.terminal_cost,
+        config.evaluation.tune_max_passes,
+    )
+    digest.update(repr(knobs).encode())
+    return f"{kind}-{digest.hexdigest()[:20]}"
+
+
+def _cached_tuning(
+    kind: str, config: Config, instance: Instance, train: np.ndarray, tune: Callable
+) -> TuningResult:
+    """``tune()`` once per key; later calls rebuild the policy from the stored levels."""
+    path = TUNING_CACHE_DIR / f"{_tuning_key(kind, config, instance, train)}.json"
+    levels = planner_levels(instance, config.simulation.review_period_weeks)
+    if path.is_file():
+        try:
+            stored = json.loads(path.read_text())
+            offset = np.asarray(stored["safety_units"], dtype=float)
+            quantity = np.asarray(stored["order_quantity"], dtype=float)
+            policy = BaseStock(levels, offset) if kind == "base_stock" else SSPolicy(
+                levels, quantity, offset
+            )
+            return TuningResult(
+                policy,
+                offset,
+                quantity,
+                np.asarray(stored["cost_per_sku"], dtype=float),
+                float(stored["cost"]),
+            )
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable: tune again and overwrite it
+    result = tune()
+    write_json(
+        path,
+        {
+            "safety_units": result.safety_units,
+            "order_quantity": result.order_quantity,
+            "cost_per_sku": result.cost_per_sku,
+            "cost": result.cost,
+        },
+    )
+    return result
 
 
 def _tuned_base_stock(config: Config, instance: Instance, train: np.ndarray) -> TuningResult:
-    if _TUNED and _TUNED[0] is instance and _TUNED[1] is train:
-        return _TUNED[2]
-    result = tune_base_stock(
+    return _cached_tuning(
+        "base_stock",
+        config,
         instance,
         train,
-        review_period_weeks=config.simulation.review_period_weeks,
-        terminal=config.simulation.terminal_cost,
-        max_passes=config.evaluation.tune_max_passes,
+        lambda: tune_base_stock(
+            instance,
+            train,
+            review_period_weeks=config.simulation.review_period_weeks,
+            terminal=config.simulation.terminal_cost,
+            max_passes=config.evaluation.tune_max_passes,
+        ),
     )
-    _TUNED[:] = [instance, train, result]
-    return result
 
 
 @register_policy("base_stock")
@@ -111,13 +170,19 @@ def _base_stock(config: Config, instance: Instance, mode: str, train: np.ndarray
 
 @register_policy("s_S")
 def _s_s(config: Config, instance: Instance, mode: str, train: np.ndarray) -> Policy:
-    return tune_s_s(
+    return _cached_tuning(
+        "s_S",
+        config,
         instance,
         train,
-        review_period_weeks=config.simulation.review_period_weeks,
-        terminal=config.simulation.terminal_cost,
-        max_passes=config.evaluation.tune_max_passes,
-        base=_tuned_base_stock(config, instance, train),
+        lambda: tune_s_s(
+            instance,
+            train,
+            review_period_weeks=config.simulation.review_period_weeks,
+            terminal=config.simulation.terminal_cost,
+            max_passes=config.evaluation.tune_max_passes,
+            base=_tuned_base_stock(config, instance, train),
+        ),
     ).policy
 
 

@@ -60,10 +60,10 @@ def write_text(path: str | Path, text: str) -> Path:
 
 
 def _json_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):  # numpy arrays and numpy scalars
+        return value.tolist()
     if hasattr(value, "item"):
         return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -108,7 +108,7 @@ def plan_key(
     instance: Instance, demand: np.ndarray, settings: MilpConfig, terminal: bool
 ) -> str:
     """Hash of what a plan depends on: instance, demand scenarios, settings, terminal."""
-    digest = hashlib.sha256(_fingerprint(instance))
+    digest = hashlib.sha256(instance.fingerprint())
     digest.update(np.ascontiguousarray(demand, dtype=float).tobytes())
     digest.update(repr((settings, bool(terminal))).encode())
     return digest.hexdigest()[:20]
@@ -372,29 +372,9 @@ def milp_policies(
 _OPEN_LOOP_CACHE: dict[tuple, OpenLoopPlan] = {}
 
 
-def _fingerprint(instance: Instance) -> bytes:
-    arrays = (
-        instance.forecast,
-        instance.arrivals,
-        instance.on_hand,
-        instance.last_order,
-        instance.ramp_limit,
-        instance.volume,
-        instance.lead_time_weeks,
-        instance.lost_sale_cost,
-        instance.overstock_cost,
-        instance.understock_cost,
-        instance.safety_stock_weeks,
-    )
-    scalars = np.array(
-        [instance.container_volume, instance.max_containers, instance.container_cost]
-    )
-    return b"".join(np.ascontiguousarray(a, dtype=float).tobytes() for a in (*arrays, scalars))
-
-
 def _open_loop(config: Config, instance: Instance, mode: str, train: np.ndarray):
     """The plan on the forecast; solved once per instance and settings (both modes)."""
-    key = (_fingerprint(instance), config.milp, _terminal(config))
+    key = (instance.fingerprint(), config.milp, _terminal(config))
     if key not in _OPEN_LOOP_CACHE:
         _OPEN_LOOP_CACHE.clear()
         _OPEN_LOOP_CACHE[key] = OpenLoopPlan(

@@ -64,6 +64,24 @@ class Instance:
     def n_skus(self) -> int:
         return len(self.skus)
 
+    def fingerprint(self) -> bytes:
+        """Bytes of every number the dynamics and costs read (for keys of cached results)."""
+        arrays = (
+            self.forecast,
+            self.arrivals,
+            self.on_hand,
+            self.last_order,
+            self.ramp_limit,
+            self.volume,
+            self.lead_time_weeks,
+            self.lost_sale_cost,
+            self.overstock_cost,
+            self.understock_cost,
+            self.safety_stock_weeks,
+            np.array([self.container_volume, self.max_containers, self.container_cost]),
+        )
+        return b"".join(np.ascontiguousarray(a, dtype=float).tobytes() for a in arrays)
+
     @property
     def horizon_weeks(self) -> int:
         return int(self.forecast.shape[0])

@@ -181,3 +181,29 @@ def test_stage_and_cli_evaluate(tmp_path, monkeypatch) -> None:
         assert (tmp_path / "reports" / "figures" / f"evaluation_{mode}_costs.png").exists()
     bad = CliRunner().invoke(app, ["evaluate", "--mode", "sideways"])
     assert bad.exit_code != 0
+
+
+def test_tuned_levels_are_reused_under_the_same_key(tmp_path, monkeypatch) -> None:
+    """A second build (e.g. the recommend stage) takes the stored levels; new data re-tunes."""
+    import inventory.evaluation as evaluation
+
+    monkeypatch.setattr(evaluation, "TUNING_CACHE_DIR", tmp_path / "tuned")
+    config = small_config()
+    instance = make_instance(3, 10, seed=4)
+    train = scenarios_for(config, instance, "stochastic").training
+    first = {n: POLICY_FACTORIES[n](config, instance, "stochastic", train) for n in ("s_S",)}
+    assert len(list((tmp_path / "tuned").glob("*.json"))) == 2  # base_stock and s_S
+
+    def no_tuning(*args, **kwargs):
+        raise AssertionError("tuned again although the key matches")
+
+    monkeypatch.setattr(evaluation, "tune_base_stock", no_tuning)
+    monkeypatch.setattr(evaluation, "tune_s_s", no_tuning)
+    again = POLICY_FACTORIES["s_S"](config, instance, "stochastic", train)
+    demand = scenarios_for(config, instance, "stochastic").evaluation
+    np.testing.assert_array_equal(
+        simulate(instance, demand, first["s_S"]).total_cost(),
+        simulate(instance, demand, again).total_cost(),
+    )
+    with pytest.raises(AssertionError, match="tuned again"):
+        POLICY_FACTORIES["base_stock"](config, instance, "stochastic", train[:4])
