@@ -110,6 +110,7 @@ class EvaluationConfig:
     n_plot_skus: int = knob(4, ge=1, le=50)
     tune_max_passes: int = knob(12, ge=1, le=100)
     fallback_dispersion: float = knob(4.0, gt=0)
+    workers: int = knob(2, ge=1, le=64, help="processes for the stress sets of slow policies")
 
 
 @dataclass(frozen=True)

@@ -374,6 +374,52 @@ def _show_demand(policy: Policy, demand: np.ndarray) -> None:
         observe(demand)
 
 
+def _stress_outcome(
+    instance: Instance, policy: Policy, demand: np.ndarray, terminal: bool
+) -> tuple[np.ndarray, float]:
+    """Cost per scenario and fill rate of ``policy`` on one stress set."""
+    _show_demand(policy, demand)
+    stressed = simulate(instance, demand, policy, terminal=terminal)
+    fill_rate = float(stressed.sales.sum() / max(stressed.demand.sum(), 1e-12))
+    return stressed.total_cost(), fill_rate
+
+
+_POOLS: dict[int, object] = {}
+
+
+def _pool(workers: int):
+    """A process pool (spawned once per process and size), or None where none may run."""
+    if workers not in _POOLS:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        if multiprocessing.current_process().daemon:  # e.g. inside a Dask worker
+            return None
+        _POOLS[workers] = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn")
+        )
+    return _POOLS[workers]
+
+
+def _submit_stress(
+    instance: Instance,
+    policy: Policy,
+    stress_scenarios: dict[str, np.ndarray] | None,
+    terminal: bool,
+    workers: int,
+) -> dict:
+    """Start the stress sets of one policy in worker processes (label -> future)."""
+    if not stress_scenarios or workers <= 1:
+        return {}
+    pool = _pool(workers)
+    if pool is None:
+        return {}
+    return {
+        label: pool.submit(_stress_outcome, instance, policy, extra, terminal)
+        for label, extra in stress_scenarios.items()
+    }
+
+
 def _scenario_limit(policy: Policy, n_scenarios: int) -> int:
     """How many of the shared scenarios a policy runs on: all of them, or the first
     ``policy.max_scenarios`` (the hindsight MILP solves one model per scenario)."""
@@ -425,6 +471,7 @@ def evaluate_policies(
     scenario_description: str = "",
     stress_scenarios: dict[str, np.ndarray] | None = None,
     progress: Callable[[Iterable[str], str], Iterable[str]] | None = None,
+    workers: int = 1,
 ) -> Evaluation:
     """Simulate every policy on the same ``demand`` (N, T, P) and summarise.
 
@@ -441,6 +488,9 @@ def evaluate_policies(
             on them and its degradation against ``demand`` are reported, and its fill rate
             and the change of the fill rate.
         progress: Optional wrapper ``(items, description) -> items`` (a progress bar).
+        workers: Processes that run the stress sets of slow policies (those with
+            ``parallel_evaluation = True``, the rolling-horizon MILP) while this process
+            runs the main set; 1 = everything here, in order. The numbers are the same.
     """
     if reference not in policies:
         raise ValueError(
@@ -453,20 +503,24 @@ def evaluate_policies(
     stress: dict[str, dict[str, float]] = {}
     for name in iterate(list(policies), f"evaluate ({mode})"):
         subset = _scenario_limit(policies[name], len(demand))
+        limited = getattr(policies[name], "max_scenarios", None) is not None
+        pending = {}
+        if not limited and getattr(policies[name], "parallel_evaluation", False):
+            pending = _submit_stress(instance, policies[name], stress_scenarios, terminal, workers)
         _show_demand(policies[name], demand[:subset])
         result = simulate(instance, demand[:subset], policies[name], terminal=terminal)
         summaries[name] = summarise(name, instance, result, confidence)
-        if getattr(policies[name], "max_scenarios", None) is not None:
+        if limited:
             summaries[name].metrics["n_scenarios"] = float(subset)
             continue  # a per-scenario bound: not drawn, and no stress sets
         inventories[name] = result.end_inventory.mean(axis=0)
         target = result.target.mean(axis=0)
         for label, extra in (stress_scenarios or {}).items():
-            _show_demand(policies[name], extra)
-            stressed = simulate(instance, extra, policies[name], terminal=terminal)
-            cost = stressed.total_cost()
+            if label in pending:
+                cost, fill_rate = pending[label].result()
+            else:
+                cost, fill_rate = _stress_outcome(instance, policies[name], extra, terminal)
             base = summaries[name].metrics["total_cost"]
-            fill_rate = float(stressed.sales.sum() / max(stressed.demand.sum(), 1e-12))
             stress.setdefault(label, {})[name] = float(cost.mean())
             stress[label][f"{name}_degradation"] = float(cost.mean() / max(base, 1e-12) - 1)
             stress[label][f"{name}_fill_rate"] = fill_rate
@@ -605,6 +659,7 @@ def run_evaluation(
         scenario_description=scenarios.description,
         stress_scenarios=stress_scenarios,
         progress=progress,
+        workers=config.evaluation.workers,
     )
     paths = write_evaluation(
         evaluation,

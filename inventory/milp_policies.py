@@ -224,6 +224,9 @@ class RollingHorizon:
             reach the end of the horizon use the true terminal cost).
     """
 
+    # 52 solves per scenario set: the evaluator may run its stress sets in other processes
+    parallel_evaluation = True
+
     def __init__(self, settings: MilpConfig, *, terminal: bool = True) -> None:
         self.settings = MilpConfig(
             **{

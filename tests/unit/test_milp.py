@@ -320,3 +320,26 @@ def test_evaluator_replays_the_solve_stage_plan_when_its_key_matches(tmp_path, m
                          stored="deterministic")
     assert "loaded_from" not in fresh.result.details
     assert fresh.result.status == "optimal"
+
+
+def test_stress_sets_in_worker_processes_give_the_same_numbers():
+    """evaluation.workers > 1 runs the rolling horizon's stress sets in spawned processes."""
+    from inventory.evaluation import evaluate_policies
+
+    instance = _tight(11, n_skus=2, horizon=4)
+    demand = sample_demand(instance, DemandModel.uniform("poisson", 2), 3, seed=2)
+    stress = {"up": demand * 1.3, "down": np.floor(demand * 0.7)}
+    settings = MilpConfig(solver="highs", rolling_lookahead_weeks=2, **EXACT)
+    runs = [
+        evaluate_policies(
+            instance,
+            {"rule": OrderUpTo(), "rolling": RollingHorizon(settings)},
+            demand,
+            reference="rule",
+            stress_scenarios=stress,
+            workers=workers,
+        ).stress
+        for workers in (1, 2)
+    ]
+    assert runs[0] == runs[1]
+    assert set(runs[0]["up"]) >= {"rolling", "rolling_fill_rate", "rule"}
