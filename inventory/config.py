@@ -145,7 +145,10 @@ class MilpConfig:
     monolithic_max_cells: int = knob(400, ge=1, help="auto: SKUs x weeks solved monolithically")
     lagrangian_iterations: int = knob(40, ge=1, le=10_000)
     lagrangian_workers: int = knob(1, ge=1, le=256, help="processes for the SKU subproblems")
-    lagrangian_repair_share: float = knob(0.35, ge=0, lt=1, help="time share for the repair")
+    lagrangian_repair_share: float = knob(0.1, ge=0, lt=1, help="time share for the repair")
+    lagrangian_subproblem_gap: float = knob(
+        0.001, ge=0, le=1, help="gap of each SKU subproblem (capped at mip_gap / 2)"
+    )
     rolling_lookahead_weeks: int = knob(10, ge=1, le=104)
     rolling_scenarios: int = knob(1, ge=1, le=100_000)
     rolling_time_limit_s: float = knob(5.0, gt=0)

@@ -891,32 +891,120 @@ def _sku_subproblem(task: tuple) -> tuple[np.ndarray, float]:
 def _solve_subproblems(
     instance, demand, price, settings, terminal, beyond, need, budget_s: float, pool, exact=True
 ) -> tuple[np.ndarray, float]:
-    """Plans (T, P) and the sum of proven subproblem bounds at multipliers ``price``."""
+    """Plans (T, P) and the sum of proven subproblem bounds at multipliers ``price``.
+
+    Each subproblem is solved to ``min(mip_gap / 2, lagrangian_subproblem_gap)``: the
+    dual value sums the subproblems' proven bounds, so their gap is lost from the bound.
+    Run in sequence, each SKU gets the time left divided by the SKUs left, so the
+    quick ones leave their time to the slow ones.
+    """
     n_skus = instance.n_skus
     workers = settings.lagrangian_workers
-    per_sku = max(1.0, budget_s * workers / n_skus)
-    tasks = [
-        (
-            instance.subset([p]),
-            demand[..., [p]],
-            price,
-            terminal,
-            beyond[[p]],
-            need[[p]],
-            settings.solver,
-            settings.mip_gap / 2,
-            per_sku,
-            exact,
-        )
-        for p in range(n_skus)
-    ]
-    outcomes = (
-        list(pool.map(_sku_subproblem, tasks))
-        if pool
-        else [_sku_subproblem(task) for task in tasks]
-    )
+    gap = min(settings.mip_gap / 2, settings.lagrangian_subproblem_gap)
+    deadline = time.perf_counter() + budget_s
+
+    def task(p: int, limit_s: float) -> tuple:
+        sub, sku_demand, limit_s = instance.subset([p]), demand[..., [p]], max(1.0, limit_s)
+        return (sub, sku_demand, price, terminal, beyond[[p]], need[[p]], settings.solver,
+                gap, limit_s, exact)  # fmt: skip
+
+    if pool:
+        per_sku = budget_s * workers / n_skus
+        outcomes = list(pool.map(_sku_subproblem, [task(p, per_sku) for p in range(n_skus)]))
+    else:
+        outcomes = [
+            _sku_subproblem(task(p, (deadline - time.perf_counter()) / (n_skus - p)))
+            for p in range(n_skus)
+        ]
     plan = np.stack([orders for orders, _ in outcomes], axis=1)
     return plan, float(sum(bound for _, bound in outcomes))
+
+
+def _sku_costs(
+    instance: Instance,
+    sku: int,
+    columns: np.ndarray,
+    demand: np.ndarray,
+    terminal: bool,
+    beyond: np.ndarray,
+    need: np.ndarray,
+) -> np.ndarray:
+    """Mean cost of one SKU for candidate order columns (T, M), shape (M,).
+
+    The simulator's cost of SKU ``sku`` (DESIGN.md section 2, terminal cost as in
+    :func:`_terminal_cost`) for ``M`` plans at once, without the projection: the caller
+    keeps the candidates within the ramps and the capacity.
+    """
+    lead = int(instance.lead_time_weeks[sku])
+    lost_cost = instance.lost_sale_cost[sku]
+    over_cost, under_cost = instance.overstock_cost[sku], instance.understock_cost[sku]
+    sku_demand = demand[:, :, sku, None]  # (K, T, 1)
+    end = np.full((demand.shape[0], columns.shape[1]), float(instance.on_hand[sku]))
+    cost = np.zeros_like(end)
+    for t in range(columns.shape[0]):
+        stock = end + instance.arrivals[t, sku] + (columns[t - lead] if t >= lead else 0.0)
+        end = np.maximum(stock - sku_demand[:, t], 0.0)
+        excess = end - instance.target[t, sku]
+        cost += lost_cost * np.maximum(sku_demand[:, t] - stock, 0.0)
+        cost += over_cost * np.maximum(excess, 0.0) + under_cost * np.maximum(-excess, 0.0)
+    if terminal:
+        position = end + columns[columns.shape[0] - lead :].sum(axis=0) + beyond[sku]
+        excess = position - need[sku]
+        cost += over_cost * np.maximum(excess, 0.0) + under_cost * np.maximum(-excess, 0.0)
+    return cost.mean(axis=0)
+
+
+def _greedy_repair(
+    instance: Instance,
+    plan: np.ndarray,
+    demand: np.ndarray,
+    terminal: bool,
+    beyond: np.ndarray,
+    need: np.ndarray,
+) -> np.ndarray:
+    """Fit a plan into the container capacity by the cheapest single-unit moves.
+
+    While a week is overloaded, every SKU ordering in it proposes moving one unit to each
+    week with room, or dropping it, within its ramp band; the move with the smallest cost
+    increase (:func:`_sku_costs`) per unit of volume freed is applied. The subproblem
+    plans of a Lagrangian iteration overload a few weeks slightly, so a few hundred moves
+    suffice. Overload that no single move can fix is left to the simulator's projection.
+    """
+    plan = plan.astype(float)
+    volume, ramp = instance.volume, instance.ramp_limit + 1e-9
+    cap = instance.capacity_volume + 1e-9
+    load = plan @ volume
+    base = [
+        _sku_costs(instance, p, plan[:, [p]], demand, terminal, beyond, need)[0]
+        for p in range(instance.n_skus)
+    ]
+    while (over := np.flatnonzero(load > cap)).size:
+        week, best = int(over[0]), None
+        for p in np.flatnonzero(plan[week] >= 1):
+            room = np.flatnonzero(load + volume[p] <= cap)
+            targets = np.append(room[room != week], -1)  # -1: drop the unit
+            columns = np.repeat(plan[:, [p]], targets.size, axis=1)
+            columns[week] -= 1
+            moved = targets >= 0
+            columns[targets[moved], np.flatnonzero(moved)] += 1
+            previous = np.vstack([np.full((1, targets.size), instance.last_order[p]), columns[:-1]])
+            ok = np.flatnonzero((np.abs(columns - previous) <= ramp[p]).all(axis=0))
+            if ok.size == 0:
+                continue
+            costs = _sku_costs(instance, p, columns[:, ok], demand, terminal, beyond, need)
+            j = int(np.argmin(costs))
+            increase = (costs[j] - base[p]) / volume[p]
+            if best is None or increase < best[0]:
+                best = (increase, p, int(targets[ok[j]]), float(costs[j]))
+        if best is None:
+            break
+        _, p, target_week, base[p] = best
+        plan[week, p] -= 1
+        load[week] -= volume[p]
+        if target_week >= 0:
+            plan[target_week, p] += 1
+            load[target_week] += volume[p]
+    return plan
 
 
 def _shift_repair(instance: Instance, plan: np.ndarray) -> np.ndarray:
@@ -1075,6 +1163,10 @@ def solve_lagrangian(
             improved = dual > best_bound + 1e-9 * max(1.0, abs(dual))
             best_bound = max(best_bound, dual)
             feasible, cost = _replay_cost(instance, plan, demand, terminal, beyond, need)
+            greedy = _greedy_repair(instance, plan, demand, terminal, beyond, need)
+            greedy, greedy_cost = _replay_cost(instance, greedy, demand, terminal, beyond, need)
+            if greedy_cost < cost:
+                feasible, cost = greedy, greedy_cost
             if cost < best_cost:
                 best_cost, best_plan, raw_plan = cost, feasible, plan
             last_iteration_s = time.perf_counter() - began

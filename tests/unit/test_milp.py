@@ -104,6 +104,48 @@ def test_lagrangian_bound_brackets_the_optimum():
     assert sim.total_cost()[0] == pytest.approx(lagr.objective, rel=1e-9)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sku_costs_add_up_to_the_simulated_cost(seed):
+    instance = _tight(seed, n_skus=3, horizon=8)
+    demand = sample_demand(instance, DemandModel.uniform("poisson", 3), 3, seed=seed)
+    plan = milp.solve_plan(instance, settings=MilpConfig(solver="highs", **EXACT)).orders
+    need = dynamics.required_position(instance)
+    beyond = np.zeros(instance.n_skus)
+    per_sku = [
+        milp._sku_costs(instance, p, plan[:, [p]], demand, True, beyond, need)[0]
+        for p in range(instance.n_skus)
+    ]
+    simulated = dynamics.simulate_plan(instance, plan, demand).total_cost().mean()
+    assert sum(per_sku) == pytest.approx(simulated, rel=1e-9)
+
+
+def test_greedy_repair_moves_overload_within_the_ramps():
+    fitted = 0
+    for seed in range(4):
+        instance = make_instance(
+            4, 8, seed=seed, max_lead_time=2, capacity_share=1.0, ramp_share=1.0
+        )
+        roomy = replace(instance, max_containers=10**6)
+        raw = milp.solve_plan(roomy, settings=MilpConfig(solver="highs", **EXACT)).orders
+        demand = deterministic_demand(instance)
+        need, beyond = dynamics.required_position(instance), np.zeros(instance.n_skus)
+        repaired = milp._greedy_repair(instance, raw, demand, True, beyond, need)
+        cap = instance.capacity_volume + 1e-9
+        load, raw_load = repaired @ instance.volume, raw @ instance.volume
+        assert np.all(load <= np.maximum(raw_load, cap))  # only weeks with room receive units
+        steps = np.abs(np.diff(np.vstack([instance.last_order, repaired]), axis=0))
+        assert np.all(steps <= instance.ramp_limit + 1e-9)
+        assert np.all(repaired >= 0)
+        fitted += bool(np.all(load <= cap) and np.any(raw_load > cap))
+        optimum = milp.solve_plan(instance, settings=MilpConfig(solver="highs", **EXACT))
+        kept = milp._greedy_repair(instance, optimum.orders, demand, True, beyond, need)
+        np.testing.assert_array_equal(kept, optimum.orders)  # feasible plans stay as they are
+        if np.all(load <= cap):
+            cost = dynamics.simulate_plan(instance, repaired, demand).total_cost()[0]
+            assert cost >= optimum.objective - 1e-6
+    assert fitted >= 1
+
+
 def test_hindsight_is_never_above_any_policy():
     instance = _tight(7, n_skus=3, horizon=5)
     demand = sample_demand(instance, DemandModel.uniform("poisson", 3), 4, seed=3)
@@ -260,9 +302,7 @@ def test_evaluator_takes_every_gap_to_the_hindsight_bound_on_its_scenarios(tmp_p
     assert rows["milp_hindsight"]["hindsight_bound"] == pytest.approx(bound.mean())
     for name in ("rule", "none"):
         first_two = evaluation.summaries[name].total_cost[:2]
-        assert rows[name]["gap_to_hindsight"] == pytest.approx(
-            first_two.mean() / bound.mean() - 1
-        )
+        assert rows[name]["gap_to_hindsight"] == pytest.approx(first_two.mean() / bound.mean() - 1)
         assert rows[name]["diff_to_hindsight"] >= -1e-6
     # optimal plans: the hindsight row sits on its own bound; no stress run for it
     assert rows["milp_hindsight"]["gap_to_hindsight"] == pytest.approx(0, abs=1e-6)
@@ -316,8 +356,9 @@ def test_evaluator_replays_the_solve_stage_plan_when_its_key_matches(tmp_path, m
     np.testing.assert_array_equal(replayed.plan, stored)
     assert replayed.result.details["loaded_from"].endswith("plan_deterministic.csv")
 
-    fresh = OpenLoopPlan(instance, replace(settings, mip_gap=0.001), terminal=True,
-                         stored="deterministic")
+    fresh = OpenLoopPlan(
+        instance, replace(settings, mip_gap=0.001), terminal=True, stored="deterministic"
+    )
     assert "loaded_from" not in fresh.result.details
     assert fresh.result.status == "optimal"
 
