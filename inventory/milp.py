@@ -28,8 +28,10 @@ the last ``L_p`` weeks. ``solve_plan(..., terminal=...)`` follows
 
 Large instances: GLPK struggles with the monolithic model, so ``method: lagrangian``
 decomposes by SKU, pricing the shared container capacity with multipliers ``lambda_t``
-(subgradient); the Lagrangian dual value is a proven lower bound and the primal plan is
-the subproblem plans repaired by the simulator's projection (feasible by construction).
+(subgradient); the Lagrangian dual value is a proven lower bound (subproblems solved to
+``milp.lagrangian_subproblem_gap``) and the primal plan is the subproblem plans fitted into
+the capacity by the cheapest single-unit moves (:func:`_greedy_repair`) or by the
+simulator's projection, costed by the simulator.
 
 Relaxed sales (``method: relaxed``, :func:`solve_relaxed`): the same model without the
 lost-sales binaries (``sales <= stock``, ``sales <= demand``) contains every plan's true
@@ -1116,8 +1118,9 @@ def solve_lagrangian(
     Multipliers follow projected subgradient steps with a Polyak step size, for
     ``lagrangian_repair_share`` less than the time limit; the subproblems run on
     ``milp.lagrangian_workers`` processes. Primal plans: each iteration's subproblem plans
-    projected by the simulator, and at the end :func:`_window_repair` of the last plans
-    with the remaining time; the cheapest (simulated cost) is returned. With
+    projected by the simulator or repaired by :func:`_greedy_repair`, and at the end, if
+    the gap is still above ``mip_gap``, :func:`_shift_repair` and :func:`_window_repair` of
+    the best iteration's plans; the cheapest (simulated cost) is returned. With
     ``exact_lost_sales=False`` the subproblems and the repair use the relaxed-sales model
     (see :func:`solve_relaxed`): the dual stays a lower bound, and every plan is still
     costed by the simulator.
