@@ -219,6 +219,9 @@ class PPOProfileConfig:
     batch_size: int = knob(416, ge=2)
     n_epochs: int = knob(10, ge=1, le=100)
     learning_rate: float = knob(3e-4, gt=0, le=1)
+    learning_rate_final: float | None = knob(
+        None, gt=0, le=1, help="linear decay to this at the end of training; None = constant"
+    )
     gamma: float = knob(0.99, gt=0, le=1)
     gae_lambda: float = knob(0.95, ge=0, le=1)
     clip_range: float = knob(0.2, gt=0, le=1)
@@ -266,17 +269,37 @@ class PPOFullConfig(PPOProfileConfig):
 
 
 @dataclass(frozen=True)
+class PPOFullDeterministicConfig(PPOFullConfig):
+    """The ``full`` profile of deterministic mode (demand = forecast): tuned for the gap
+    to the MILP optimum, so the stochastic ``full`` profile keeps its own values."""
+
+    total_timesteps: int = knob(12_000_000, ge=1, help="environment steps (weeks x copies)")
+    n_envs: int = knob(512, ge=1, le=1024, help="copies in the batched VecEnv")
+    batch_size: int = knob(6656, ge=2)
+    learning_rate: float = knob(1e-3, gt=0, le=1)
+    gamma: float = knob(1.0, gt=0, le=1)
+    gae_lambda: float = knob(0.99, ge=0, le=1)
+    clip_range: float = knob(0.4, gt=0, le=1)
+    eval_freq: int = knob(500_000, ge=1, help="timesteps between held-out evaluations")
+    checkpoint_freq: int = knob(2_000_000, ge=1, help="timesteps between checkpoints")
+
+
+@dataclass(frozen=True)
 class PPOConfig:
     """PPO training (inventory.training): shared knobs and the two budget profiles."""
 
     profile: Literal["quick", "full"] = "quick"
     seed: int = knob(7, ge=0)
     torch_threads: int = knob(1, ge=1, le=256)
-    anchor: Literal["planner", "base_stock"] = "base_stock"
+    anchor: Literal["planner", "base_stock", "target"] = "base_stock"
+    deterministic_anchor: Literal["planner", "base_stock", "target"] | None = "target"
     normalize_observations: bool = True
     normalize_rewards: bool = True
     clip_observations: float = knob(10.0, gt=0)
     initial_on_hand_noise: float = knob(0.2, ge=0, le=1, help="deterministic mode only")
+    deterministic_action_scale: float | None = knob(
+        0.05, gt=0, le=1, help="env.action_scale of deterministic mode; None = env.action_scale"
+    )
     eval_seed: int = knob(4321, ge=0)
     progress_bar: bool = True
     total_timesteps: int | None = knob(
@@ -284,11 +307,31 @@ class PPOConfig:
     )
     quick: PPOQuickConfig = field(default_factory=PPOQuickConfig)
     full: PPOFullConfig = field(default_factory=PPOFullConfig)
+    full_deterministic: PPOFullDeterministicConfig = field(
+        default_factory=PPOFullDeterministicConfig
+    )
 
     @property
     def run(self) -> PPOProfileConfig:
         """The selected profile's budget and hyperparameters (with the step override)."""
-        profile = self.full if self.profile == "full" else self.quick
+        return self.run_for("stochastic")
+
+    def anchor_for(self, mode: str) -> str:
+        """The action anchor of a demand mode (``deterministic_anchor`` unless null)."""
+        if mode == "deterministic" and self.deterministic_anchor is not None:
+            return self.deterministic_anchor
+        return self.anchor
+
+    def profile_for(self, mode: str) -> str:
+        """Name of the profile group a demand mode trains with: ``full`` in deterministic
+        mode is ``full_deterministic``."""
+        if self.profile == "full" and mode == "deterministic":
+            return "full_deterministic"
+        return self.profile
+
+    def run_for(self, mode: str) -> PPOProfileConfig:
+        """The profile :meth:`profile_for` names (``total_timesteps`` overrides its budget)."""
+        profile = getattr(self, self.profile_for(mode))
         if self.total_timesteps is None:
             return profile
         return dataclasses.replace(profile, total_timesteps=self.total_timesteps)

@@ -11,8 +11,10 @@ order-up-to level, ``level = anchor_tp * (1 + action_scale * a_p)``, and the pro
 ``max(0, level - inventory_position)``. The anchor is the planners' order-up-to level
 (``ppo.anchor: planner``) or that level plus the tuned base-stock offset per SKU
 (``ppo.anchor: base_stock``, offsets tuned on the training scenarios and stored with the
-model). ``a = 0`` is exactly the anchor rule, so PPO starts from a sensible policy and
-learns state-dependent corrections.
+model), or the level that ends each order's cover exactly on the safety-stock target when
+demand is the forecast (``target``, :func:`target_levels`; deterministic mode's default,
+``ppo.deterministic_anchor``). ``a = 0`` is exactly the anchor rule, so PPO starts from a
+sensible policy and learns state-dependent corrections.
 
 A model folder (written by :mod:`inventory.training`) holds ``model.zip`` (the best model
 by held-out mean cost), ``vecnormalize.pkl`` and ``meta.json`` (catalog, observation
@@ -41,7 +43,7 @@ from inventory.env import EnvSettings, InventoryVecEnv
 from inventory.evaluation import register_policy
 from inventory.io import read_json
 from inventory.model import Instance
-from inventory.policies import planner_levels
+from inventory.policies import cover_levels, planner_levels
 from inventory.scenarios import DemandModel
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "check_catalog",
     "settings_from_meta",
     "anchor_levels",
+    "target_levels",
     "demand_model_id",
 ]
 
@@ -95,9 +98,32 @@ def settings_from_meta(meta: dict[str, Any]) -> EnvSettings:
     )
 
 
-def anchor_levels(instance: Instance, review_period_weeks: int, offset: Any) -> np.ndarray:
-    """Order-up-to levels (T, P) that action 0 reproduces: planner levels + offset."""
-    return planner_levels(instance, review_period_weeks) + np.asarray(offset, dtype=float)
+def target_levels(instance: Instance, review_period_weeks: int = 1) -> np.ndarray:
+    """Order-up-to levels (T, P) that meet the safety-stock target on the forecast.
+
+    An order placed in week t covers the weeks until the next order arrives, t .. t + L + R
+    - 1; ordering up to the forecast over those weeks plus the target of the last one,
+    ``S * forecast[t + L + R - 1]``, ends that week exactly on target when demand equals the
+    forecast (without ramp or capacity limits). The planners' level (forecast over L + R + S
+    weeks) ends it on S weeks of *later* demand instead: above target while demand rises,
+    below it while demand falls.
+    """
+    cover = instance.lead_time_weeks + review_period_weeks
+    through = cover_levels(instance, cover)
+    last_week = through - cover_levels(instance, cover - 1)
+    return through + instance.safety_stock_weeks * last_week
+
+
+def anchor_levels(
+    instance: Instance, review_period_weeks: int, offset: Any, anchor: str = "base_stock"
+) -> np.ndarray:
+    """Order-up-to levels (T, P) that action 0 reproduces: the ``target`` levels
+    (:func:`target_levels`), else the planner levels; plus the per-SKU offset."""
+    if anchor == "target":
+        base = target_levels(instance, review_period_weeks)
+    else:
+        base = planner_levels(instance, review_period_weeks)
+    return base + np.asarray(offset, dtype=float)
 
 
 def demand_model_id(model: DemandModel | None) -> str:
@@ -178,7 +204,10 @@ class PPOPolicy:
         env = InventoryVecEnv(instance, n_scenarios, self.settings)
         check_catalog(self.meta, instance, env.core.obs_dim, self.where or "in memory")
         env.core.levels = anchor_levels(
-            instance, self.settings.review_period_weeks, self.meta.get("anchor_offset", 0.0)
+            instance,
+            self.settings.review_period_weeks,
+            self.meta.get("anchor_offset", 0.0),
+            self.meta.get("anchor", "base_stock"),
         )
         self._env = env
 

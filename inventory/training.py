@@ -7,7 +7,9 @@ budget and hyperparameters, :class:`~inventory.config.PPOProfileConfig`).
 - Environment: :class:`inventory.env.InventoryVecEnv` with ``n_envs`` copies stepped in one
   numpy call, wrapped in SB3's ``VecNormalize`` (observation and reward statistics,
   saved next to the model). Deterministic mode: demand = forecast, initial on hand varied
-  by ``ppo.initial_on_hand_noise`` so the policy generalises beyond one trajectory.
+  by ``ppo.initial_on_hand_noise`` so the policy generalises beyond one trajectory, and the
+  action scale and anchor of that mode (``ppo.deterministic_action_scale``,
+  ``ppo.deterministic_anchor``).
   Stochastic mode: demand drawn from the fitted demand model (the evaluator's
   :func:`~inventory.evaluation.demand_model_for`: ``artifacts/demand_model.json`` or the
   negative-binomial fallback).
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -85,8 +88,10 @@ class TrainingSetup:
         mode: ``deterministic`` or ``stochastic``.
         settings: Env settings of the training VecEnv.
         eval_demand: Held-out evaluation scenarios (N, T, P).
-        anchor_offset: Per-SKU offset added to the planner levels (action 0), shape (P,).
+        anchor_offset: Per-SKU offset added to the anchor levels (action 0), shape (P,).
         scenarios: Where the training and evaluation demand come from.
+        anchor: The action anchor (``ppo.anchor`` or, in deterministic mode,
+            ``ppo.deterministic_anchor``; see :func:`inventory.ppo_policy.anchor_levels`).
     """
 
     mode: str
@@ -94,6 +99,7 @@ class TrainingSetup:
     eval_demand: np.ndarray
     anchor_offset: np.ndarray
     scenarios: str
+    anchor: str = "base_stock"
 
 
 @dataclass(frozen=True)
@@ -113,18 +119,22 @@ def training_setup(config: Config, instance: Instance, mode: str) -> TrainingSet
     ppo, sim = config.ppo, config.simulation
     if mode == "deterministic":
         settings = env_settings(config, demand="deterministic")
-        settings = replace(
-            settings, env=replace(settings.env, initial_on_hand_noise=ppo.initial_on_hand_noise)
+        scale = ppo.deterministic_action_scale or settings.env.action_scale
+        env = replace(
+            settings.env, initial_on_hand_noise=ppo.initial_on_hand_noise, action_scale=scale
         )
+        settings = replace(settings, env=env)
         eval_demand = deterministic_demand(instance)
         scenarios, tuning = "forecast", eval_demand
     else:
         model, scenarios = demand_model_for(config, instance)
         settings = env_settings(config, model, demand="stochastic")
-        eval_demand = sample_demand(instance, model, ppo.run.n_eval_scenarios, ppo.eval_seed)
+        n_eval = ppo.run_for(mode).n_eval_scenarios
+        eval_demand = sample_demand(instance, model, n_eval, ppo.eval_seed)
         tuning = sample_demand(instance, model, sim.n_train_scenarios, sim.train_seed)
     offset = np.zeros(instance.n_skus)
-    if ppo.anchor == "base_stock":
+    anchor = ppo.anchor_for(mode)
+    if anchor == "base_stock":
         offset = tune_base_stock(
             instance,
             tuning,
@@ -132,7 +142,7 @@ def training_setup(config: Config, instance: Instance, mode: str) -> TrainingSet
             terminal=sim.terminal_cost,
             max_passes=config.evaluation.tune_max_passes,
         ).safety_units
-    return TrainingSetup(mode, settings, eval_demand, offset, scenarios)
+    return TrainingSetup(mode, settings, eval_demand, offset, scenarios, anchor)
 
 
 def _mean_ci(values: np.ndarray) -> tuple[float, float, float]:
@@ -269,13 +279,21 @@ def latest_checkpoint(folder: str | Path) -> Path | None:
     return done[-1] if done else None
 
 
-def _new_model(config: Config, env: VecNormalize) -> PPO:
-    run = config.ppo.run
+def learning_rate_schedule(run: PPOProfileConfig) -> float | Callable[[float], float]:
+    """Constant ``learning_rate``, or linear from it to ``learning_rate_final`` (SB3 passes
+    the share of training left, 1 -> 0)."""
+    start, end = run.learning_rate, run.learning_rate_final
+    if end is None:
+        return start
+    return lambda remaining: end + (start - end) * remaining
+
+
+def _new_model(config: Config, run: PPOProfileConfig, env: VecNormalize) -> PPO:
     arch = list(run.net_arch)
     return PPO(
         "MlpPolicy",
         env,
-        learning_rate=run.learning_rate,
+        learning_rate=learning_rate_schedule(run),
         n_steps=run.n_steps,
         batch_size=run.batch_size,
         n_epochs=run.n_epochs,
@@ -292,10 +310,12 @@ def _new_model(config: Config, env: VecNormalize) -> PPO:
     )
 
 
-def _env(config: Config, instance: Instance, setup: TrainingSetup, seed: int) -> VecNormalize:
-    raw = InventoryVecEnv(instance, config.ppo.run.n_envs, setup.settings, seed=seed)
+def _env(
+    config: Config, run: PPOProfileConfig, instance: Instance, setup: TrainingSetup, seed: int
+) -> VecNormalize:
+    raw = InventoryVecEnv(instance, run.n_envs, setup.settings, seed=seed)
     raw.core.levels = anchor_levels(
-        instance, setup.settings.review_period_weeks, setup.anchor_offset
+        instance, setup.settings.review_period_weeks, setup.anchor_offset, setup.anchor
     )
     ppo = config.ppo
     return VecNormalize(
@@ -303,7 +323,7 @@ def _env(config: Config, instance: Instance, setup: TrainingSetup, seed: int) ->
         norm_obs=ppo.normalize_observations,
         norm_reward=ppo.normalize_rewards,
         clip_obs=ppo.clip_observations,
-        gamma=ppo.run.gamma,
+        gamma=run.gamma,
     )
 
 
@@ -333,11 +353,11 @@ def train_ppo(
     """
     import torch
 
-    ppo, run = config.ppo, config.ppo.run
+    ppo, run = config.ppo, config.ppo.run_for(mode)
     if run.batch_size > run.n_steps * run.n_envs:
         raise ValueError(
-            f"ppo.{ppo.profile}.batch_size ({run.batch_size}) must be at most n_steps x n_envs "
-            f"({run.n_steps * run.n_envs})"
+            f"ppo.{ppo.profile_for(mode)}.batch_size ({run.batch_size}) must be at most "
+            f"n_steps x n_envs ({run.n_steps * run.n_envs})"
         )
     torch.set_num_threads(ppo.torch_threads)
     folder = model_dir(mode, location, models_root)
@@ -350,9 +370,9 @@ def train_ppo(
     state = read_json(checkpoint / STATE_FILE) if checkpoint else {}
     done = int(state.get("timesteps", 0))
     set_random_seed(ppo.seed + done)
-    env = _env(config, instance, setup, seed=ppo.seed + done)
+    env = _env(config, run, instance, setup, seed=ppo.seed + done)
     if checkpoint is None:
-        model = _new_model(config, env)
+        model = _new_model(config, run, env)
     else:
         env = VecNormalize.load(str(checkpoint / NORMALIZER_FILE), env.venv)
         model = PPO.load(checkpoint / MODEL_FILE, env=env, device="cpu")
@@ -360,11 +380,11 @@ def train_ppo(
     meta = {
         **catalog_meta(instance, setup.settings, env.observation_space.shape[0]),
         "mode": mode,
-        "anchor": ppo.anchor,
+        "anchor": setup.anchor,
         "anchor_offset": setup.anchor_offset.tolist(),
         "demand_model_id": demand_model_id(setup.settings.demand_model),
         "scenarios": setup.scenarios,
-        "profile": ppo.profile,
+        "profile": ppo.profile_for(mode),
         "ppo": config_to_dict(ppo),
     }
     callback = CostEvalCallback(
@@ -381,9 +401,9 @@ def train_ppo(
     metrics = {
         "mode": mode,
         "location": instance.location,
-        "profile": ppo.profile,
+        "profile": ppo.profile_for(mode),
         "scenarios": setup.scenarios,
-        "anchor": ppo.anchor,
+        "anchor": setup.anchor,
         "total_timesteps": int(model.num_timesteps),
         "resumed_from_timesteps": done,
         "training_time_s": round(callback.elapsed(), 3),

@@ -109,3 +109,21 @@ def test_ppo_total_timesteps_overrides_the_selected_profile() -> None:
     raw["ppo"]["total_timesteps"] = 0
     with pytest.raises(ConfigError, match="ppo.total_timesteps"):
         config_from_dict(raw)
+
+
+def test_full_profile_of_deterministic_mode_is_its_own_group() -> None:
+    """Deterministic mode trains `full` with `ppo.full_deterministic`; stochastic keeps `full`;
+    `quick` is shared; `ppo.total_timesteps` overrides whichever group runs."""
+    raw = shipped()
+    raw["ppo"]["profile"] = "full"
+    raw["ppo"]["full_deterministic"]["n_envs"] = 7
+    ppo = config_from_dict(raw).ppo
+    assert ppo.profile_for("deterministic") == "full_deterministic"
+    assert ppo.run_for("deterministic").n_envs == 7
+    assert ppo.run_for("stochastic").n_envs == raw["ppo"]["full"]["n_envs"] == ppo.run.n_envs
+    raw["ppo"]["total_timesteps"] = 999
+    assert config_from_dict(raw).ppo.run_for("deterministic").total_timesteps == 999
+    raw["ppo"]["profile"] = "quick"
+    ppo = config_from_dict(raw).ppo
+    assert ppo.profile_for("deterministic") == "quick"
+    assert ppo.run_for("deterministic") == ppo.run_for("stochastic")

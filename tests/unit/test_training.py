@@ -13,10 +13,17 @@ from inventory.dynamics import simulate
 from inventory.evaluation import build_policies
 from inventory.io import read_json
 from inventory.model import Instance
-from inventory.ppo_policy import PPOPolicy
+from inventory.policies import BaseStock
+from inventory.ppo_policy import PPOPolicy, anchor_levels, target_levels
 from inventory.scenarios import DemandModel, sample_demand
 from inventory.testing import make_instance
-from inventory.training import CostEvalCallback, latest_checkpoint, train_ppo
+from inventory.training import (
+    CostEvalCallback,
+    latest_checkpoint,
+    learning_rate_schedule,
+    train_ppo,
+    training_setup,
+)
 
 HORIZON = 8
 
@@ -157,3 +164,48 @@ def test_evaluator_factory_skips_ppo_without_a_model_and_loads_it_after_training
     other_demand = replace(config, evaluation=replace(config.evaluation, fallback_dispersion=9.0))
     with pytest.warns(UserWarning, match="another demand model"):
         build_policies(other_demand, instance, "stochastic", train_demand, names=["ppo"])
+
+
+def test_learning_rate_is_constant_or_decays_linearly_to_the_final_rate(
+    tmp_path: Path, instance
+) -> None:
+    run = tiny_config().ppo.run
+    assert learning_rate_schedule(run) == run.learning_rate
+    decaying = replace(run, learning_rate=1e-3, learning_rate_final=1e-4)
+    schedule = learning_rate_schedule(decaying)
+    assert schedule(1.0) == pytest.approx(1e-3)
+    assert schedule(0.5) == pytest.approx(5.5e-4)
+    assert schedule(0.0) == pytest.approx(1e-4)
+    result = train(tmp_path, instance, config=tiny_config(learning_rate_final=1e-5))
+    assert result.model.lr_schedule(0.0) == pytest.approx(1e-5)
+
+
+def test_target_anchor_ends_every_covered_week_on_target_when_demand_is_the_forecast() -> None:
+    """Oracle: with demand = a rising forecast and no binding ramp or capacity, ordering up
+    to :func:`target_levels` ends week t + L exactly on the safety-stock target; the
+    planners' level (L + R + S weeks of forecast) stays above it while demand rises."""
+    base = make_instance(3, 20, seed=1, capacity_share=100.0, ramp_share=100.0, open_pos=False)
+    rising = np.rint(np.array([4.0, 6.0, 9.0]) * (1 + 0.1 * np.arange(20))[:, None])
+    levels = target_levels(replace(base, forecast=rising))
+    tight = replace(base, forecast=rising, on_hand=levels[0])
+    for anchor, on_target in (("target", True), ("planner", False)):
+        policy = BaseStock(anchor_levels(tight, 1, 0.0, anchor), np.zeros(3))
+        result = simulate(tight, rising[None], policy)
+        covered = np.arange(20)[:, None] >= tight.lead_time_weeks[None, :]
+        gap = np.abs(result.end_inventory[0] - result.target[0])[covered]
+        assert (gap.max() < 1e-9) == on_target
+
+
+def test_deterministic_mode_has_its_own_anchor_and_action_scale(instance) -> None:
+    config = tiny_config()
+    ppo = replace(config.ppo, deterministic_anchor="target", deterministic_action_scale=0.07)
+    config = replace(config, ppo=ppo)
+    det = training_setup(config, instance, "deterministic")
+    assert det.anchor == "target" and det.settings.env.action_scale == 0.07
+    assert not det.anchor_offset.any()
+    sto = training_setup(config, instance, "stochastic")
+    assert sto.anchor == config.ppo.anchor == "base_stock"
+    assert sto.settings.env.action_scale == config.env.action_scale
+    same = replace(ppo, deterministic_anchor=None, deterministic_action_scale=None)
+    det = training_setup(replace(config, ppo=same), instance, "deterministic")
+    assert det.anchor == "base_stock" and det.settings.env.action_scale == config.env.action_scale
