@@ -6,6 +6,10 @@ Run after training both modes (``inventory train --mode deterministic --profile 
     python bench/bench_ppo.py                     # evaluate models/ppo_<mode>
     python bench/bench_ppo.py --train --profile full --models models/bench
 
+In deterministic mode ``--profile full`` trains with ``ppo.full_deterministic`` (its own
+budget and hyperparameters), ``ppo.deterministic_anchor`` and
+``ppo.deterministic_action_scale``; the stochastic mode keeps ``ppo.full``.
+
 Every figure is measured in this run on the default data, with the evaluator's shared
 scenarios (``inventory.evaluation.scenarios_for``: the forecast in deterministic mode,
 ``simulation.n_eval_scenarios`` (>= 200) draws with ``simulation.eval_seed`` in stochastic
