@@ -46,6 +46,7 @@ above the bound (about 7% on the default instance), so ``auto`` does not choose 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -523,17 +524,26 @@ def _solver(name: str):
 
 
 _GLPK_BOUND = re.compile(r"mip\s*=\s*(\S+)\s*>=\s*(\S+)")
+_GLPK_LP_OBJECTIVE = re.compile(r"obj\s*=\s*(\S+)")
+_GLPK_LP_OPTIMAL = "OPTIMAL LP SOLUTION FOUND"
 
 
 def _glpk_log_bound(log_text: str) -> float | None:
-    """Best bound from GLPK's last ``mip = <incumbent> >= <bound>`` progress line."""
-    found = _GLPK_BOUND.findall(log_text)
-    if not found:
-        return None
-    try:
-        return float(found[-1][1])
-    except ValueError:
-        return None
+    """Best proven bound in a GLPK log (all our models minimise).
+
+    The last ``mip = <incumbent> >= <bound>`` progress line, or, when the search stopped
+    before any finite one (``>= -inf``, a time limit right after the root), the optimum of
+    the LP relaxation: the last ``obj =`` line before ``OPTIMAL LP SOLUTION FOUND``.
+    """
+    texts = [found[-1][1]] if (found := _GLPK_BOUND.findall(log_text)) else []
+    if _GLPK_LP_OPTIMAL in log_text:
+        texts += _GLPK_LP_OBJECTIVE.findall(log_text.split(_GLPK_LP_OPTIMAL)[0])[-1:]
+    bounds = []
+    for text in texts:
+        with contextlib.suppress(ValueError):  # "tree is empty", "not found yet"
+            bounds.append(float(text))
+    finite = [bound for bound in bounds if math.isfinite(bound)]
+    return max(finite) if finite else None
 
 
 def solve(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
 from dataclasses import replace
 
 import numpy as np
@@ -144,6 +145,33 @@ def test_greedy_repair_moves_overload_within_the_ramps():
             cost = dynamics.simulate_plan(instance, repaired, demand).total_cost()[0]
             assert cost >= optimum.objective - 1e-6
     assert fitted >= 1
+
+
+def test_glpk_log_bound_falls_back_to_the_lp_relaxation(tmp_path):
+    stopped_at_root = (
+        "Solving LP relaxation...\n      0: obj =  -2.696707962e+04 inf =   2.348e+03 (46)\n"
+        "*   314: obj =   9.981115179e+03 inf =   1.276e-14 (0) 1\nOPTIMAL LP SOLUTION FOUND\n"
+        "Integer optimization begins...\n+   314: mip =     not found yet >=              -inf"
+    )
+    assert milp._glpk_log_bound(stopped_at_root) == pytest.approx(9981.115179)
+    searching = stopped_at_root + "\n+  1012: mip =   1.015e+04 >=   1.002973100e+04   1.2%"
+    assert milp._glpk_log_bound(searching) == pytest.approx(10029.731)
+    assert milp._glpk_log_bound("no progress lines") is None
+    # On a real model, the logged LP optimum bounds the MILP optimum from below.
+    instance = _tight(9, n_skus=3, horizon=6)
+    model = milp.build_plan_model(instance)
+    model.write(str(tmp_path / "plan.lp"), io_options={"symbolic_solver_labels": False})
+    log = tmp_path / "plan.log"
+    glpsol = milp.find_glpsol()
+    subprocess.run(
+        [glpsol, "--lp", str(tmp_path / "plan.lp"), "--nomip", "--log", str(log)],
+        check=True,
+        capture_output=True,
+    )
+    lp_bound = milp._glpk_log_bound(log.read_text())
+    optimum = milp.solve_plan(instance, settings=MilpConfig(solver="highs", **EXACT)).objective
+    assert lp_bound is not None and lp_bound <= optimum + 1e-6
+    assert lp_bound >= 0.5 * optimum  # the relaxation, not a stray number
 
 
 def test_hindsight_is_never_above_any_policy():
