@@ -277,6 +277,9 @@ class PPOFullDeterministicConfig(PPOFullConfig):
     n_envs: int = knob(512, ge=1, le=1024, help="copies in the batched VecEnv")
     batch_size: int = knob(6656, ge=2)
     learning_rate: float = knob(1e-3, gt=0, le=1)
+    learning_rate_final: float | None = knob(
+        1e-4, gt=0, le=1, help="linear decay to this at the end of training; None = constant"
+    )
     gamma: float = knob(1.0, gt=0, le=1)
     gae_lambda: float = knob(0.99, ge=0, le=1)
     clip_range: float = knob(0.4, gt=0, le=1)
