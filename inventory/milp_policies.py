@@ -47,10 +47,12 @@ from inventory.config import Config, MilpConfig
 from inventory.dynamics import State
 from inventory.milp import SolveResult, solve_plan, window_instance
 from inventory.model import Instance
+from inventory.scenarios import deterministic_demand
 
 __all__ = [
     "plan_key",
     "saa_settings",
+    "write_solved_plan",
     "load_solved_plan",
     "OpenLoopPlan",
     "SampleAveragePlan",
@@ -114,6 +116,39 @@ def plan_key(
     return digest.hexdigest()[:20]
 
 
+def _plan_paths(mode: str, plans_dir, metrics_dir) -> tuple[Path, Path]:
+    return Path(plans_dir) / f"plan_{mode}.csv", Path(metrics_dir) / f"solve_{mode}.json"
+
+
+def write_solved_plan(
+    instance: Instance,
+    mode: str,
+    orders: np.ndarray,
+    metrics: dict,
+    *,
+    plans_dir: str | Path = SOLVED_PLANS_DIR,
+    metrics_dir: str | Path = SOLVE_METRICS_DIR,
+) -> tuple[Path, Path]:
+    """Write a plan (sku, week, order) and its metrics where :func:`load_solved_plan`
+    reads them; ``metrics`` should hold the ``plan_key`` it is valid for."""
+    import pandas as pd
+
+    from inventory.io import write_csv, write_json
+
+    plan_path, metrics_path = _plan_paths(mode, plans_dir, metrics_dir)
+    weeks = pd.DatetimeIndex(instance.weeks).strftime("%Y-%m-%d")
+    table = pd.DataFrame(
+        {
+            "sku": np.tile(instance.skus, instance.horizon_weeks),
+            "week": np.repeat(weeks, instance.n_skus),
+            "order": np.asarray(orders).ravel().astype(int),
+        }
+    )
+    write_csv(plan_path, table)
+    write_json(metrics_path, metrics)
+    return plan_path, metrics_path
+
+
 def load_solved_plan(
     instance: Instance,
     mode: str,
@@ -125,8 +160,7 @@ def load_solved_plan(
     """The solve stage's plan of ``mode`` when its key is ``key`` (else None)."""
     import pandas as pd
 
-    metrics_path = Path(metrics_dir) / f"solve_{mode}.json"
-    plan_path = Path(plans_dir) / f"plan_{mode}.csv"
+    plan_path, metrics_path = _plan_paths(mode, plans_dir, metrics_dir)
     if not (metrics_path.is_file() and plan_path.is_file()):
         return None
     try:
@@ -162,7 +196,7 @@ def _solve_or_load(
     stored: str | None,
 ) -> SolveResult:
     if stored is not None:
-        scenarios = instance.forecast[None] if demand is None else demand
+        scenarios = deterministic_demand(instance) if demand is None else demand
         loaded = load_solved_plan(
             instance, stored, plan_key(instance, scenarios, settings, terminal)
         )

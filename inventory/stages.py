@@ -239,14 +239,11 @@ def solve(config: Config, mode: str = "deterministic") -> dict[str, str]:
         ValueError: bad mode, infeasible data (naming the constraint family), a missing
             solver (saying how to install it) or no plan within the time limit.
     """
-    import numpy as np
-    import pandas as pd
 
     from inventory.dynamics import simulate_plan
     from inventory.evaluation import scenarios_for
-    from inventory.io import write_csv
     from inventory.milp import solve_plan
-    from inventory.milp_policies import plan_key, saa_settings
+    from inventory.milp_policies import plan_key, saa_settings, write_solved_plan
 
     if mode not in ("deterministic", "stochastic"):
         raise ValueError(f"mode must be deterministic or stochastic, got {mode!r}")
@@ -263,19 +260,10 @@ def solve(config: Config, mode: str = "deterministic") -> dict[str, str]:
             f"{config.milp.time_limit_s:g} s; raise it or set milp.solver: highs"
         )
     simulated = simulate_plan(instance, result.orders, demand, terminal=terminal)
-    weeks = pd.DatetimeIndex(instance.weeks).strftime("%Y-%m-%d")
-    plan = pd.DataFrame(
-        {
-            "sku": np.tile(instance.skus, instance.horizon_weeks),
-            "week": np.repeat(weeks, instance.n_skus),
-            "order": result.orders.ravel().astype(int),
-        }
-    )
-    plan_path = ARTIFACTS / "milp" / f"plan_{mode}.csv"
-    metrics_path = METRICS / f"solve_{mode}.json"
-    write_csv(plan_path, plan)
-    write_json(
-        metrics_path,
+    plan_path, metrics_path = write_solved_plan(
+        instance,
+        mode,
+        result.orders,
         {
             "mode": mode,
             **result.metrics(),
@@ -286,6 +274,8 @@ def solve(config: Config, mode: str = "deterministic") -> dict[str, str]:
             "n_skus": instance.n_skus,
             "horizon_weeks": instance.horizon_weeks,
         },
+        plans_dir=ARTIFACTS / "milp",
+        metrics_dir=METRICS,
     )
     return {"plan": str(plan_path), "metrics": str(metrics_path)}
 

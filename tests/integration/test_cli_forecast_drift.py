@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from tests.integration.cli import run_inventory as run
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow  # three Evidently runs in fresh processes (~20 s idle)
 
-
-def run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "inventory", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 @pytest.fixture(scope="module")

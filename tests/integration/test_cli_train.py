@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.integration.cli import run_inventory as run
 from tests.integration.tiny_profile import write_tiny_params
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow  # fresh processes importing torch and SB3 (~30 s idle)
 
-
-def run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "inventory", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -356,29 +356,15 @@ def test_evaluator_takes_every_gap_to_the_hindsight_bound_on_its_scenarios(tmp_p
 
 def test_evaluator_replays_the_solve_stage_plan_when_its_key_matches(tmp_path, monkeypatch):
     """The stored plan is used as is (no re-solve); another key means a fresh solve."""
-    import json
-
-    import pandas as pd
-
-    from inventory.milp_policies import plan_key
+    from inventory.milp_policies import plan_key, write_solved_plan
 
     monkeypatch.chdir(tmp_path)
     instance = _tight(10, n_skus=2, horizon=4)
     settings = MilpConfig(solver="highs", **EXACT)
     stored = np.asarray(milp._order_bounds(instance)[0])  # the ramp floor: feasible, not optimal
-    weeks = pd.DatetimeIndex(instance.weeks).strftime("%Y-%m-%d")
-    (tmp_path / "artifacts" / "milp").mkdir(parents=True)
-    (tmp_path / "metrics").mkdir()
-    pd.DataFrame(
-        {
-            "sku": np.tile(instance.skus, instance.horizon_weeks),
-            "week": np.repeat(weeks, instance.n_skus),
-            "order": stored.ravel().astype(int),
-        }
-    ).to_csv(tmp_path / "artifacts" / "milp" / "plan_deterministic.csv", index=False)
     key = plan_key(instance, instance.forecast[None], settings, True)
     metrics = {"status": "feasible", "objective": 1.0, "bound": 0.0, "gap": 1.0, "plan_key": key}
-    (tmp_path / "metrics" / "solve_deterministic.json").write_text(json.dumps(metrics))
+    write_solved_plan(instance, "deterministic", stored, metrics)
 
     replayed = OpenLoopPlan(instance, settings, terminal=True, stored="deterministic")
     np.testing.assert_array_equal(replayed.plan, stored)
