@@ -334,30 +334,6 @@ def terminal_cost(instance: Instance, state: State) -> np.ndarray:
     return terminal_cost_by_sku(instance, state).sum(axis=1)
 
 
-_SLOT_INDEX: dict[tuple[bytes, int], tuple[np.ndarray, ...]] = {}
-_PRECOMPUTED_SLOTS_LIMIT = 4_000_000  # W * N * P int64 positions (32 MB)
-
-
-def _slot_index(lead_time_weeks: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
-    """Flat ring positions of every (row, SKU) order placed in week ``t``, for each
-    ``t mod W``. Small ones are cached by lead times and batch size: evaluation and
-    tuning simulate the same batch shape again and again."""
-    key = (lead_time_weeks.tobytes(), n)
-    index = _SLOT_INDEX.get(key)
-    if index is None:
-        width, p = int(lead_time_weeks.max()) + 1, lead_time_weeks.size
-        cell = np.arange(n * p, dtype=np.int64).reshape(n, p)
-        slots = (np.arange(width)[:, None] + lead_time_weeks) % width
-        index = tuple((cell + slot * (n * p)).reshape(-1) for slot in slots)
-        for array in index:
-            array.flags.writeable = False
-        if width * n * p <= 1_000_000:  # at most 8 MB an entry, 4 entries
-            if len(_SLOT_INDEX) >= 4:
-                _SLOT_INDEX.clear()  # atomic, unlike evicting one entry (thread pools)
-            _SLOT_INDEX[key] = index
-    return index
-
-
 def _frozen(view: np.ndarray) -> np.ndarray:
     """A read-only view of ``view``."""
     view = view.view()
@@ -366,27 +342,28 @@ def _frozen(view: np.ndarray) -> np.ndarray:
 
 
 class _Kernel:
-    """The week's projection and transition for a batch of ``n`` rows, with every
-    per-instance constant computed once and scratch buffers reused across weeks.
+    """The week's projection and transition for a batch of ``n`` rows, compiled.
 
-    :func:`simulate` and :func:`simulate_cost_by_sku` call it every week, so it writes
-    into caller-given arrays (``out=``) instead of allocating temporaries. Its operations
-    are those of :func:`project_orders` and :func:`advance`, in the same order and with
-    the same operands, except for three shortcuts that give the same bits (each says why
-    where it is taken): the band's upper edge of whole numbers is not rounded again, the
-    in-transit total is kept running instead of summed, and the cost-only week folds the
-    overstock and understock terms. Tests compare results with those functions bit for
-    bit (signed zeros included) and with the per-SKU loop of :mod:`inventory.reference`.
+    :func:`simulate` and :func:`simulate_cost_by_sku` call it every week. It runs the
+    loops of :mod:`inventory.fused_week` (see there why they give the bits of
+    :func:`project_orders` and :func:`advance`) around numpy's ``orders @ volume``, with
+    every per-instance constant prepared once as the contiguous arrays the kernels take.
+    It also keeps the in-transit total running (``state.transit_total``) instead of
+    summing the ring, which gives the same bits while the sums are exact (see
+    ``exact_transit``). Tests compare results with those functions bit for bit (signed
+    zeros included) and with the per-SKU loop of :mod:`inventory.reference`.
     """
 
     def __init__(self, instance: Instance, n: int) -> None:
-        p = instance.n_skus
-        lead = np.asarray(instance.lead_time_weeks, dtype=np.int64)
+        from inventory import fused_week  # imports numba (0.2 s): only when simulating
+
+        self.fused = fused_week
         self.n = n
-        self.width = int(lead.max()) + 1
-        self.ramp = np.asarray(instance.ramp_limit, dtype=float)
+        self.lead = np.ascontiguousarray(instance.lead_time_weeks, dtype=np.int64)
+        self.width = int(self.lead.max()) + 1
+        self.ramp = np.ascontiguousarray(instance.ramp_limit, dtype=float)
         # Whole, non-negative ramp limits (no -0.0): the band's upper edge needs no
-        # rounding when the last order is whole too.
+        # rounding when the last order is whole too (floor(x + 1e-9) == x).
         self.whole_ramp = bool(
             np.all(np.isfinite(self.ramp) & (self.ramp == np.floor(self.ramp)))
             and not np.any(np.signbit(self.ramp))
@@ -397,22 +374,14 @@ class _Kernel:
         )
         self.volume = instance.volume
         self.capacity = instance.capacity_volume
-        self.container_volume = instance.container_volume
-        self.container_cost = instance.container_cost
-        self.arrivals = instance.arrivals
-        self.target = instance.target
-        self.lost_cost = instance.lost_sale_cost
-        self.over_cost = instance.overstock_cost
-        self.under_cost = instance.understock_cost
-        # Flat ring position of (row, SKU) for an order placed in week t: slot
-        # (t + L_p) mod W, so one gather/scatter places every SKU's order (lead time 0
-        # lands in the slot received this very week, before demand).
-        small = self.width * n * p <= _PRECOMPUTED_SLOTS_LIMIT
-        self.slot_index = _slot_index(lead, n) if small else None
-        if self.slot_index is None:  # too large to precompute: one (N, P) sum a week
-            self.slot_offset = ((np.arange(self.width)[:, None] + lead) % self.width) * (n * p)
-            self.cell = np.arange(n * p, dtype=np.int64).reshape(n, p)
-            self.index = np.empty((n, p), dtype=np.int64)
+        self.container_volume = float(instance.container_volume)
+        self.container_cost = float(instance.container_cost)
+        self.arrivals = np.ascontiguousarray(instance.arrivals, dtype=float)
+        self.target = np.ascontiguousarray(instance.target, dtype=float)
+        self.costs = tuple(
+            np.ascontiguousarray(getattr(instance, name), dtype=float)
+            for name in ("lost_sale_cost", "overstock_cost", "understock_cost")
+        )
         # Orders are whole units bounded by the ramp (order_t <= last order + (t + 1) *
         # (R + 1)), so while W times that bound stays below 2**52 every partial sum of
         # the ring is an exact integer and a running in-transit total equals the sum.
@@ -420,165 +389,54 @@ class _Kernel:
             np.max(self.ramp, initial=0.0) + 1.0
         )
         self.exact_transit = bool(self.width * largest < 2.0**52)
-        costs = np.concatenate([self.lost_cost, self.over_cost, self.under_cost])
-        self.costs_nonnegative = bool(np.all(np.isfinite(costs) & (costs >= 0)))
-        self.low, self.high, self.rounded, self.scratch = (np.empty((n, p)) for _ in range(4))
-
-    def project(
-        self,
-        proposed: np.ndarray,
-        last_order: np.ndarray,
-        orders: np.ndarray,
-        ramp_limited: np.ndarray | None = None,
-        capacity_limited: np.ndarray | None = None,
-        *,
-        whole_last_order: bool = False,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """:func:`project_orders` into ``orders`` and the two flag arrays (N, P), which
-        are skipped when None. ``whole_last_order``: the caller knows ``last_order`` holds
-        whole units >= 0 (any projected order does).
-
-        Returns:
-            The cleaned proposal (non-finite entries zeroed), the ramp breaches (N,) and
-            the shipped volume per row when no row was scaled (else None).
-        """
-        # A finite sum proves every entry finite: one reduction instead of a mask.
-        if not np.isfinite(np.add.reduce(proposed, axis=None)) and not np.isfinite(proposed).all():
-            proposed = np.nan_to_num(proposed, nan=0.0, posinf=0.0)
-        low, high, rounded = self.low, self.high, self.rounded
-        np.subtract(last_order, self.ramp, out=low)
-        np.maximum(0.0, low, out=low)
-        np.subtract(low, 1e-9, out=low)
-        np.ceil(low, out=low)
-        np.add(last_order, self.ramp, out=high)
-        if not (whole_last_order and self.whole_ramp):
-            np.add(high, 1e-9, out=high)
-            np.floor(high, out=high)
-        # else floor(x + 1e-9) == x already: x = last + R is a whole number >= +0.0
-        np.maximum(low, high, out=high)
-        np.rint(proposed, out=rounded)
-        np.clip(rounded, low, high, out=orders)
-        if ramp_limited is not None:
-            np.not_equal(orders, rounded, out=ramp_limited)
-        total = orders @ self.volume
-        over = total > self.capacity + _EPS
-        if capacity_limited is not None:
-            capacity_limited.fill(False)
-        breaches = np.zeros(self.n, dtype=bool)
-        if not over.any():
-            return proposed, breaches, total
-        rows = np.flatnonzero(over)
-        sub, sub_low = orders[rows], low[rows]
-        floor_volume = sub_low @ self.volume
-        fits_floor = floor_volume <= self.capacity + _EPS
-        extra_volume = (sub - sub_low) @ self.volume
-        factor = np.where(
-            fits_floor, (self.capacity - floor_volume) / np.maximum(extra_volume, _EPS), 0.0
-        )
-        scaled = np.where(
-            fits_floor[:, None],
-            sub_low + np.floor((sub - sub_low) * factor[:, None] + 1e-9),
-            np.floor(sub_low * (self.capacity / np.maximum(floor_volume, _EPS))[:, None] + 1e-9),
-        )
-        if capacity_limited is not None:
-            capacity_limited[rows] = scaled != sub
-        breaches[rows] = ~fits_floor
-        orders[rows] = scaled
-        return proposed, breaches, None
-
-    def receive(self, state: State, orders: np.ndarray, received: np.ndarray) -> None:
-        """Put ``orders`` in transit and take week ``state.t``'s receipts into ``received``.
-
-        Every SKU's order goes to ring slot ``(t + L_p) mod W`` in one scatter-add; with
-        ``L_p = 0`` that is the slot received right after, so it arrives at once.
-        """
-        if not state.ring.flags.c_contiguous:
-            state.ring = np.ascontiguousarray(state.ring)
-        t = state.t
-        slot = t % self.width
-        arriving = state.ring[slot]
-        if self.slot_index is None:
-            index = np.add(self.cell, self.slot_offset[slot], out=self.index).reshape(-1)
-        else:
-            index = self.slot_index[slot]
-        np.add.at(state.ring.reshape(-1), index, np.ravel(orders))
-        np.add(arriving, self.arrivals[t], out=received)
-        if state.transit_total is not None:
-            np.add(state.transit_total, orders, out=state.transit_total)
-            np.subtract(state.transit_total, arriving, out=state.transit_total)
-        arriving.fill(0.0)
+        self.low = np.empty((n, instance.n_skus))
+        self.no_transit = np.empty((0, 0))
 
     def track_transit(self, state: State) -> None:
         """Keep ``state.transit_total`` from now on, when it is exact (see __init__)."""
         if self.exact_transit and not state.ring.any():
             state.transit_total = np.zeros(state.ring.shape[1:])
 
-    def serve(
+    def project(
         self,
-        t: int,
-        on_hand: np.ndarray,
-        received: np.ndarray,
-        demand: np.ndarray,
-        out: tuple[np.ndarray, ...],
-    ) -> None:
-        """Serve demand and price week ``t`` into ``out`` = (sales, lost, end,
-        lost-sales cost, overstock cost, understock cost), each (N, P)."""
-        sales, lost, end, cost_lost, cost_over, cost_under = out
-        stock, gap = self.scratch, self.low
-        np.add(on_hand, received, out=stock)
-        np.minimum(stock, demand, out=sales)
-        np.subtract(demand, sales, out=lost)
-        np.subtract(stock, sales, out=end)
-        np.subtract(end, self.target[t], out=gap)
-        np.multiply(self.lost_cost, lost, out=cost_lost)
-        np.maximum(gap, 0.0, out=cost_over)
-        np.multiply(self.over_cost, cost_over, out=cost_over)
-        np.negative(gap, out=gap)
-        np.maximum(gap, 0.0, out=cost_under)
-        np.multiply(self.under_cost, cost_under, out=cost_under)
+        proposed: np.ndarray,
+        last_order: np.ndarray,
+        orders: np.ndarray,
+        ramp_limited: np.ndarray,
+        capacity_limited: np.ndarray,
+        *,
+        whole_last_order: bool = False,
+    ) -> np.ndarray:
+        """:func:`project_orders` of ``proposed`` (N, P) into ``orders`` and the two flag
+        arrays. ``whole_last_order``: the caller knows ``last_order`` holds whole units
+        >= 0 (any projected order does).
 
-    def add_week_cost(
-        self,
-        t: int,
-        on_hand: np.ndarray,
-        received: np.ndarray,
-        demand: np.ndarray,
-        end: np.ndarray,
-        per_sku: np.ndarray,
-    ) -> None:
-        """Serve demand into ``end`` and add week ``t``'s cost per SKU to ``per_sku``.
-
-        ``per_sku += (F*lost + H*max(gap, 0)) + G*max(-gap, 0)`` needs 3 products and
-        2 maxima; with finite costs >= 0 at most one of the last two terms is not zero,
-        so ``F*lost + max(H*gap, G*(-gap))`` is the same sum (bit for bit, up to the sign
-        of a zero, which ``per_sku +=`` erases) in fewer passes over memory.
+        Returns:
+            The shipped volume per row, ``orders @ volume`` (N,).
         """
-        if not self.costs_nonnegative:
-            week = tuple(np.empty_like(end) for _ in range(5))
-            self.serve(t, on_hand, received, demand, (*week[:2], end, *week[2:]))
-            np.add(week[2], week[3], out=week[2])
-            np.add(week[2], week[4], out=week[2])
-            np.add(per_sku, week[2], out=per_sku)
-            return
-        stock, gap, sales, lost = self.scratch, self.low, self.high, self.rounded
-        np.add(on_hand, received, out=stock)
-        np.minimum(stock, demand, out=sales)
-        np.subtract(demand, sales, out=lost)
-        np.subtract(stock, sales, out=end)
-        np.subtract(end, self.target[t], out=gap)
-        np.multiply(self.lost_cost, lost, out=lost)
-        np.multiply(self.over_cost, gap, out=sales)
-        np.negative(gap, out=gap)
-        np.multiply(self.under_cost, gap, out=gap)
-        np.maximum(sales, gap, out=sales)
-        np.add(lost, sales, out=lost)
-        np.add(per_sku, lost, out=per_sku)
+        round_high = not (whole_last_order and self.whole_ramp)
+        low = self.low
+        self.fused.band(
+            proposed, last_order, self.ramp, round_high, low, orders, ramp_limited, capacity_limited
+        )
+        total = orders @ self.volume
+        over = total > self.capacity + _EPS
+        if not over.any():
+            return total
+        rows = np.flatnonzero(over)
+        sub, sub_low = orders[rows], low[rows]
+        floor_volume = sub_low @ self.volume
+        extra_volume = (sub - sub_low) @ self.volume
+        self.fused.scale_to_capacity(
+            rows, floor_volume, extra_volume, self.capacity, low, orders, capacity_limited
+        )
+        return orders @ self.volume
 
-    def containers(self, orders: np.ndarray, loaded: np.ndarray | None) -> np.ndarray:
-        """:func:`containers_used`, reusing the volume the projection already computed."""
-        if loaded is None:
-            loaded = orders @ self.volume
-        return np.ceil(loaded / self.container_volume - 1e-9).clip(min=0)
+    def transit(self, state: State) -> tuple[np.ndarray, bool]:
+        """The running in-transit total for the kernels and whether to keep it."""
+        if state.transit_total is None:
+            return self.no_transit, False
+        return state.transit_total, True
 
 
 def simulate(
@@ -594,7 +452,7 @@ def simulate(
     ``act(instance, state, t) -> proposed orders (N, P)`` each week. Its proposals are
     projected with :func:`project_orders`, so no policy can break a constraint.
     """
-    demand = np.asarray(demand, dtype=float)
+    demand = np.ascontiguousarray(demand, dtype=float)
     n, horizon, p = demand.shape
     if (horizon, p) != instance.forecast.shape:
         raise ValueError(
@@ -621,7 +479,7 @@ def simulate(
     buffers = {name: np.empty((horizon, n, p)) for name in weekly}
     buffers["ramp_limited"] = np.empty((horizon, n, p), dtype=bool)
     buffers["capacity_limited"] = np.empty((horizon, n, p), dtype=bool)
-    served = [buffers[name] for name in weekly[4:]]
+    served = [buffers[name] for name in weekly[2:]]
     state = initial_state(instance, n)
     policy.reset(instance, n)
     kernel = _Kernel(instance, n)
@@ -631,24 +489,35 @@ def simulate(
     for t in range(horizon):
         proposed, orders = buffers["proposed"][t], buffers["orders"][t]
         proposed[...] = policy.act(instance, state, t)
-        cleaned, _, loaded = kernel.project(
+        loaded = kernel.project(
             proposed,
-            state.last_order,
+            np.ascontiguousarray(state.last_order, dtype=float),
             orders,
             buffers["ramp_limited"][t],
             buffers["capacity_limited"][t],
             whole_last_order=t > 0 or kernel.whole_initial_order,
         )
-        adjusted = buffers["adjusted_units"][t]
-        np.subtract(orders, cleaned, out=adjusted)
-        np.abs(adjusted, out=adjusted)
-        received = buffers["received"][t]
-        kernel.receive(state, orders, received)
-        week = tuple(buffer[t] for buffer in served)
-        kernel.serve(t, state.on_hand, received, demand[:, t], week)
-        containers[t] = kernel.containers(orders, loaded)
-        np.multiply(instance.container_cost, containers[t], out=cost_containers[t])
-        state.on_hand, state.last_order, state.t = _frozen(week[2]), _frozen(orders), t + 1
+        week = [buffer[t] for buffer in served]
+        kernel.fused.transition(
+            t,
+            proposed,
+            orders,
+            state.ring,
+            *kernel.transit(state),
+            kernel.lead,
+            kernel.arrivals,
+            np.ascontiguousarray(state.on_hand, dtype=float),
+            demand,
+            kernel.target,
+            *kernel.costs,
+            loaded,
+            kernel.container_volume,
+            kernel.container_cost,
+            *week,
+            containers[t],
+            cost_containers[t],
+        )
+        state.on_hand, state.last_order, state.t = _frozen(week[4]), _frozen(orders), t + 1
     out = {name: buffer.transpose(1, 0, 2) for name, buffer in buffers.items()}
     out["target"] = np.broadcast_to(instance.target, (n, horizon, p))
     final_by_sku = terminal_cost_by_sku(instance, state) if terminal else np.zeros((n, p))
@@ -675,7 +544,7 @@ def simulate_cost_by_sku(
         Cost per scenario and SKU over the horizon, terminal included, shape (N, P), and
         the container cost per scenario, shape (N,).
     """
-    demand = np.asarray(demand, dtype=float)
+    demand = np.ascontiguousarray(demand, dtype=float)
     n = demand.shape[0] * repeats
     p = instance.n_skus
     state = initial_state(instance, n)
@@ -684,19 +553,38 @@ def simulate_cost_by_sku(
     kernel.track_transit(state)
     per_sku = np.zeros((n, p))
     shared = np.zeros(n)
-    # Week outputs nobody keeps go to scratch reused every week; the orders and the end
+    # Flags nobody keeps go to scratch reused every week; the orders and the end
     # inventory become the state, so they are fresh arrays (as with advance()).
-    received = np.empty((n, p))
+    ramp_limited, capacity_limited = np.empty((n, p), dtype=bool), np.empty((n, p), dtype=bool)
     for t in range(instance.horizon_weeks):
-        proposed = np.asarray(policy.act(instance, state, t), dtype=float)
+        proposed = np.broadcast_to(np.asarray(policy.act(instance, state, t), dtype=float), (n, p))
         orders, end = np.empty((n, p)), np.empty((n, p))
-        _, _, loaded = kernel.project(
-            proposed, state.last_order, orders, whole_last_order=t > 0 or kernel.whole_initial_order
+        loaded = kernel.project(
+            np.ascontiguousarray(proposed),
+            np.ascontiguousarray(state.last_order, dtype=float),
+            orders,
+            ramp_limited,
+            capacity_limited,
+            whole_last_order=t > 0 or kernel.whole_initial_order,
         )
-        week_demand = demand[:, t] if repeats == 1 else np.tile(demand[:, t], (repeats, 1))
-        kernel.receive(state, orders, received)
-        kernel.add_week_cost(t, state.on_hand, received, week_demand, end, per_sku)
-        shared += instance.container_cost * kernel.containers(orders, loaded)
+        kernel.fused.add_week_cost(
+            t,
+            orders,
+            state.ring,
+            *kernel.transit(state),
+            kernel.lead,
+            np.ascontiguousarray(state.on_hand, dtype=float),
+            kernel.arrivals,
+            demand,
+            kernel.target,
+            *kernel.costs,
+            loaded,
+            kernel.container_volume,
+            kernel.container_cost,
+            end,
+            per_sku,
+            shared,
+        )
         state.on_hand, state.last_order, state.t = end, orders, t + 1
     if terminal:
         per_sku += terminal_cost_by_sku(instance, state)

@@ -340,16 +340,43 @@ def test_cost_only_path_outside_its_shortcut_still_sums_the_components(overstock
     assert_bitwise(per_sku, expected, "per_sku")
 
 
-def test_large_batches_compute_pipeline_positions_weekly(monkeypatch) -> None:
-    """Past the precomputation limit the kernel sums positions each week: same bits."""
-    import inventory.dynamics
-
-    instance = make_instance(5, 9, seed=8, max_lead_time=4)
-    rng = np.random.default_rng(8)
-    demand = rng.poisson(instance.forecast, (4, 9, 5)).astype(float)
-    proposals = rng.normal(instance.forecast, 5, (4, 9, 5))
-    expected = simulate_plan(instance, proposals, demand)
-    monkeypatch.setattr(inventory.dynamics, "_PRECOMPUTED_SLOTS_LIMIT", 0)
+@pytest.mark.parametrize("seed", range(8))
+def test_compiled_week_is_bitwise_numpy_on_edge_values(seed: int) -> None:
+    """The compiled kernels on the values where numpy's conventions show: signed zeros
+    (ramp 0, last order -0.0, target 0), rounding ties, +-inf and NaN proposals, zero
+    costs, and a capacity below the ramp floor (every order scaled down)."""
+    rng = np.random.default_rng(1000 + seed)
+    p = int(rng.integers(1, 7))
+    instance = make_instance(
+        p,
+        int(rng.integers(1, 10)),
+        seed=seed,
+        max_lead_time=int(rng.integers(0, 4)),
+        capacity_share=float(rng.choice([0.02, 0.3, 1.5])),
+        container_cost=float(rng.choice([0.0, 40.0])),
+    )
+    instance = replace(
+        instance,
+        ramp_limit=rng.choice([0.0, 1.0, 2.5, 40.0], p),
+        last_order=rng.choice([-0.0, 0.0, 0.5, 3.0, 7.0], p),
+        safety_stock_weeks=rng.choice([0.0, 1.0], p),
+        overstock_cost=rng.choice([0.0, 2.0], p),
+        understock_cost=rng.choice([0.0, 3.0], p),
+    )
+    shape = (int(rng.integers(1, 6)), *instance.forecast.shape)
+    demand = rng.poisson(instance.forecast, shape).astype(float)
+    proposals = rng.choice([-0.0, 0.0, 0.5, 1.5, 2.5, -0.5, 4.0, 1e300], shape)
+    proposals[rng.random(shape) < 0.1] = rng.choice([np.nan, np.inf, -np.inf])
+    expected = step_by_step(instance, demand, proposals)
     result = simulate_plan(instance, proposals, demand)
-    for name in ("orders", "received", "end_inventory", "cost_overstock", "cost_terminal"):
-        assert_bitwise(getattr(result, name), getattr(expected, name), name)
+    for name, value in expected.items():
+        if name not in ("cost_terminal_by_sku", "in_transit"):
+            assert_bitwise(getattr(result, name), value, name)
+    assert_bitwise(result.extras["cost_terminal_by_sku"], expected["cost_terminal_by_sku"], "t")
+    per_sku, shared = simulate_cost_by_sku(instance, demand, _Replay(proposals))
+    weekly = expected["cost_lost_sales"] + expected["cost_overstock"] + expected["cost_understock"]
+    running = np.zeros(weekly[:, 0].shape)
+    for t in range(instance.horizon_weeks):
+        running += weekly[:, t]
+    assert_bitwise(per_sku, running + expected["cost_terminal_by_sku"], "cost_by_sku")
+    assert_bitwise(shared, expected["cost_containers"].sum(axis=1), "containers")
