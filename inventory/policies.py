@@ -107,7 +107,11 @@ def inventory_position(
         due: Precomputed :func:`open_po_due` (saves work in a loop).
     """
     due = open_po_due(instance) if due is None else due
-    return state.on_hand + state.in_transit() + due[state.t]
+    # The running total when the simulator keeps one: in_transit() would copy it first.
+    transit = state.in_transit() if state.transit_total is None else state.transit_total
+    position = state.on_hand + transit
+    position += due[state.t]
+    return position
 
 
 # --------------------------------------------------------------------------- policies
@@ -134,8 +138,8 @@ class BaseStock:
         return (self.levels if self.levels.ndim == 1 else self.levels[t]) + self.offset
 
     def act(self, instance: Instance, state: State, t: int) -> np.ndarray:
-        position = inventory_position(instance, state, self._due)
-        return np.maximum(self.level(t) - position, 0.0)
+        order = self.level(t) - inventory_position(instance, state, self._due)
+        return np.maximum(order, 0.0, out=order)
 
 
 class OrderUpTo(BaseStock):
