@@ -11,14 +11,26 @@ fastest run counts. Runs are timed in CPU seconds (user + system) of this single
 process, so time slices taken by other processes on a shared machine do not count against
 any implementation; wall-clock seconds of the same runs are printed alongside.
 
+JIT: ``simulate`` and ``simulate_cost_by_sku`` run compiled kernels
+(:mod:`inventory.fused_week`, numba). The first line reports what a process pays for them
+once: loading the kernels from numba's on-disk cache in this process, and compiling them
+from an empty cache (in a subprocess, as on a fresh machine). The agreement check runs
+every implementation before timing, so no timed run includes either.
+
 Targets (issue 3): vectorised >= 100x the plain loop, and >= 1e6 SKU-weeks/s for an
 evaluation batch of 1000 scenarios x 25 SKUs x 52 weeks. ``simulate`` returns every
 (N, T, P) trajectory (10 float64 and 2 bool arrays, about 107 MB for the default batch);
 the "output memory floor" row times only allocating and writing those arrays once, the
-part of its cost no arithmetic change can remove. Whether that memory arrives as fresh
-pages (page faults, zeroing by the kernel) or is recycled by the C allocator from an
-earlier result depends on the process's allocation history; the floor row is measured
-in the same conditions as the simulate row, so read the two together.
+part of its cost no arithmetic change can remove.
+
+Memory: each implementation's output is kept until its next run replaces it, as the
+evaluator keeps one policy's result while it simulates the next, so the C allocator hands
+each run the memory of an earlier result (before, whether it did depended on which
+allocations happened to outlive a run). Fresh pages from the operating system (page
+faults, zeroing) cost about as much again as the floor row, and for the default batch
+that is enough to take simulate below 100x: with glibc, ``env
+MALLOC_MMAP_THRESHOLD_=1000000 python bench/bench_simulator.py`` gives every large array
+fresh pages and shows that case (read the floor and simulate rows together).
 """
 
 from __future__ import annotations
@@ -29,6 +41,9 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 
@@ -46,11 +61,41 @@ EXACT_FIELDS = ("orders", "sales", "lost", "end_inventory", "cost_lost_sales")
 EXACT_FIELDS += ("cost_overstock", "cost_understock", "containers", "cost_containers")
 
 
-def timed(fn: Callable[[], object]) -> tuple[float, float]:
-    """(CPU seconds, wall seconds) of one call."""
+def timed(fn: Callable[[], object]) -> tuple[float, float, object]:
+    """(CPU seconds, wall seconds, output) of one call."""
     cpu, wall = time.process_time(), time.perf_counter()
-    fn()
-    return time.process_time() - cpu, time.perf_counter() - wall
+    output = fn()
+    return time.process_time() - cpu, time.perf_counter() - wall, output
+
+
+_LOAD_KERNELS = "import inventory.fused_week"
+
+
+def jit_seconds() -> tuple[float, bool, float]:
+    """CPU seconds to get the compiled kernels in this process, whether they came from
+    the disk cache, and CPU seconds to compile them from an empty cache in a fresh
+    process (less that process's import of numba and numpy)."""
+    cpu = time.process_time()
+    import inventory.fused_week as kernels
+
+    loaded = time.process_time() - cpu
+    hit = not any(getattr(kernels, name).stats.cache_misses for name in kernels.__all__)
+    timing = "import time; t = time.process_time(); {}; print(time.process_time() - t)"
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        seconds = [
+            float(
+                subprocess.run(
+                    [sys.executable, "-c", timing.format(code)],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+            )
+            for code in ("import numba, numpy", _LOAD_KERNELS)
+        ]
+    return loaded, hit, seconds[1] - seconds[0]
 
 
 def check_agreement(instance, demand: np.ndarray, levels: np.ndarray) -> None:
@@ -65,12 +110,13 @@ def check_agreement(instance, demand: np.ndarray, levels: np.ndarray) -> None:
         raise SystemExit("vectorised and plain-loop dynamics disagree; timings are meaningless")
 
 
-def output_floor(n: int, horizon: int, n_skus: int) -> None:
+def output_floor(n: int, horizon: int, n_skus: int) -> list[np.ndarray]:
     """Allocate and write once the arrays that simulate() returns (its memory floor)."""
     floats = [np.empty((horizon, n, n_skus)) for _ in range(10)]
     flags = [np.empty((horizon, n, n_skus), dtype=bool) for _ in range(2)]
     for array in floats + flags:
         array.fill(1)
+    return floats + flags
 
 
 def main() -> None:
@@ -83,6 +129,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9)
     args = parser.parse_args()
 
+    jit_loaded, jit_cache_hit, jit_compiled = jit_seconds()
     instance = make_instance(args.skus, args.weeks, seed=0, max_lead_time=6, capacity_share=1.2)
     rng = np.random.default_rng(0)
     demand = rng.poisson(instance.forecast, (args.scenarios, args.weeks, args.skus)).astype(float)
@@ -109,13 +156,15 @@ def main() -> None:
         ),
         f"InventoryVecEnv ({args.envs} envs)": episode,
     }
-    # Interleaved rounds, best of each: load spikes hit all implementations alike.
+    # Interleaved rounds, best of each: load spikes hit all implementations alike. Each
+    # output lives until its next run has returned (see the module docstring).
     cpu = dict.fromkeys(runs, np.inf)
     wall = dict.fromkeys(runs, np.inf)
+    kept = dict.fromkeys(runs)
     for _ in range(args.rounds):
         for name, run in runs.items():
-            seconds = timed(run)
-            cpu[name], wall[name] = min(cpu[name], seconds[0]), min(wall[name], seconds[1])
+            cpu_s, wall_s, kept[name] = timed(run)
+            cpu[name], wall[name] = min(cpu[name], cpu_s), min(wall[name], wall_s)
 
     sku_weeks = dict.fromkeys(runs, args.scenarios * args.skus * args.weeks)
     sku_weeks["plain per-SKU loop"] = args.loop_scenarios * args.skus * args.weeks
@@ -129,6 +178,12 @@ def main() -> None:
     print(
         f"instance: {args.skus} SKUs x {args.weeks} weeks, lead times 0..6, one core; "
         f"best of {args.rounds} interleaved rounds"
+    )
+    how = "loaded from the disk cache" if jit_cache_hit else "compiled (no disk cache yet)"
+    print(
+        f"JIT (numba kernels, once per process, not in the timings): {how} in "
+        f"{jit_loaded * 1e3:,.0f} ms CPU; compiled from an empty cache in "
+        f"{jit_compiled * 1e3:,.0f} ms CPU"
     )
     print(
         f"{'implementation':<36}{'scenarios':>10}{'CPU ms':>9}{'wall ms':>9}"
