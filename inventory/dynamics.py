@@ -29,6 +29,13 @@ Projection (how constraints are enforced, deterministically, for every policy):
    above the band's lower edge down by one common factor and round down; if even the
    lower edge does not fit, scale all orders down (capacity wins over the ramp floor and
    the breach is counted in ``ramp_breaches``).
+
+Two implementations, one set of bits: :func:`project_orders` and :func:`advance` are the
+readable numpy reference (the environment steps with them). :func:`simulate` and
+:func:`simulate_cost_by_sku`, the hot paths of evaluation and tuning, run the same week as
+compiled loops (:mod:`inventory.fused_week`, numba; its docstring says why the results
+are bitwise numpy's), which write each output once instead of passing over memory for
+every elementary operation. Tests compare the two bit for bit, signed zeros included.
 """
 
 from __future__ import annotations
