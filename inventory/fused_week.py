@@ -36,8 +36,9 @@ capacity below the ramp floor) fails if any of these conventions is changed.
 Every array argument is C-contiguous float64 (int64 lead times, bool flags), outputs
 writable and inputs typed read-only (which accepts both), so each kernel has exactly one
 signature, compiled when this module is imported and cached on disk (``cache=True``).
-Compiling takes about 2 s of CPU once per machine (per change of this file); loading
-from the cache about 0.2 s, plus 0.2-0.3 s to import numba, once per process.
+Compiling takes about 2 s of CPU once per machine (and after each change of this file);
+every process then pays about 0.5 s of CPU once to import numba (which imports
+scipy.linalg) and load the kernels from the cache, 0.3 s if scipy is already imported.
 """
 
 from __future__ import annotations
