@@ -149,6 +149,7 @@ class MilpConfig:
     lagrangian_subproblem_gap: float = knob(
         0.001, ge=0, le=1, help="gap of each SKU subproblem (capped at mip_gap / 2)"
     )
+    lagrangian_initial_prices: Literal["lp", "zero"] = "lp"
     rolling_lookahead_weeks: int = knob(10, ge=1, le=104)
     rolling_scenarios: int = knob(1, ge=1, le=100_000)
     rolling_time_limit_s: float = knob(5.0, gt=0)

@@ -1109,6 +1109,45 @@ def _window_repair(
     return result.orders
 
 
+def _lp_capacity_prices(
+    instance, demand, settings, terminal, beyond, need, time_limit_s: float, exact=True
+) -> np.ndarray | None:
+    """Starting multipliers: the capacity duals of the plan model's LP relaxation, (T,).
+
+    ``lambda_t = -dual`` of week ``t``'s container constraint (a ``<=`` row of a
+    minimisation has a dual <= 0). They are the optimal multipliers of the LP's own
+    Lagrangian dual, so the first exact round already starts near a good price instead of
+    at zero, where a hard-binding capacity is ignored. None if the LP gives no duals.
+    """
+    model = build_plan_model(
+        instance,
+        demand,
+        terminal=terminal,
+        transit_beyond=beyond,
+        required=need,
+        exact_lost_sales=exact,
+    )
+    pyo.TransformationFactory("core.relax_integer_vars").apply_to(model)
+    model.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
+    opt = _solver(settings.solver)
+    with contextlib.suppress(Exception):
+        if settings.solver == "glpk":
+            opt.options["tmlim"] = max(1, int(math.ceil(time_limit_s)))
+            results = opt.solve(model, load_solutions=False)
+        else:
+            results = opt.solve(
+                model, load_solutions=False, options={"time_limit": float(time_limit_s)}
+            )
+        if results.solver.termination_condition != TerminationCondition.optimal:
+            return None
+        model.solutions.load_from(results)
+        duals = [model.dual.get(model.container_capacity[t]) for t in model.T]
+        if any(d is None for d in duals):
+            return None
+        return np.maximum(0.0, -np.asarray(duals, dtype=float))
+    return None
+
+
 def solve_lagrangian(
     instance: Instance,
     demand: np.ndarray | None = None,
@@ -1144,6 +1183,12 @@ def solve_lagrangian(
     need = dynamics.required_position(instance) if required is None else np.asarray(required)
     loop_budget = settings.time_limit_s * (1 - settings.lagrangian_repair_share)
     price = np.zeros(horizon)
+    if settings.lagrangian_initial_prices == "lp":
+        lp_prices = _lp_capacity_prices(
+            instance, demand, settings, terminal, beyond, need, loop_budget / 4, exact_lost_sales
+        )
+        if lp_prices is not None:
+            price = lp_prices
     best_bound, best_cost, best_plan, raw_plan = -math.inf, math.inf, None, None
     step_scale, stall, iteration, last_iteration_s = 1.0, 0, 0, 0.0
     history = []

@@ -105,6 +105,28 @@ def test_lagrangian_bound_brackets_the_optimum():
     assert sim.total_cost()[0] == pytest.approx(lagr.objective, rel=1e-9)
 
 
+def test_lp_capacity_prices_are_the_lp_duals_with_both_solvers():
+    """Starting multipliers: >= 0, positive only where the LP's capacity binds, and the
+    same from GLPK and HiGHS (the sign convention of each solver's duals)."""
+    instance = _tight(7, n_skus=4, horizon=8)
+    demand = deterministic_demand(instance)
+    need, beyond = dynamics.required_position(instance), np.zeros(instance.n_skus)
+    prices = {
+        solver: milp._lp_capacity_prices(
+            instance, demand, MilpConfig(solver=solver), True, beyond, need, 30.0
+        )
+        for solver in ("glpk", "highs")
+    }
+    assert prices["glpk"] is not None and prices["highs"] is not None
+    assert np.all(prices["glpk"] >= 0) and prices["glpk"].max() > 0
+    assert np.allclose(prices["glpk"], prices["highs"], atol=1e-6)
+    roomy = replace(instance, max_containers=10**6)
+    free = milp._lp_capacity_prices(
+        roomy, demand, MilpConfig(), True, beyond, dynamics.required_position(roomy), 30.0
+    )
+    assert free is not None and np.all(free == 0)
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_sku_costs_add_up_to_the_simulated_cost(seed):
     instance = _tight(seed, n_skus=3, horizon=8)
