@@ -12,6 +12,11 @@ HiGHS relaxed-sales, each with the same time limit and gap, one thread. Every fi
 measured in this run; the plan's cost is re-simulated with
 :func:`inventory.dynamics.simulate_plan` and must equal the reported objective.
 Target: GLPK proves a gap of at most 1% on the default instance within 60 s.
+
+Instances: ``default`` is the data folder with its own forecast (``data/forecast.csv``);
+``pipeline`` (only when ``artifacts/forecast.csv`` exists, i.e. after ``dvc repro`` or
+``inventory forecast``) is the same data with the forecast stage's forecast, the instance
+``inventory solve`` plans on; ``50-SKU`` is the generator at 50 SKUs.
 """
 
 from __future__ import annotations
@@ -29,15 +34,22 @@ from inventory import milp  # noqa: E402
 from inventory.config import load_config  # noqa: E402
 from inventory.data import build_instance, generate_tables, load_instance  # noqa: E402
 from inventory.dynamics import simulate_plan  # noqa: E402
+from inventory.forecast import planning_forecast  # noqa: E402
 from inventory.scenarios import deterministic_demand  # noqa: E402
+from inventory.stages import FORECAST  # noqa: E402
 
 
 def _instances(config, n_large: int):
     default = load_instance(config)
+    instances = {"default": default}
+    forecast = planning_forecast(FORECAST, config.forecast)
+    if forecast is not None:  # the forecast stage has run: the instance the pipeline solves
+        instances["pipeline"] = load_instance(config, forecast=forecast)
     data = replace(config.data, n_skus=n_large)
     tables = generate_tables(data)
     large = build_instance(tables, config.simulation.location, config.simulation.horizon_weeks)
-    return {"default": default, f"{n_large}-SKU": large}
+    instances[f"{n_large}-SKU"] = large
+    return instances
 
 
 def main() -> None:
