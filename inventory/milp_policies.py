@@ -14,7 +14,8 @@ The SAA solve uses ``milp.saa_method`` (default ``relaxed``, without exact fallb
 a relaxed-sales plan is always a feasible policy, only perhaps a costlier one. The
 open-loop plan (the deterministic optimum, also the ``solve`` stage's plan) keeps
 ``milp.method``; the stochastic hindsight plans use ``milp.hindsight_method`` (default
-``relaxed``: a proven lower bound in seconds); the rolling-horizon windows are small
+``lagrangian``: on the default data its proven bound is within about 1% of its plan, where
+the relaxed-sales method's was 9 to 18% in the same time); the rolling-horizon windows are small
 enough to stay exact.
 - :class:`RollingHorizon`: each week, from each scenario's current state, solve the plan
   over the next ``lookahead`` weeks of forecast and apply the first week's orders.
