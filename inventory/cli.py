@@ -38,9 +38,7 @@ def _root(
         Path,
         typer.Option("--params", "-p", help="params.yaml to read (every knob lives there)."),
     ] = DEFAULT_PARAMS,
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show full tracebacks on errors.")
-    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
 ) -> None:
     """Inventory planning with deep RL, MILP baselines and drift monitoring."""
     _OPTIONS["params"] = params
@@ -250,8 +248,11 @@ def train(
 def solve(
     mode: Annotated[
         str,
-        typer.Option("--mode", help="deterministic (plan on the forecast) or stochastic "
-                     "(sample-average plan over milp.saa_scenarios training scenarios)."),
+        typer.Option(
+            "--mode",
+            help="deterministic (plan on the forecast) or stochastic "
+            "(sample-average plan over milp.saa_scenarios training scenarios).",
+        ),
     ] = "deterministic",
 ) -> None:
     """Solve the MILP order plan with GLPK or HiGHS (params.yaml group `milp`).
@@ -342,6 +343,7 @@ def _evaluation_table(path: str) -> str:
             f"{m['fill_rate']:>11.3f}"
         )
     return "\n".join(lines)
+
 
 @app.command("report")
 def report() -> None:

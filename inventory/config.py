@@ -37,8 +37,15 @@ class ConfigError(ValueError):
     """Bad params.yaml: the message names the dotted key and what is allowed."""
 
 
-def knob(default: Any, *, ge: float | None = None, le: float | None = None,
-         gt: float | None = None, lt: float | None = None, help: str = "") -> Any:  # noqa: A002
+def knob(
+    default: Any,
+    *,
+    ge: float | None = None,
+    le: float | None = None,
+    gt: float | None = None,
+    lt: float | None = None,
+    help: str = "",
+) -> Any:  # noqa: A002
     """A dataclass field with numeric bounds checked at load time."""
     meta = {"ge": ge, "le": le, "gt": gt, "lt": lt, "help": help}
     if isinstance(default, list | dict):

@@ -122,8 +122,10 @@ def _cached_tuning(
             stored = json.loads(path.read_text())
             offset = np.asarray(stored["safety_units"], dtype=float)
             quantity = np.asarray(stored["order_quantity"], dtype=float)
-            policy = BaseStock(levels, offset) if kind == "base_stock" else SSPolicy(
-                levels, quantity, offset
+            policy = (
+                BaseStock(levels, offset)
+                if kind == "base_stock"
+                else SSPolicy(levels, quantity, offset)
             )
             return TuningResult(
                 policy,

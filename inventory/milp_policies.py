@@ -107,9 +107,7 @@ def saa_settings(config: Config) -> MilpConfig:
     )
 
 
-def plan_key(
-    instance: Instance, demand: np.ndarray, settings: MilpConfig, terminal: bool
-) -> str:
+def plan_key(instance: Instance, demand: np.ndarray, settings: MilpConfig, terminal: bool) -> str:
     """Hash of what a plan depends on: instance, demand scenarios, settings, terminal."""
     digest = hashlib.sha256(instance.fingerprint())
     digest.update(np.ascontiguousarray(demand, dtype=float).tobytes())

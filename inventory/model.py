@@ -122,9 +122,16 @@ class Instance:
         per_sku = {
             name: getattr(self, name)[idx]
             for name in (
-                "volume", "safety_stock_weeks", "lead_time_weeks", "ramp_limit",
-                "lost_sale_cost", "overstock_cost", "understock_cost", "unit_cost",
-                "on_hand", "last_order",
+                "volume",
+                "safety_stock_weeks",
+                "lead_time_weeks",
+                "ramp_limit",
+                "lost_sale_cost",
+                "overstock_cost",
+                "understock_cost",
+                "unit_cost",
+                "on_hand",
+                "last_order",
             )
         }
         return replace(
@@ -138,9 +145,18 @@ class Instance:
     def validate(self) -> None:
         """Raise ValueError if shapes or values are inconsistent."""
         p, t = self.n_skus, self.horizon_weeks
-        for name in ("volume", "safety_stock_weeks", "lead_time_weeks", "ramp_limit",
-                     "lost_sale_cost", "overstock_cost", "understock_cost", "unit_cost",
-                     "on_hand", "last_order"):
+        for name in (
+            "volume",
+            "safety_stock_weeks",
+            "lead_time_weeks",
+            "ramp_limit",
+            "lost_sale_cost",
+            "overstock_cost",
+            "understock_cost",
+            "unit_cost",
+            "on_hand",
+            "last_order",
+        ):
             arr = getattr(self, name)
             if arr.shape != (p,):
                 raise ValueError(f"Instance.{name}: shape {arr.shape}, expected ({p},)")

@@ -35,8 +35,9 @@ def planning_instance(config: Config, location: str | None = None) -> Instance:
     return load_instance(config, location, forecast=planning_forecast(FORECAST, config.forecast))
 
 
-def generate(config: Config, out_dir: str | Path | None = None,
-             if_missing: bool = False) -> dict[str, str]:
+def generate(
+    config: Config, out_dir: str | Path | None = None, if_missing: bool = False
+) -> dict[str, str]:
     """Write the synthetic default data (``data`` group of params.yaml) to the data folder.
 
     Args:
@@ -152,7 +153,12 @@ def train(
     instance = planning_instance(config, location)
     suffix = None if instance.location == config.simulation.location else instance.location
     result = train_ppo(
-        config, instance, mode, models_root=MODELS, metrics_root=METRICS, location=suffix,
+        config,
+        instance,
+        mode,
+        models_root=MODELS,
+        metrics_root=METRICS,
+        location=suffix,
         resume=resume,
     )
     name = f"{mode}_{suffix}" if suffix else mode

@@ -64,7 +64,5 @@ def make_instance(
         container_volume=container_volume,
         max_containers=2,
         container_cost=container_cost,
-        weeks=(np.datetime64("2024-01-01") + 7 * np.arange(horizon_weeks)).astype(
-            "datetime64[D]"
-        ),
+        weeks=(np.datetime64("2024-01-01") + 7 * np.arange(horizon_weeks)).astype("datetime64[D]"),
     )

@@ -13,7 +13,6 @@ from tests.integration.cli import run_inventory as run
 ROOT = Path(__file__).resolve().parents[2]
 
 
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with the shipped params.yaml and the generated default data."""

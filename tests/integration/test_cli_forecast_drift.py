@@ -15,7 +15,6 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow  # three Evidently runs in fresh processes (~20 s idle)
 
 
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Default data, then `inventory forecast`."""

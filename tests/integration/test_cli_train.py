@@ -15,7 +15,6 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow  # fresh processes importing torch and SB3 (~30 s idle)
 
 
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("project")

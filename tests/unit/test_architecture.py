@@ -51,9 +51,6 @@ def test_importing_the_package_does_not_load_evidently() -> None:
     import subprocess
     import sys
 
-    code = (
-        "import sys, inventory.cli, inventory.stages; "
-        "print('evidently' in sys.modules)"
-    )
+    code = "import sys, inventory.cli, inventory.stages; print('evidently' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
