@@ -162,14 +162,14 @@ class MilpConfig:
     rolling_time_limit_s: float = knob(5.0, gt=0)
     rolling_mip_gap: float = knob(0.05, ge=0, le=1)
     saa_scenarios: int = knob(2, ge=1, le=1000)
-    saa_time_limit_s: float = knob(10.0, gt=0)
+    saa_time_limit_s: float = knob(30.0, gt=0)
     hindsight_scenarios: int = knob(3, ge=1, le=100_000)
     hindsight_time_limit_s: float = knob(30.0, gt=0)
     hindsight_method: Literal["auto", "monolithic", "lagrangian", "relaxed"] = "lagrangian"
     relaxed_fallback: bool = True
     relaxed_share: float = knob(0.5, gt=0, le=1, help="time share of the relaxed solve")
     relaxed_rounds: int = knob(3, ge=1, le=100, help="relaxed solves adding binaries per round")
-    saa_method: Literal["auto", "monolithic", "lagrangian", "relaxed"] = "relaxed"
+    saa_method: Literal["auto", "monolithic", "lagrangian", "relaxed"] = "auto"
 
 
 @dataclass(frozen=True)

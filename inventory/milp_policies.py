@@ -9,9 +9,10 @@ already feasible and integer, so its replay is exact.
 - :class:`SampleAveragePlan`: one plan shared by ``K`` training scenarios, minimising their
   mean cost (sample-average approximation).
 
-The SAA solve uses ``milp.saa_method`` (default ``relaxed``, without exact fallback, see
+The SAA solve uses ``milp.saa_method`` (default ``auto``: the Lagrangian decomposition at
+the default size; ``relaxed`` runs without exact fallback, see
 :func:`inventory.milp.solve_relaxed`): every plan is replayed by the simulator anyway, so
-a relaxed-sales plan is always a feasible policy, only perhaps a costlier one. The
+any method's plan is a feasible policy, only perhaps a costlier one. The
 open-loop plan (the deterministic optimum, also the ``solve`` stage's plan) keeps
 ``milp.method``; the stochastic hindsight plans use ``milp.hindsight_method`` (default
 ``lagrangian``: on the default data its proven bound is within about 1% of its plan, where
