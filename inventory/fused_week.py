@@ -266,6 +266,8 @@ def add_week_cost(
     cost to ``cost_shared`` (N,). Row ``i`` faces demand row ``i % M`` of
     ``demand`` (M, T, P) (the repeats of :func:`~inventory.dynamics.simulate_cost_by_sku`).
     """
+    # The receive step below repeats transition()'s on purpose: moved into an inlined
+    # helper taking the ring, both kernels ran 2 to 3 times slower (measured).
     n, n_skus = orders.shape
     n_demand = demand.shape[0]
     width = ring.shape[0]

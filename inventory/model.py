@@ -16,6 +16,21 @@ import numpy as np
 __all__ = ["Instance"]
 
 
+# The per-SKU arrays of an Instance, each of shape (P,).
+_PER_SKU_FIELDS = (
+    "volume",
+    "safety_stock_weeks",
+    "lead_time_weeks",
+    "ramp_limit",
+    "lost_sale_cost",
+    "overstock_cost",
+    "understock_cost",
+    "unit_cost",
+    "on_hand",
+    "last_order",
+)
+
+
 @dataclass(frozen=True, eq=False)
 class Instance:
     """One location's planning problem (DESIGN.md section 2).
@@ -119,21 +134,7 @@ class Instance:
     def subset(self, sku_index: np.ndarray | list[int]) -> Instance:
         """The instance restricted to some SKUs (capacity unchanged)."""
         idx = np.asarray(sku_index, dtype=np.int64)
-        per_sku = {
-            name: getattr(self, name)[idx]
-            for name in (
-                "volume",
-                "safety_stock_weeks",
-                "lead_time_weeks",
-                "ramp_limit",
-                "lost_sale_cost",
-                "overstock_cost",
-                "understock_cost",
-                "unit_cost",
-                "on_hand",
-                "last_order",
-            )
-        }
+        per_sku = {name: getattr(self, name)[idx] for name in _PER_SKU_FIELDS}
         return replace(
             self,
             skus=tuple(self.skus[i] for i in idx),
@@ -145,18 +146,7 @@ class Instance:
     def validate(self) -> None:
         """Raise ValueError if shapes or values are inconsistent."""
         p, t = self.n_skus, self.horizon_weeks
-        for name in (
-            "volume",
-            "safety_stock_weeks",
-            "lead_time_weeks",
-            "ramp_limit",
-            "lost_sale_cost",
-            "overstock_cost",
-            "understock_cost",
-            "unit_cost",
-            "on_hand",
-            "last_order",
-        ):
+        for name in _PER_SKU_FIELDS:
             arr = getattr(self, name)
             if arr.shape != (p,):
                 raise ValueError(f"Instance.{name}: shape {arr.shape}, expected ({p},)")

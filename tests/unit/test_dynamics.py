@@ -249,6 +249,17 @@ def assert_bitwise(actual: np.ndarray, expected: np.ndarray, name: str) -> None:
     assert actual.tobytes() == expected.tobytes(), name
 
 
+def _assert_cost_only_path(instance, demand, proposals, expected) -> None:
+    """simulate_cost_by_sku adds each week's cost per SKU in the full path's order."""
+    per_sku, shared = simulate_cost_by_sku(instance, demand, _Replay(proposals))
+    weekly = expected["cost_lost_sales"] + expected["cost_overstock"] + expected["cost_understock"]
+    running = np.zeros(weekly[:, 0].shape)
+    for t in range(instance.horizon_weeks):
+        running += weekly[:, t]
+    assert_bitwise(per_sku, running + expected["cost_terminal_by_sku"], "cost_by_sku")
+    assert_bitwise(shared, expected["cost_containers"].sum(axis=1), "containers")
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_batched_simulation_is_bitwise_the_week_by_week_public_steps(seed: int) -> None:
     """simulate's in-place kernel computes exactly project_orders + advance, bit for bit
@@ -285,13 +296,7 @@ def test_batched_simulation_is_bitwise_the_week_by_week_public_steps(seed: int) 
     assert_bitwise(result.extras["cost_terminal_by_sku"], expected["cost_terminal_by_sku"], "term")
     assert_bitwise(result.proposed, proposals, "proposed")
 
-    per_sku, shared = simulate_cost_by_sku(instance, demand, _Replay(proposals), repeats=1)
-    weekly = expected["cost_lost_sales"] + expected["cost_overstock"] + expected["cost_understock"]
-    running = np.zeros(weekly[:, 0].shape)
-    for t in range(instance.horizon_weeks):
-        running += weekly[:, t]
-    assert_bitwise(per_sku, running + expected["cost_terminal_by_sku"], "cost_by_sku")
-    assert_bitwise(shared, expected["cost_containers"].sum(axis=1), "containers")
+    _assert_cost_only_path(instance, demand, proposals, expected)
 
 
 def test_cost_only_path_with_repeats_matches_full_simulation() -> None:
@@ -373,10 +378,4 @@ def test_compiled_week_is_bitwise_numpy_on_edge_values(seed: int) -> None:
         if name not in ("cost_terminal_by_sku", "in_transit"):
             assert_bitwise(getattr(result, name), value, name)
     assert_bitwise(result.extras["cost_terminal_by_sku"], expected["cost_terminal_by_sku"], "t")
-    per_sku, shared = simulate_cost_by_sku(instance, demand, _Replay(proposals))
-    weekly = expected["cost_lost_sales"] + expected["cost_overstock"] + expected["cost_understock"]
-    running = np.zeros(weekly[:, 0].shape)
-    for t in range(instance.horizon_weeks):
-        running += weekly[:, t]
-    assert_bitwise(per_sku, running + expected["cost_terminal_by_sku"], "cost_by_sku")
-    assert_bitwise(shared, expected["cost_containers"].sum(axis=1), "containers")
+    _assert_cost_only_path(instance, demand, proposals, expected)
