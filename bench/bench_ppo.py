@@ -53,7 +53,7 @@ from inventory.data import load_instance  # noqa: E402
 from inventory.dynamics import simulate  # noqa: E402
 from inventory.evaluation import POLICY_FACTORIES, build_policies, scenarios_for  # noqa: E402
 from inventory.io import write_json  # noqa: E402
-from inventory.model import Instance  # noqa: E402
+from inventory.instance import Instance  # noqa: E402
 from inventory.ppo_policy import PPOPolicy, model_dir  # noqa: E402
 
 CHEAP = ("order_up_to", "base_stock", "s_S", "milp_open_loop", "milp_saa")

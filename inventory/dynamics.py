@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from inventory.model import Instance
+from inventory.instance import Instance
 
 __all__ = [
     "State",

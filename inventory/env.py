@@ -51,7 +51,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from inventory.config import Config, EnvConfig
 from inventory.dynamics import advance, initial_state, project_orders, terminal_cost
-from inventory.model import Instance
+from inventory.instance import Instance
 from inventory.policies import open_po_due, planner_levels
 from inventory.scenarios import DemandModel, sample_demand
 

@@ -36,7 +36,7 @@ from scipy import stats
 from inventory.config import Config
 from inventory.dynamics import SimulationResult, simulate
 from inventory.io import write_csv, write_json
-from inventory.model import Instance
+from inventory.instance import Instance
 from inventory.policies import (
     BaseStock,
     DoNothing,

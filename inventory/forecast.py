@@ -43,7 +43,7 @@ from scipy import optimize, stats
 
 from inventory.config import ForecastConfig
 from inventory.io import read_json, write_csv, write_json
-from inventory.model import Instance
+from inventory.instance import Instance
 from inventory.scenarios import FAMILIES, DemandModel
 
 __all__ = [

@@ -65,7 +65,7 @@ from pyomo.opt import SolverStatus, TerminationCondition
 
 from inventory import dynamics
 from inventory.config import MilpConfig
-from inventory.model import Instance
+from inventory.instance import Instance
 
 __all__ = [
     "SolveResult",

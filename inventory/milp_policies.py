@@ -48,7 +48,7 @@ import numpy as np
 from inventory.config import Config, MilpConfig
 from inventory.dynamics import State
 from inventory.milp import SolveResult, solve_plan, window_instance
-from inventory.model import Instance
+from inventory.instance import Instance
 from inventory.scenarios import deterministic_demand
 
 __all__ = [

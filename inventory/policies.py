@@ -27,7 +27,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from inventory.dynamics import State, simulate_cost_by_sku
-from inventory.model import Instance
+from inventory.instance import Instance
 
 __all__ = [
     "Policy",

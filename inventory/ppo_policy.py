@@ -42,7 +42,7 @@ from inventory.dynamics import State
 from inventory.env import EnvSettings, InventoryVecEnv
 from inventory.evaluation import register_policy
 from inventory.io import read_json
-from inventory.model import Instance
+from inventory.instance import Instance
 from inventory.policies import cover_levels, planner_levels
 from inventory.scenarios import DemandModel
 

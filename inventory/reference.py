@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from inventory.model import Instance
+from inventory.instance import Instance
 
 __all__ = ["simulate_loop"]
 

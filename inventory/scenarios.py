@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inventory.model import Instance
+from inventory.instance import Instance
 
 __all__ = ["FAMILIES", "DemandModel", "deterministic_demand", "sample_demand"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from inventory.config import Config
 from inventory.io import write_json
-from inventory.model import Instance
+from inventory.instance import Instance
 
 ARTIFACTS = Path("artifacts")
 MODELS = Path("models")

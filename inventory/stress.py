@@ -22,7 +22,7 @@ from dataclasses import replace
 import numpy as np
 
 from inventory.config import Config, StressConfig
-from inventory.model import Instance
+from inventory.instance import Instance
 from inventory.scenarios import DemandModel, sample_demand
 
 __all__ = ["STRESS_SETS", "stressed_mean", "stress_demand", "stress_scenarios"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from inventory.model import Instance
+from inventory.instance import Instance
 
 __all__ = ["make_instance"]
 

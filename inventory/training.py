@@ -51,7 +51,7 @@ from inventory.dynamics import simulate
 from inventory.env import EnvSettings, InventoryVecEnv, env_settings
 from inventory.evaluation import MODES, demand_model_for
 from inventory.io import atomic_path, read_json, write_csv, write_json
-from inventory.model import Instance
+from inventory.instance import Instance
 from inventory.policies import tune_base_stock
 from inventory.ppo_policy import (
     META_FILE,

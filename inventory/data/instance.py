@@ -1,4 +1,4 @@
-"""Validated tables -> the :class:`~inventory.model.Instance` of one location.
+"""Validated tables -> the :class:`~inventory.instance.Instance` of one location.
 
 Planning weeks start at the earliest forecast week of the location and run for
 ``horizon_weeks`` weeks; every SKU of the location needs a forecast for each of them.
@@ -16,7 +16,7 @@ import pandas as pd
 
 from inventory.config import Config
 from inventory.data.schemas import FILES, Tables, check_tables, frames_of, load_tables
-from inventory.model import Instance
+from inventory.instance import Instance
 
 __all__ = ["build_instance", "load_instance", "planning_weeks"]
 

@@ -12,7 +12,7 @@ from inventory.config import Config, config_from_dict
 from inventory.dynamics import simulate
 from inventory.evaluation import build_policies
 from inventory.io import read_json
-from inventory.model import Instance
+from inventory.instance import Instance
 from inventory.policies import BaseStock
 from inventory.ppo_policy import PPOPolicy, anchor_levels, target_levels
 from inventory.scenarios import DemandModel, sample_demand
