@@ -57,6 +57,10 @@ __all__ = [
     "terminal_cost",
     "terminal_cost_by_sku",
     "required_position",
+    "forecast_tail_mean",
+    "terminal_prices",
+    "terminal_cost_of_position",
+    "TAIL_WEEKS",
     "containers_used",
     "week_cost",
     "simulate",
@@ -66,6 +70,7 @@ __all__ = [
 ]
 
 COST_COMPONENTS = ("lost_sales", "overstock", "understock", "containers")
+TAIL_WEEKS = 4  # weeks of forecast whose mean is the demand rate after the horizon
 _EPS = 1e-9
 
 
@@ -318,22 +323,51 @@ def advance(
     )
 
 
+def forecast_tail_mean(instance: Instance) -> np.ndarray:
+    """Demand rate assumed after the horizon, shape (P,).
+
+    The mean forecast of the last ``min(TAIL_WEEKS, T)`` weeks; the terminal cost, the
+    environment's look-ahead and the policies' extended forecast all use this one rule.
+    """
+    return instance.forecast[-min(TAIL_WEEKS, instance.horizon_weeks) :].mean(axis=0)
+
+
 def required_position(instance: Instance) -> np.ndarray:
     """Inventory position the weeks after the horizon need, shape (P,).
 
-    ``tau_last + L_p * mean(forecast of the last min(4, T) weeks)``.
+    ``tau_last + L_p * forecast_tail_mean``.
     """
-    tail = instance.forecast[-min(4, instance.horizon_weeks) :].mean(axis=0)
-    return instance.target[-1] + instance.lead_time_weeks * tail
+    return instance.target[-1] + instance.lead_time_weeks * forecast_tail_mean(instance)
+
+
+def terminal_prices(instance: Instance) -> tuple[np.ndarray, np.ndarray]:
+    """Per-unit prices of the terminal position, each shape (P,): (excess, shortfall).
+
+    Excess above :func:`required_position` costs ``H``, shortfall ``G``; the MILP prices its
+    terminal variables with these same coefficients.
+    """
+    return instance.overstock_cost, instance.understock_cost
+
+
+def terminal_cost_of_position(
+    instance: Instance, position: np.ndarray, required: np.ndarray | None = None
+) -> np.ndarray:
+    """Terminal cost per SKU of an end-of-horizon inventory position, shape of ``position``.
+
+    Args:
+        instance: The instance.
+        position: On hand plus everything still in transit, shape (..., P).
+        required: Required position (P,); default :func:`required_position`.
+    """
+    need = required_position(instance) if required is None else required
+    gap = position - need
+    excess_price, shortfall_price = terminal_prices(instance)
+    return excess_price * np.maximum(gap, 0.0) + shortfall_price * np.maximum(-gap, 0.0)
 
 
 def terminal_cost_by_sku(instance: Instance, state: State) -> np.ndarray:
     """Cost of the end-of-horizon inventory position per SKU, shape (N, P)."""
-    position = state.on_hand + state.in_transit()
-    gap = position - required_position(instance)
-    return instance.overstock_cost * np.maximum(gap, 0.0) + instance.understock_cost * np.maximum(
-        -gap, 0.0
-    )
+    return terminal_cost_of_position(instance, state.on_hand + state.in_transit())
 
 
 def terminal_cost(instance: Instance, state: State) -> np.ndarray:
