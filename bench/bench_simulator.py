@@ -52,8 +52,8 @@ import numpy as np  # noqa: E402
 from inventory.dynamics import simulate, simulate_cost_by_sku  # noqa: E402
 from inventory.env import InventoryVecEnv  # noqa: E402
 from inventory.policies import BaseStock, planner_levels  # noqa: E402
-from inventory.reference import simulate_loop  # noqa: E402
 from inventory.testing import make_instance  # noqa: E402
+from tests.oracle import simulate_loop  # noqa: E402
 
 TARGET_RATIO = 100.0
 TARGET_RATE = 1e6

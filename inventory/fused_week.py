@@ -1,11 +1,12 @@
-"""The simulator's week as compiled loops (numba): one pass over memory, not one per
+"""The one executable week as compiled loops (numba): one pass over memory, not one per
 numpy operation.
 
-:func:`inventory.dynamics.simulate` and :func:`inventory.dynamics.simulate_cost_by_sku`
-run these kernels every week; :func:`inventory.dynamics.project_orders` and
-:func:`inventory.dynamics.advance` stay the readable numpy reference, and tests compare
-the two bit for bit (signed zeros and non-finite proposals included) and with the plain
-loop of :mod:`inventory.reference`. One week is:
+Every week the product runs goes through these kernels, via
+:class:`inventory.dynamics.WeekKernel`: :func:`inventory.dynamics.simulate`,
+:func:`inventory.dynamics.simulate_cost_by_sku`, :func:`inventory.dynamics.project_orders`
+and the environment and VecEnv of :mod:`inventory.env`. The tests compare them bit for
+bit (signed zeros and non-finite proposals included) with the readable numpy week and
+with the plain per-SKU loop of ``tests/oracle.py``. One week is:
 
 1. :func:`band`: clean the proposal (as ``np.nan_to_num``: NaN and +inf to 0, -inf to the
    most negative float), round it (``np.rint``, ties to even) and clip it to the
@@ -137,7 +138,7 @@ def scale_to_capacity(
 
     ``floor_volume`` and ``extra_volume`` (R,) are the volume of the band's lower edge
     and of the orders above it, computed by numpy as in
-    :func:`~inventory.dynamics.project_orders`. When the lower edge fits, the part above
+    the numpy oracle's ``project_orders``. When the lower edge fits, the part above
     it shrinks by one common factor; otherwise every order does. Sets
     ``capacity_limited`` where an order changed.
     """
@@ -194,8 +195,8 @@ def transition(
     containers: np.ndarray,
     cost_containers: np.ndarray,
 ) -> None:
-    """Week ``t`` with projected ``orders`` (N, P): every output of
-    :func:`~inventory.dynamics.advance` plus the projection's adjusted units.
+    """Week ``t`` with projected ``orders`` (N, P): every per-week output of
+    :class:`~inventory.dynamics.SimulationResult` plus the projection's adjusted units.
 
     ``ring`` (W, N, P) and ``transit_total`` (N, P, updated when ``track_transit``) are
     the state's and change in place; ``demand`` is (N, T, P), ``arrivals`` and ``target``
