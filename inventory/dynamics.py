@@ -350,6 +350,12 @@ class WeekKernel:
         self.exact_transit = bool(self.width * largest < 2.0**52)
         self.low = np.empty((n, instance.n_skus))
         self.no_transit = np.empty((0, 0))
+        # Stand-ins for the outputs one mode of the week kernel does not write, and
+        # scratch for the projection flags the cost-only mode does not keep.
+        self.no_cost, self.no_shared = np.empty((0, 0)), np.empty(0)
+        self.no_trajectories = (self.no_cost,) * 7 + (self.no_shared,) * 2
+        self.scratch_ramp_limited = np.empty((n, instance.n_skus), dtype=bool)
+        self.scratch_capacity_limited = np.empty((n, instance.n_skus), dtype=bool)
 
     def track_transit(self, state: State) -> None:
         """Keep ``state.transit_total`` from now on, when it is exact (see __init__)."""
@@ -412,19 +418,80 @@ class WeekKernel:
         """Project ``proposed`` (N, P) and run week ``state.t`` on ``demand`` (N, T, P),
         writing every output into ``week``; moves the ring (and the running in-transit
         total) to the next week. The caller sets the rest of the state from ``week``."""
-        t = state.t
-        loaded = self.project(
+        loaded = self._project_week(
+            state, proposed, week.orders, week.ramp_limited, week.capacity_limited
+        )
+        self.fused.full_week(
+            *self._week_inputs(state, proposed, demand, week.orders, loaded),
+            week.end_inventory,
+            self.no_cost,
+            self.no_shared,
+            week.adjusted_units,
+            week.received,
+            week.sales,
+            week.lost,
+            week.cost_lost_sales,
+            week.cost_overstock,
+            week.cost_understock,
+            week.containers,
+            week.cost_containers,
+        )
+
+    def cost_week(
+        self,
+        state: State,
+        proposed: np.ndarray,
+        demand: np.ndarray,
+        orders: np.ndarray,
+        end_inventory: np.ndarray,
+        cost_by_sku: np.ndarray,
+        cost_shared: np.ndarray,
+    ) -> None:
+        """:meth:`full_week` keeping only the orders, the end inventory and the costs:
+        the week's cost is added to ``cost_by_sku`` (N, P) and the container cost to
+        ``cost_shared`` (N,); row ``i`` faces demand row ``i % M`` of ``demand``."""
+        loaded = self._project_week(
+            state, proposed, orders, self.scratch_ramp_limited, self.scratch_capacity_limited
+        )
+        self.fused.cost_week(
+            *self._week_inputs(state, proposed, demand, orders, loaded),
+            end_inventory,
+            cost_by_sku,
+            cost_shared,
+            *self.no_trajectories,
+        )
+
+    def _project_week(
+        self,
+        state: State,
+        proposed: np.ndarray,
+        orders: np.ndarray,
+        ramp_limited: np.ndarray,
+        capacity_limited: np.ndarray,
+    ) -> np.ndarray:
+        """:meth:`project` of week ``state.t``'s proposals; returns the shipped volume."""
+        return self.project(
             proposed,
             np.ascontiguousarray(state.last_order, dtype=float),
-            week.orders,
-            week.ramp_limited,
-            week.capacity_limited,
-            whole_last_order=t > 0 or self.whole_initial_order,
+            orders,
+            ramp_limited,
+            capacity_limited,
+            whole_last_order=state.t > 0 or self.whole_initial_order,
         )
-        self.fused.transition(
-            t,
+
+    def _week_inputs(
+        self,
+        state: State,
+        proposed: np.ndarray,
+        demand: np.ndarray,
+        orders: np.ndarray,
+        loaded: np.ndarray,
+    ) -> tuple:
+        """The arguments of the week kernels before their outputs, in their order."""
+        return (
+            state.t,
             proposed,
-            week.orders,
+            orders,
             state.ring,
             *self.transit(state),
             self.lead,
@@ -436,16 +503,6 @@ class WeekKernel:
             loaded,
             self.container_volume,
             self.container_cost,
-            week.adjusted_units,
-            week.received,
-            week.sales,
-            week.lost,
-            week.end_inventory,
-            week.cost_lost_sales,
-            week.cost_overstock,
-            week.cost_understock,
-            week.containers,
-            week.cost_containers,
         )
 
 
@@ -541,37 +598,12 @@ def simulate_cost_by_sku(
     kernel.track_transit(state)
     per_sku = np.zeros((n, p))
     shared = np.zeros(n)
-    # Flags nobody keeps go to scratch reused every week; the orders and the end
-    # inventory become the state, so they are fresh arrays every week.
-    ramp_limited, capacity_limited = np.empty((n, p), dtype=bool), np.empty((n, p), dtype=bool)
+    # The orders and the end inventory become the state: fresh arrays every week.
     for t in range(instance.horizon_weeks):
         proposed = np.broadcast_to(np.asarray(policy.act(instance, state, t), dtype=float), (n, p))
         orders, end = np.empty((n, p)), np.empty((n, p))
-        loaded = kernel.project(
-            np.ascontiguousarray(proposed),
-            np.ascontiguousarray(state.last_order, dtype=float),
-            orders,
-            ramp_limited,
-            capacity_limited,
-            whole_last_order=t > 0 or kernel.whole_initial_order,
-        )
-        kernel.fused.add_week_cost(
-            t,
-            orders,
-            state.ring,
-            *kernel.transit(state),
-            kernel.lead,
-            np.ascontiguousarray(state.on_hand, dtype=float),
-            kernel.arrivals,
-            demand,
-            kernel.target,
-            *kernel.costs,
-            loaded,
-            kernel.container_volume,
-            kernel.container_cost,
-            end,
-            per_sku,
-            shared,
+        kernel.cost_week(
+            state, np.ascontiguousarray(proposed), demand, orders, end, per_sku, shared
         )
         state.on_hand, state.last_order, state.t = end, orders, t + 1
     if terminal:
