@@ -17,9 +17,10 @@ Sequence of events in week ``t`` for every SKU ``p``:
 
 After the last week an optional terminal cost prices the inventory position (on hand plus
 everything still in transit) against the position the next ``L_p`` weeks need:
-``required = tau_last + L_p * mean(forecast over the last 4 weeks)``; shortfall costs ``G``
-and excess ``H`` per unit. Without it a plan could stop ordering in the last ``L_p``
-weeks (those orders never arrive inside the horizon) and leave the next period empty.
+``required = tau_last + L_p * forecast_tail_mean`` (the mean of the last min(4, T)
+weeks); shortfall costs ``G`` and excess ``H`` per unit. Without it a plan could stop
+ordering in the last ``L_p`` weeks (those orders never arrive inside the horizon) and
+leave the next period empty.
 
 Projection (how constraints are enforced, deterministically, for every policy):
 
@@ -310,7 +311,7 @@ class WeekKernel:
     arrays the kernels take. It also keeps the in-transit total running
     (``state.transit_total``) instead of summing the ring, which gives the same bits while
     the sums are exact (see ``exact_transit``). Tests compare results with the numpy week
-    and the per-SKU loop of ``tests/oracle.py`` bit for bit (signed zeros included).
+    of ``tests/oracle.py`` bit for bit (signed zeros included) and with its per-SKU loop.
     """
 
     def __init__(self, instance: Instance, n: int) -> None:

@@ -70,7 +70,7 @@ def cover_levels(instance: Instance, cover_weeks: np.ndarray) -> np.ndarray:
     """Forecast demand over ``cover_weeks`` (P,) weeks from each week, shape (T, P).
 
     ``cover_weeks`` may be fractional: 2.5 weeks = two weeks plus half of the third.
-    Beyond the horizon the forecast continues at the mean of its last four weeks.
+    Beyond the horizon the forecast continues at :func:`forecast_tail_mean`.
     """
     cover = np.maximum(np.asarray(cover_weeks, dtype=float), 0.0)
     whole = np.floor(cover + 1e-9).astype(np.int64)
