@@ -43,6 +43,7 @@ docstring says why they can), and a plain per-SKU Python loop.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import ModuleType
 
 import numpy as np
 
@@ -315,9 +316,7 @@ class WeekKernel:
     """
 
     def __init__(self, instance: Instance, n: int) -> None:
-        from inventory import fused_week  # imports numba (0.2 s): only when simulating
-
-        self.fused = fused_week
+        self.fused  # noqa: B018 (load the kernels now, not in the first week)
         self.n = n
         self.lead = np.ascontiguousarray(instance.lead_time_weeks, dtype=np.int64)
         self.width = int(self.lead.max()) + 1
@@ -357,6 +356,16 @@ class WeekKernel:
         self.no_trajectories = (self.no_cost,) * 7 + (self.no_shared,) * 2
         self.scratch_ramp_limited = np.empty((n, instance.n_skus), dtype=bool)
         self.scratch_capacity_limited = np.empty((n, instance.n_skus), dtype=bool)
+
+    @property
+    def fused(self) -> ModuleType:
+        """:mod:`inventory.fused_week`, imported on first use: it imports numba (0.2 s).
+
+        A property, not an attribute, so that a kernel (and an env holding one) pickles.
+        """
+        from inventory import fused_week
+
+        return fused_week
 
     def track_transit(self, state: State) -> None:
         """Keep ``state.transit_total`` from now on, when it is exact (see __init__)."""
