@@ -11,10 +11,11 @@ fastest run counts. Runs are timed in CPU seconds (user + system) of this single
 process, so time slices taken by other processes on a shared machine do not count against
 any implementation; wall-clock seconds of the same runs are printed alongside.
 
-JIT: ``simulate`` and ``simulate_cost_by_sku`` run compiled kernels
-(:mod:`inventory.fused_week`, numba). The first line reports what a process pays for them
-once: loading the kernels from numba's on-disk cache in this process, and compiling them
-from an empty cache (in a subprocess, as on a fresh machine). The agreement check runs
+JIT: ``simulate``, ``simulate_cost_by_sku`` and the VecEnv run compiled kernels
+(:mod:`inventory.fused_week`, numba; the plain loop is the test oracle
+``tests/oracle.py``). The first line reports what a process pays for them once: loading
+the kernels from numba's on-disk cache in this process, and compiling them from an empty
+cache (in a subprocess, as on a fresh machine). The agreement check runs
 every implementation before timing, so no timed run includes either.
 
 Targets (issue 3): vectorised >= 100x the plain loop, and >= 1e6 SKU-weeks/s for an
@@ -52,8 +53,8 @@ import numpy as np  # noqa: E402
 from inventory.dynamics import simulate, simulate_cost_by_sku  # noqa: E402
 from inventory.env import InventoryVecEnv  # noqa: E402
 from inventory.policies import BaseStock, planner_levels  # noqa: E402
-from inventory.reference import simulate_loop  # noqa: E402
 from inventory.testing import make_instance  # noqa: E402
+from tests.oracle import simulate_loop  # noqa: E402
 
 TARGET_RATIO = 100.0
 TARGET_RATE = 1e6

@@ -8,7 +8,7 @@ Sequence of events in week ``t`` for every SKU ``p``:
 
 1. Receive what arrives this week: orders placed ``L_p`` weeks ago and open purchase
    orders due this week.
-2. Place the order ``x_t`` (after :func:`project_orders`); with ``L_p = 0`` it arrives at
+2. Place the order ``x_t`` (after the projection below); with ``L_p = 0`` it arrives at
    once, before demand.
 3. Serve demand from stock; the rest is lost: ``sales = min(stock, D)``,
    ``lost = D - sales``, ``end = stock - sales``.
@@ -17,9 +17,10 @@ Sequence of events in week ``t`` for every SKU ``p``:
 
 After the last week an optional terminal cost prices the inventory position (on hand plus
 everything still in transit) against the position the next ``L_p`` weeks need:
-``required = tau_last + L_p * mean(forecast over the last 4 weeks)``; shortfall costs ``G``
-and excess ``H`` per unit. Without it a plan could stop ordering in the last ``L_p``
-weeks (those orders never arrive inside the horizon) and leave the next period empty.
+``required = tau_last + L_p * forecast_tail_mean`` (the mean of the last min(4, T)
+weeks); shortfall costs ``G`` and excess ``H`` per unit. Without it a plan could stop
+ordering in the last ``L_p`` weeks (those orders never arrive inside the horizon) and
+leave the next period empty.
 
 Projection (how constraints are enforced, deterministically, for every policy):
 
@@ -30,17 +31,19 @@ Projection (how constraints are enforced, deterministically, for every policy):
    lower edge does not fit, scale all orders down (capacity wins over the ramp floor and
    the breach is counted in ``ramp_breaches``).
 
-Two implementations, one set of bits: :func:`project_orders` and :func:`advance` are the
-readable numpy reference (the environment steps with them). :func:`simulate` and
-:func:`simulate_cost_by_sku`, the hot paths of evaluation and tuning, run the same week as
-compiled loops (:mod:`inventory.fused_week`, numba; its docstring says why the results
-are bitwise numpy's), which write each output once instead of passing over memory for
-every elementary operation. Tests compare the two bit for bit, signed zeros included.
+One executable week: :func:`simulate`, :func:`simulate_cost_by_sku`, the environment and
+its VecEnv (:mod:`inventory.env`) and :func:`project_orders` all run the compiled loops of
+:mod:`inventory.fused_week` (numba) through :class:`WeekKernel`, which write each output
+once instead of passing over memory for every elementary operation. The tests hold two
+independent oracles (``tests/oracle.py``): the same week as readable whole-array numpy,
+which the kernels must match bit for bit (signed zeros included; the fused_week
+docstring says why they can), and a plain per-SKU Python loop.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import ModuleType
 
 import numpy as np
 
@@ -48,12 +51,12 @@ from inventory.instance import Instance
 
 __all__ = [
     "State",
-    "WeekOutcome",
     "Projection",
     "SimulationResult",
+    "WeekArrays",
+    "WeekKernel",
     "initial_state",
     "project_orders",
-    "advance",
     "terminal_cost",
     "terminal_cost_by_sku",
     "required_position",
@@ -62,7 +65,6 @@ __all__ = [
     "terminal_cost_of_position",
     "TAIL_WEEKS",
     "containers_used",
-    "week_cost",
     "simulate",
     "simulate_plan",
     "simulate_cost_by_sku",
@@ -123,28 +125,6 @@ class Projection:
 
 
 @dataclass
-class WeekOutcome:
-    """Per-week outputs, each shaped (N, P) unless noted."""
-
-    orders: np.ndarray
-    received: np.ndarray
-    sales: np.ndarray
-    lost: np.ndarray
-    end_inventory: np.ndarray
-    target: np.ndarray
-    cost_lost_sales: np.ndarray
-    cost_overstock: np.ndarray
-    cost_understock: np.ndarray
-    containers: np.ndarray  # (N,)
-    cost_containers: np.ndarray  # (N,)
-
-    def total_cost(self) -> np.ndarray:
-        """Cost of the week per scenario, shape (N,)."""
-        per_sku = self.cost_lost_sales + self.cost_overstock + self.cost_understock
-        return per_sku.sum(axis=1) + self.cost_containers
-
-
-@dataclass
 class SimulationResult:
     """Outputs of :func:`simulate` over a horizon; (N, T, P) arrays unless noted."""
 
@@ -197,6 +177,8 @@ def initial_state(instance: Instance, n_scenarios: int) -> State:
 def project_orders(instance: Instance, proposed: np.ndarray, last_order: np.ndarray) -> Projection:
     """Project proposed orders onto the ramp band and the container capacity.
 
+    The compiled projection of every simulated week, for one batch of proposals.
+
     Args:
         instance: The planning instance.
         proposed: Proposed order quantities, shape (N, P); any real values.
@@ -205,40 +187,17 @@ def project_orders(instance: Instance, proposed: np.ndarray, last_order: np.ndar
     Returns:
         The feasible integer orders and what the projection changed.
     """
-    proposed = np.asarray(proposed, dtype=float)
-    if not np.isfinite(proposed).all():
-        proposed = np.nan_to_num(proposed, nan=0.0, posinf=0.0)
-    # Whole-unit band: with a fractional last order or ramp limit the raw band edges are
-    # not integers, and clipping to them would produce fractional orders.
-    low = np.ceil(np.maximum(0.0, last_order - instance.ramp_limit) - 1e-9)
-    high = np.maximum(low, np.floor(last_order + instance.ramp_limit + 1e-9))
-    rounded = np.rint(proposed)
-    orders = np.clip(rounded, low, high)
-    ramp_limited = orders != rounded
-    capacity = instance.capacity_volume
-    volume = instance.volume
-    total = orders @ volume
-    over = total > capacity + _EPS
-    capacity_limited = np.zeros_like(ramp_limited)
-    breaches = np.zeros(orders.shape[0], dtype=bool)
-    if over.any():
-        rows = np.flatnonzero(over)
-        sub, sub_low = orders[rows], low[rows]
-        floor_volume = sub_low @ volume
-        fits_floor = floor_volume <= capacity + _EPS
-        extra_volume = (sub - sub_low) @ volume
-        factor = np.where(
-            fits_floor, (capacity - floor_volume) / np.maximum(extra_volume, _EPS), 0.0
-        )
-        scaled = np.where(
-            fits_floor[:, None],
-            sub_low + np.floor((sub - sub_low) * factor[:, None] + 1e-9),
-            np.floor(sub_low * (capacity / np.maximum(floor_volume, _EPS))[:, None] + 1e-9),
-        )
-        capacity_limited[rows] = scaled != sub
-        breaches[rows] = ~fits_floor
-        orders[rows] = scaled
-    adjusted = np.abs(orders - proposed)
+    proposed = np.ascontiguousarray(proposed, dtype=float)
+    last_order = np.ascontiguousarray(np.broadcast_to(last_order, proposed.shape), dtype=float)
+    n = proposed.shape[0]
+    orders = np.empty(proposed.shape)
+    ramp_limited = np.empty(proposed.shape, dtype=bool)
+    capacity_limited = np.empty(proposed.shape, dtype=bool)
+    breaches = np.zeros(n, dtype=bool)
+    WeekKernel(instance, n).project(
+        proposed, last_order, orders, ramp_limited, capacity_limited, breaches=breaches
+    )
+    adjusted = np.abs(orders - np.nan_to_num(proposed, nan=0.0, posinf=0.0))
     return Projection(orders, adjusted, ramp_limited, capacity_limited, breaches)
 
 
@@ -246,81 +205,6 @@ def containers_used(instance: Instance, orders: np.ndarray) -> np.ndarray:
     """Whole containers needed to ship ``orders`` (..., P) -> (...)."""
     loaded = orders @ instance.volume
     return np.ceil(loaded / instance.container_volume - 1e-9).clip(min=0)
-
-
-def week_cost(
-    instance: Instance, t: int, lost: np.ndarray, end_inventory: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Cost components of week ``t`` given lost units and end inventory, each (N, P).
-
-    Returns:
-        (target, lost-sales cost, overstock cost, understock cost).
-    """
-    target = instance.safety_stock_weeks * instance.forecast[t]
-    gap = end_inventory - target
-    return (
-        np.broadcast_to(target, end_inventory.shape),
-        instance.lost_sale_cost * lost,
-        instance.overstock_cost * np.maximum(gap, 0.0),
-        instance.understock_cost * np.maximum(-gap, 0.0),
-    )
-
-
-_LEAD_GROUPS: dict[bytes, list[tuple[int, np.ndarray]]] = {}
-
-
-def _lead_groups(lead_time_weeks: np.ndarray) -> list[tuple[int, np.ndarray]]:
-    """SKUs grouped by lead time, [(lead, sku indices)], cached by value (hot path)."""
-    key = np.asarray(lead_time_weeks, dtype=np.int64).tobytes()
-    groups = _LEAD_GROUPS.get(key)
-    if groups is None:
-        lead = np.asarray(lead_time_weeks, dtype=np.int64)
-        groups = [(int(v), np.flatnonzero(lead == v)) for v in np.unique(lead)]
-        if len(_LEAD_GROUPS) < 256:
-            _LEAD_GROUPS[key] = groups
-    return groups
-
-
-def advance(
-    instance: Instance, state: State, orders: np.ndarray, demand: np.ndarray
-) -> WeekOutcome:
-    """Run week ``state.t`` with already projected ``orders`` and ``demand`` (N, P).
-
-    Mutates ``state`` in place (to week ``t + 1``) and returns the week's outcome.
-    """
-    t, width = state.t, state.ring.shape[0]
-    slot = t % width
-    state.transit_total = None
-    received = state.ring[slot] + instance.arrivals[t]
-    state.ring[slot] = 0.0
-    for lead, skus in _lead_groups(instance.lead_time_weeks):
-        if lead == 0:  # arrives this week, before demand
-            received[:, skus] += orders[:, skus]
-        else:
-            arriving = state.ring[(t + lead) % width]
-            arriving[:, skus] += orders[:, skus]
-    stock = state.on_hand + received
-    sales = np.minimum(stock, demand)
-    lost = demand - sales
-    end = stock - sales
-    target, c_lost, c_over, c_under = week_cost(instance, t, lost, end)
-    containers = containers_used(instance, orders)
-    state.on_hand = end
-    state.last_order = orders
-    state.t = t + 1
-    return WeekOutcome(
-        orders=orders,
-        received=received,
-        sales=sales,
-        lost=lost,
-        end_inventory=end,
-        target=target,
-        cost_lost_sales=c_lost,
-        cost_overstock=c_over,
-        cost_understock=c_under,
-        containers=containers,
-        cost_containers=instance.container_cost * containers,
-    )
 
 
 def forecast_tail_mean(instance: Instance) -> np.ndarray:
@@ -382,23 +266,57 @@ def _frozen(view: np.ndarray) -> np.ndarray:
     return view
 
 
-class _Kernel:
+@dataclass
+class WeekArrays:
+    """Where :meth:`WeekKernel.full_week` writes one week: (N, P) arrays unless noted, all
+    C-contiguous (views of :func:`simulate`'s week-major buffers, or the env's own)."""
+
+    orders: np.ndarray
+    ramp_limited: np.ndarray  # bool
+    capacity_limited: np.ndarray  # bool
+    adjusted_units: np.ndarray
+    received: np.ndarray
+    sales: np.ndarray
+    lost: np.ndarray
+    end_inventory: np.ndarray
+    cost_lost_sales: np.ndarray
+    cost_overstock: np.ndarray
+    cost_understock: np.ndarray
+    containers: np.ndarray  # (N,)
+    cost_containers: np.ndarray  # (N,)
+
+    @classmethod
+    def empty(cls, n: int, n_skus: int) -> WeekArrays:
+        """Fresh arrays for ``n`` rows."""
+
+        def fresh(name: str) -> np.ndarray:
+            if name in ("containers", "cost_containers"):
+                return np.empty(n)
+            flag = name in ("ramp_limited", "capacity_limited")
+            return np.empty((n, n_skus), dtype=bool if flag else float)
+
+        return cls(**{name: fresh(name) for name in cls.__dataclass_fields__})
+
+    def total_cost(self) -> np.ndarray:
+        """Cost of the week per row, shape (N,)."""
+        per_sku = self.cost_lost_sales + self.cost_overstock + self.cost_understock
+        return per_sku.sum(axis=1) + self.cost_containers
+
+
+class WeekKernel:
     """The week's projection and transition for a batch of ``n`` rows, compiled.
 
-    :func:`simulate` and :func:`simulate_cost_by_sku` call it every week. It runs the
-    loops of :mod:`inventory.fused_week` (see there why they give the bits of
-    :func:`project_orders` and :func:`advance`) around numpy's ``orders @ volume``, with
-    every per-instance constant prepared once as the contiguous arrays the kernels take.
-    It also keeps the in-transit total running (``state.transit_total``) instead of
-    summing the ring, which gives the same bits while the sums are exact (see
-    ``exact_transit``). Tests compare results with those functions bit for bit (signed
-    zeros included) and with the per-SKU loop of :mod:`inventory.reference`.
+    :func:`simulate`, :func:`simulate_cost_by_sku` and the environment call it every
+    week. It runs the loops of :mod:`inventory.fused_week` around numpy's
+    ``orders @ volume``, with every per-instance constant prepared once as the contiguous
+    arrays the kernels take. It also keeps the in-transit total running
+    (``state.transit_total``) instead of summing the ring, which gives the same bits while
+    the sums are exact (see ``exact_transit``). Tests compare results with the numpy week
+    of ``tests/oracle.py`` bit for bit (signed zeros included) and with its per-SKU loop.
     """
 
     def __init__(self, instance: Instance, n: int) -> None:
-        from inventory import fused_week  # imports numba (0.2 s): only when simulating
-
-        self.fused = fused_week
+        self.fused  # noqa: B018 (load the kernels now, not in the first week)
         self.n = n
         self.lead = np.ascontiguousarray(instance.lead_time_weeks, dtype=np.int64)
         self.width = int(self.lead.max()) + 1
@@ -432,6 +350,22 @@ class _Kernel:
         self.exact_transit = bool(self.width * largest < 2.0**52)
         self.low = np.empty((n, instance.n_skus))
         self.no_transit = np.empty((0, 0))
+        # Stand-ins for the outputs one mode of the week kernel does not write, and
+        # scratch for the projection flags the cost-only mode does not keep.
+        self.no_cost, self.no_shared = np.empty((0, 0)), np.empty(0)
+        self.no_trajectories = (self.no_cost,) * 7 + (self.no_shared,) * 2
+        self.scratch_ramp_limited = np.empty((n, instance.n_skus), dtype=bool)
+        self.scratch_capacity_limited = np.empty((n, instance.n_skus), dtype=bool)
+
+    @property
+    def fused(self) -> ModuleType:
+        """:mod:`inventory.fused_week`, imported on first use: it imports numba (0.2 s).
+
+        A property, not an attribute, so that a kernel (and an env holding one) pickles.
+        """
+        from inventory import fused_week
+
+        return fused_week
 
     def track_transit(self, state: State) -> None:
         """Keep ``state.transit_total`` from now on, when it is exact (see __init__)."""
@@ -447,10 +381,13 @@ class _Kernel:
         capacity_limited: np.ndarray,
         *,
         whole_last_order: bool = False,
+        breaches: np.ndarray | None = None,
     ) -> np.ndarray:
-        """:func:`project_orders` of ``proposed`` (N, P) into ``orders`` and the two flag
-        arrays. ``whole_last_order``: the caller knows ``last_order`` holds whole units
-        >= 0 (any projected order does).
+        """The projection of ``proposed`` (N, P) into ``orders`` and the two flag arrays.
+
+        ``whole_last_order``: the caller knows ``last_order`` holds whole units >= 0 (any
+        projected order does). ``breaches`` (N,), if given, is set where even the band's
+        lower edge does not fit the containers (it must hold False on entry).
 
         Returns:
             The shipped volume per row, ``orders @ volume`` (N,).
@@ -468,6 +405,8 @@ class _Kernel:
         sub, sub_low = orders[rows], low[rows]
         floor_volume = sub_low @ self.volume
         extra_volume = (sub - sub_low) @ self.volume
+        if breaches is not None:
+            breaches[rows] = floor_volume > self.capacity + _EPS
         self.fused.scale_to_capacity(
             rows, floor_volume, extra_volume, self.capacity, low, orders, capacity_limited
         )
@@ -478,6 +417,103 @@ class _Kernel:
         if state.transit_total is None:
             return self.no_transit, False
         return state.transit_total, True
+
+    def full_week(
+        self,
+        state: State,
+        proposed: np.ndarray,
+        demand: np.ndarray,
+        week: WeekArrays,
+    ) -> None:
+        """Project ``proposed`` (N, P) and run week ``state.t`` on ``demand`` (N, T, P),
+        writing every output into ``week``; moves the ring (and the running in-transit
+        total) to the next week. The caller sets the rest of the state from ``week``."""
+        loaded = self._project_week(
+            state, proposed, week.orders, week.ramp_limited, week.capacity_limited
+        )
+        self.fused.full_week(
+            *self._week_inputs(state, proposed, demand, week.orders, loaded),
+            week.end_inventory,
+            self.no_cost,
+            self.no_shared,
+            week.adjusted_units,
+            week.received,
+            week.sales,
+            week.lost,
+            week.cost_lost_sales,
+            week.cost_overstock,
+            week.cost_understock,
+            week.containers,
+            week.cost_containers,
+        )
+
+    def cost_week(
+        self,
+        state: State,
+        proposed: np.ndarray,
+        demand: np.ndarray,
+        orders: np.ndarray,
+        end_inventory: np.ndarray,
+        cost_by_sku: np.ndarray,
+        cost_shared: np.ndarray,
+    ) -> None:
+        """:meth:`full_week` keeping only the orders, the end inventory and the costs:
+        the week's cost is added to ``cost_by_sku`` (N, P) and the container cost to
+        ``cost_shared`` (N,); row ``i`` faces demand row ``i % M`` of ``demand``."""
+        loaded = self._project_week(
+            state, proposed, orders, self.scratch_ramp_limited, self.scratch_capacity_limited
+        )
+        self.fused.cost_week(
+            *self._week_inputs(state, proposed, demand, orders, loaded),
+            end_inventory,
+            cost_by_sku,
+            cost_shared,
+            *self.no_trajectories,
+        )
+
+    def _project_week(
+        self,
+        state: State,
+        proposed: np.ndarray,
+        orders: np.ndarray,
+        ramp_limited: np.ndarray,
+        capacity_limited: np.ndarray,
+    ) -> np.ndarray:
+        """:meth:`project` of week ``state.t``'s proposals; returns the shipped volume."""
+        return self.project(
+            proposed,
+            np.ascontiguousarray(state.last_order, dtype=float),
+            orders,
+            ramp_limited,
+            capacity_limited,
+            whole_last_order=state.t > 0 or self.whole_initial_order,
+        )
+
+    def _week_inputs(
+        self,
+        state: State,
+        proposed: np.ndarray,
+        demand: np.ndarray,
+        orders: np.ndarray,
+        loaded: np.ndarray,
+    ) -> tuple:
+        """The arguments of the week kernels before their outputs, in their order."""
+        return (
+            state.t,
+            proposed,
+            orders,
+            state.ring,
+            *self.transit(state),
+            self.lead,
+            self.arrivals,
+            np.ascontiguousarray(state.on_hand, dtype=float),
+            demand,
+            self.target,
+            *self.costs,
+            loaded,
+            self.container_volume,
+            self.container_cost,
+        )
 
 
 def simulate(
@@ -491,7 +527,7 @@ def simulate(
 
     ``policy`` follows :class:`inventory.policies.Policy`: ``reset(instance, n)`` then
     ``act(instance, state, t) -> proposed orders (N, P)`` each week. Its proposals are
-    projected with :func:`project_orders`, so no policy can break a constraint.
+    projected onto the ramp band and the containers, so no policy can break a constraint.
     """
     demand = np.ascontiguousarray(demand, dtype=float)
     n, horizon, p = demand.shape
@@ -503,8 +539,8 @@ def simulate(
     # Buffers are week-major (T, N, P): each week the kernel writes its outputs straight
     # into one contiguous block, and the result exposes (N, T, P) views. The state's
     # on-hand and last order are read-only views of the week's block (a fresh array every
-    # week, as with advance(); read-only so that a policy cannot rewrite the recorded
-    # trajectory). The target is the same in every scenario (a view).
+    # week; read-only so that a policy cannot rewrite the recorded trajectory). The target
+    # is the same in every scenario (a view).
     weekly = (
         "orders",
         "proposed",
@@ -520,45 +556,23 @@ def simulate(
     buffers = {name: np.empty((horizon, n, p)) for name in weekly}
     buffers["ramp_limited"] = np.empty((horizon, n, p), dtype=bool)
     buffers["capacity_limited"] = np.empty((horizon, n, p), dtype=bool)
-    served = [buffers[name] for name in weekly[2:]]
     state = initial_state(instance, n)
     policy.reset(instance, n)
-    kernel = _Kernel(instance, n)
+    kernel = WeekKernel(instance, n)
     kernel.track_transit(state)
     containers = np.empty((horizon, n))
     cost_containers = np.empty((horizon, n))
     for t in range(horizon):
-        proposed, orders = buffers["proposed"][t], buffers["orders"][t]
+        week = WeekArrays(
+            containers=containers[t],
+            cost_containers=cost_containers[t],
+            **{name: buffer[t] for name, buffer in buffers.items() if name != "proposed"},
+        )
+        proposed = buffers["proposed"][t]
         proposed[...] = policy.act(instance, state, t)
-        loaded = kernel.project(
-            proposed,
-            np.ascontiguousarray(state.last_order, dtype=float),
-            orders,
-            buffers["ramp_limited"][t],
-            buffers["capacity_limited"][t],
-            whole_last_order=t > 0 or kernel.whole_initial_order,
-        )
-        week = [buffer[t] for buffer in served]
-        kernel.fused.transition(
-            t,
-            proposed,
-            orders,
-            state.ring,
-            *kernel.transit(state),
-            kernel.lead,
-            kernel.arrivals,
-            np.ascontiguousarray(state.on_hand, dtype=float),
-            demand,
-            kernel.target,
-            *kernel.costs,
-            loaded,
-            kernel.container_volume,
-            kernel.container_cost,
-            *week,
-            containers[t],
-            cost_containers[t],
-        )
-        state.on_hand, state.last_order, state.t = _frozen(week[4]), _frozen(orders), t + 1
+        kernel.full_week(state, proposed, demand, week)
+        state.on_hand, state.last_order = _frozen(week.end_inventory), _frozen(week.orders)
+        state.t = t + 1
     out = {name: buffer.transpose(1, 0, 2) for name, buffer in buffers.items()}
     out["target"] = np.broadcast_to(instance.target, (n, horizon, p))
     final_by_sku = terminal_cost_by_sku(instance, state) if terminal else np.zeros((n, p))
@@ -590,41 +604,16 @@ def simulate_cost_by_sku(
     p = instance.n_skus
     state = initial_state(instance, n)
     policy.reset(instance, n)
-    kernel = _Kernel(instance, n)
+    kernel = WeekKernel(instance, n)
     kernel.track_transit(state)
     per_sku = np.zeros((n, p))
     shared = np.zeros(n)
-    # Flags nobody keeps go to scratch reused every week; the orders and the end
-    # inventory become the state, so they are fresh arrays (as with advance()).
-    ramp_limited, capacity_limited = np.empty((n, p), dtype=bool), np.empty((n, p), dtype=bool)
+    # The orders and the end inventory become the state: fresh arrays every week.
     for t in range(instance.horizon_weeks):
         proposed = np.broadcast_to(np.asarray(policy.act(instance, state, t), dtype=float), (n, p))
         orders, end = np.empty((n, p)), np.empty((n, p))
-        loaded = kernel.project(
-            np.ascontiguousarray(proposed),
-            np.ascontiguousarray(state.last_order, dtype=float),
-            orders,
-            ramp_limited,
-            capacity_limited,
-            whole_last_order=t > 0 or kernel.whole_initial_order,
-        )
-        kernel.fused.add_week_cost(
-            t,
-            orders,
-            state.ring,
-            *kernel.transit(state),
-            kernel.lead,
-            np.ascontiguousarray(state.on_hand, dtype=float),
-            kernel.arrivals,
-            demand,
-            kernel.target,
-            *kernel.costs,
-            loaded,
-            kernel.container_volume,
-            kernel.container_cost,
-            end,
-            per_sku,
-            shared,
+        kernel.cost_week(
+            state, np.ascontiguousarray(proposed), demand, orders, end, per_sku, shared
         )
         state.on_hand, state.last_order, state.t = end, orders, t + 1
     if terminal:

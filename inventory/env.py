@@ -1,9 +1,10 @@
 """Gymnasium environment and batched SB3 VecEnv over :mod:`inventory.dynamics`.
 
-Both are thin shells: the transition, the cost and the projection are
-:func:`inventory.dynamics.advance` and :func:`inventory.dynamics.project_orders`; the env
-only maps actions to orders, builds observations and scales rewards. Both share one
-batched core (:class:`_Core`), so a single env is the batch of one.
+Both are thin shells: the projection, the transition and the cost are the simulator's
+compiled week (:mod:`inventory.dynamics`, the same kernels that score policies in the
+evaluation, so PPO trains on the week it is scored on); the env only maps actions to
+orders, builds observations and scales rewards. Both share one batched core
+(:class:`_Core`), so a single env is the batch of one.
 
 Description:
     One location's SKUs are replenished weekly over the instance's horizon (T weeks).
@@ -50,7 +51,13 @@ from gymnasium import spaces
 from stable_baselines3.common.vec_env import VecEnv
 
 from inventory.config import Config, EnvConfig
-from inventory.dynamics import advance, initial_state, project_orders, terminal_cost
+from inventory.dynamics import (
+    WeekArrays,
+    WeekKernel,
+    forecast_tail_mean,
+    initial_state,
+    terminal_cost,
+)
 from inventory.instance import Instance
 from inventory.policies import open_po_due, planner_levels
 from inventory.scenarios import DemandModel, sample_demand
@@ -60,8 +67,6 @@ __all__ = [
     "InventoryVecEnv",
     "EnvSettings",
     "env_settings",
-    "make_env",
-    "make_vec_env",
 ]
 
 _INFO_KEYS = (
@@ -81,7 +86,7 @@ _INFO_KEYS = (
 @dataclass(frozen=True)
 class EnvSettings:
     """Everything an env needs besides the instance (built from the config by
-    :func:`make_env`): the ``env`` group plus the shared simulation knobs."""
+    :func:`env_settings`): the ``env`` group plus the shared simulation knobs."""
 
     env: EnvConfig = EnvConfig()
     review_period_weeks: int = 1
@@ -110,7 +115,7 @@ class _Core:
             float(instance.lost_sale_cost @ instance.forecast.mean(axis=0)), 1e-6
         )
         pad = max(cfg.lookahead_weeks, self.width)
-        tail = instance.forecast[-min(4, horizon) :].mean(axis=0)
+        tail = forecast_tail_mean(instance)
         self.forecast_ext = np.vstack([instance.forecast, np.tile(tail, (pad + 1, 1))])
         self.arrivals_ext = np.vstack([instance.arrivals, np.zeros((pad + 1, p))])
         self.target_ext = instance.safety_stock_weeks * self.forecast_ext
@@ -119,16 +124,19 @@ class _Core:
         angle = 2 * np.pi * (iso_week - 1) / 52.0
         self.season = np.stack([np.sin(angle), np.cos(angle)], axis=1)
         self.obs_dim = p * (4 + self.width + cfg.lookahead_weeks) + 3
+        self.kernel = WeekKernel(instance, n_copies)
         self.state = initial_state(instance, n_copies)
         self.demand = np.zeros((n_copies, horizon, p))
 
     def reset(self, rng: np.random.Generator) -> np.ndarray:
         cfg, instance = self.settings.env, self.instance
         if cfg.demand == "stochastic":
-            self.demand = sample_demand(instance, self.settings.demand_model, self.n, rng)
+            drawn = sample_demand(instance, self.settings.demand_model, self.n, rng)
+            self.demand = np.ascontiguousarray(drawn, dtype=float)
         else:
             self.demand = np.broadcast_to(instance.forecast, self.demand.shape).copy()
         self.state = initial_state(instance, self.n)
+        self.kernel.track_transit(self.state)
         if cfg.initial_on_hand_noise > 0:
             noise = cfg.initial_on_hand_noise
             factor = rng.uniform(1 - noise, 1 + noise, self.state.on_hand.shape)
@@ -173,10 +181,12 @@ class _Core:
         instance, state = self.instance, self.state
         if state.t >= instance.horizon_weeks:
             raise RuntimeError("episode is over; call reset() first")
-        proposed = self.orders_from_action(action)
-        projection = project_orders(instance, proposed, state.last_order)
+        proposed = np.ascontiguousarray(self.orders_from_action(action), dtype=float)
         demand = self.demand[:, state.t]
-        week = advance(instance, state, projection.orders, demand)
+        # Fresh arrays: the orders and the end inventory become the state.
+        week = WeekArrays.empty(self.n, instance.n_skus)
+        self.kernel.full_week(state, proposed, self.demand, week)
+        state.on_hand, state.last_order, state.t = week.end_inventory, week.orders, state.t + 1
         done = state.t >= instance.horizon_weeks
         final = (
             terminal_cost(instance, state)
@@ -192,7 +202,7 @@ class _Core:
             "lost_units": week.lost.sum(axis=1),
             "sales_units": week.sales.sum(axis=1),
             "demand_units": demand.sum(axis=1),
-            "adjusted_units": projection.adjusted_units.sum(axis=1),
+            "adjusted_units": week.adjusted_units.sum(axis=1),
         }
         info["cost"] = week.total_cost() + final
         return -info["cost"] / self.reward_scale, info, done
@@ -326,25 +336,3 @@ def env_settings(
         terminal_cost=config.simulation.terminal_cost,
         demand_model=demand_model,
     )
-
-
-def make_env(
-    config: Config,
-    instance: Instance,
-    demand_model: DemandModel | None = None,
-    demand: str | None = None,
-) -> InventoryEnv:
-    """A single env wired from the config."""
-    return InventoryEnv(instance, env_settings(config, demand_model, demand))
-
-
-def make_vec_env(
-    config: Config,
-    instance: Instance,
-    n_envs: int,
-    demand_model: DemandModel | None = None,
-    demand: str | None = None,
-    seed: int | None = None,
-) -> InventoryVecEnv:
-    """A batched VecEnv wired from the config."""
-    return InventoryVecEnv(instance, n_envs, env_settings(config, demand_model, demand), seed)

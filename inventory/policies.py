@@ -26,7 +26,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from inventory.dynamics import State, simulate_cost_by_sku
+from inventory.dynamics import State, forecast_tail_mean, simulate_cost_by_sku
 from inventory.instance import Instance
 
 __all__ = [
@@ -61,8 +61,8 @@ class Policy(Protocol):
 
 
 def _extended_forecast(instance: Instance, extra_weeks: int) -> np.ndarray:
-    """Forecast (T + extra, P): beyond the horizon, the mean of the last min(4, T) weeks."""
-    tail = instance.forecast[-min(4, instance.horizon_weeks) :].mean(axis=0)
+    """Forecast (T + extra, P): beyond the horizon, :func:`forecast_tail_mean`."""
+    tail = forecast_tail_mean(instance)
     return np.vstack([instance.forecast, np.tile(tail, (extra_weeks, 1))])
 
 
@@ -70,7 +70,7 @@ def cover_levels(instance: Instance, cover_weeks: np.ndarray) -> np.ndarray:
     """Forecast demand over ``cover_weeks`` (P,) weeks from each week, shape (T, P).
 
     ``cover_weeks`` may be fractional: 2.5 weeks = two weeks plus half of the third.
-    Beyond the horizon the forecast continues at the mean of its last four weeks.
+    Beyond the horizon the forecast continues at :func:`forecast_tail_mean`.
     """
     cover = np.maximum(np.asarray(cover_weeks, dtype=float), 0.0)
     whole = np.floor(cover + 1e-9).astype(np.int64)

@@ -1,4 +1,4 @@
-"""The one transition and cost: hand-computed weeks, invariants, and the plain loop."""
+"""The one transition and cost: hand-computed weeks, invariants, and the oracles."""
 
 from __future__ import annotations
 
@@ -9,17 +9,16 @@ import pytest
 
 from inventory.dynamics import (
     _Replay,
-    advance,
     initial_state,
     project_orders,
     simulate,
     simulate_cost_by_sku,
     simulate_plan,
-    terminal_cost_by_sku,
 )
 from inventory.policies import BaseStock, planner_levels
-from inventory.reference import simulate_loop
 from inventory.testing import make_instance
+from tests import oracle
+from tests.oracle import simulate_loop, step_by_step
 
 
 def one_sku(horizon: int, **fields):
@@ -140,6 +139,9 @@ def test_projection_never_breaks_capacity_or_ramp(seed: int) -> None:
     floor_units = np.ceil(np.maximum(last - instance.ramp_limit, 0) - 1e-9)
     floor_volume = floor_units @ instance.volume
     assert np.all(proj.ramp_breaches == (floor_volume > instance.capacity_volume + 1e-6))
+    expected = oracle.project_orders(instance, proposed, last)
+    for name in ("orders", "adjusted_units", "ramp_limited", "capacity_limited", "ramp_breaches"):
+        assert_bitwise(getattr(proj, name), getattr(expected, name), name)
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -221,27 +223,6 @@ def test_fractional_band_edges_still_give_whole_orders() -> None:
     assert np.all(proj.orders == np.round(proj.orders))
 
 
-def step_by_step(instance, demand: np.ndarray, proposals: np.ndarray) -> dict[str, np.ndarray]:
-    """The horizon week by week through the public project_orders and advance."""
-    state = initial_state(instance, demand.shape[0])
-    weeks = []
-    for t in range(instance.horizon_weeks):
-        projection = project_orders(instance, proposals[:, t], state.last_order)
-        week = advance(instance, state, projection.orders, demand[:, t])
-        weeks.append({"projection": projection, "week": week})
-    out = {
-        name: np.stack([getattr(w["projection"], name) for w in weeks], axis=1)
-        for name in ("adjusted_units", "ramp_limited", "capacity_limited")
-    }
-    for name in ("orders", "received", "sales", "lost", "end_inventory", "cost_lost_sales"):
-        out[name] = np.stack([getattr(w["week"], name) for w in weeks], axis=1)
-    for name in ("cost_overstock", "cost_understock", "containers", "cost_containers"):
-        out[name] = np.stack([getattr(w["week"], name) for w in weeks], axis=1)
-    out["cost_terminal_by_sku"] = terminal_cost_by_sku(instance, state)
-    out["in_transit"] = state.in_transit()
-    return out
-
-
 def assert_bitwise(actual: np.ndarray, expected: np.ndarray, name: str) -> None:
     """Same shape, dtype and bytes: catches signed zeros and NaN payloads too."""
     actual, expected = np.ascontiguousarray(actual), np.ascontiguousarray(expected)
@@ -261,9 +242,10 @@ def _assert_cost_only_path(instance, demand, proposals, expected) -> None:
 
 
 @pytest.mark.parametrize("seed", range(12))
-def test_batched_simulation_is_bitwise_the_week_by_week_public_steps(seed: int) -> None:
-    """simulate's in-place kernel computes exactly project_orders + advance, bit for bit
-    (zeros keep their sign, non-finite proposals are cleaned the same way)."""
+def test_batched_simulation_is_bitwise_the_numpy_oracle(seed: int) -> None:
+    """simulate's compiled week computes exactly the numpy oracle's project_orders +
+    advance, bit for bit (zeros keep their sign, non-finite proposals are cleaned the
+    same way)."""
     rng = np.random.default_rng(seed)
     instance = make_instance(
         int(rng.integers(1, 8)),

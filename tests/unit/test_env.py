@@ -13,6 +13,7 @@ from inventory.env import EnvSettings, InventoryEnv, InventoryVecEnv
 from inventory.policies import OrderUpTo
 from inventory.scenarios import DemandModel, deterministic_demand
 from inventory.testing import make_instance
+from tests import oracle
 
 
 def settings(**env_knobs) -> EnvSettings:
@@ -113,6 +114,72 @@ def test_vecenv_copies_match_single_envs_and_auto_reset() -> None:
     np.testing.assert_array_equal(infos[1]["terminal_observation"], single_obs)
     assert infos[0]["TimeLimit.truncated"] is False
     np.testing.assert_array_equal(obs[0], single.reset(seed=0)[0])
+
+
+def assert_bitwise(actual: np.ndarray, expected: np.ndarray, name: str) -> None:
+    """Same shape, dtype and bytes: catches signed zeros and NaN payloads too."""
+    actual, expected = np.ascontiguousarray(actual), np.ascontiguousarray(expected)
+    assert actual.shape == expected.shape and actual.dtype == expected.dtype, name
+    assert actual.tobytes() == expected.tobytes(), name
+
+
+def oracle_week(core, proposed: np.ndarray, terminal: bool) -> tuple[dict, object]:
+    """The env's week on a copy of its state through the numpy oracle: (info, state)."""
+    instance, state = core.instance, core.state.copy()
+    projection = oracle.project_orders(instance, proposed, state.last_order)
+    demand = core.demand[:, state.t]
+    week = oracle.advance(instance, state, projection.orders, demand)
+    done = state.t >= instance.horizon_weeks
+    final = np.zeros(core.n)
+    if done and terminal:
+        final = oracle.terminal_cost_by_sku(instance, state).sum(axis=1)
+    info = {
+        "cost_lost_sales": week.cost_lost_sales.sum(axis=1),
+        "cost_overstock": week.cost_overstock.sum(axis=1),
+        "cost_understock": week.cost_understock.sum(axis=1),
+        "cost_containers": week.cost_containers,
+        "cost_terminal": final,
+        "lost_units": week.lost.sum(axis=1),
+        "sales_units": week.sales.sum(axis=1),
+        "demand_units": demand.sum(axis=1),
+        "adjusted_units": projection.adjusted_units.sum(axis=1),
+        "cost": week.total_cost() + final,
+    }
+    return info, state
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_vecenv_step_is_bitwise_the_numpy_oracle(seed: int) -> None:
+    """The env steps with the simulator's compiled week; rewards, infos and the next
+    state are bit for bit the oracle's, over episodes and auto-resets (PPO's inputs)."""
+    rng = np.random.default_rng(seed)
+    instance = make_instance(
+        int(rng.integers(1, 7)),
+        int(rng.integers(2, 9)),
+        seed=seed,
+        capacity_share=rng.uniform(0.2, 1.4),
+        container_cost=float(rng.choice([0.0, 50.0])),
+    )
+    knobs = EnvSettings(
+        env=EnvConfig(demand="stochastic", initial_on_hand_noise=0.3, action_scale=1.0),
+        terminal_cost=bool(seed % 2 == 0),
+    )
+    vec = InventoryVecEnv(instance, 5, knobs, seed=seed)
+    vec.reset()
+    for _ in range(2 * instance.horizon_weeks):
+        actions = rng.uniform(-1.5, 1.5, (5, instance.n_skus)).astype(np.float32)
+        actions[rng.random(actions.shape) < 0.05] = np.nan
+        proposed = vec.core.orders_from_action(actions)
+        expected, state = oracle_week(vec.core, proposed, knobs.terminal_cost)
+        _, rewards, dones, infos = vec.step(actions)
+        for name, value in expected.items():
+            assert_bitwise(np.array([info[name] for info in infos]), value, name)
+        scaled = (-expected["cost"] / vec.core.reward_scale).astype(np.float32)
+        assert_bitwise(rewards, scaled, "reward")
+        if not dones[0]:
+            for name in ("on_hand", "last_order", "ring"):
+                assert_bitwise(getattr(vec.core.state, name), getattr(state, name), name)
+            assert_bitwise(vec.core.state.in_transit(), state.in_transit(), "in_transit")
 
 
 def test_vecenv_seeding_is_reproducible_and_copies_differ() -> None:
