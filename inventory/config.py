@@ -452,6 +452,9 @@ def config_from_dict(raw: Any) -> Config:
         return Config.model_validate(raw)
     except ValidationError as exc:
         errors = exc.errors()
+        missing = [_dotted(tuple(e["loc"])) for e in errors if e["type"] == "missing"]
+        if len(missing) > 1:
+            raise ConfigError(f"missing keys (set them in params.yaml): {', '.join(missing)}")
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise ConfigError(_explain(errors[0]) + more) from None
 

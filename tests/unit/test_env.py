@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-from inventory.config import EnvConfig
+from inventory.config import default_config
 from inventory.dynamics import simulate
-from inventory.env import EnvSettings, InventoryEnv, InventoryVecEnv
+from inventory.env import EnvSettings, InventoryEnv, InventoryVecEnv, env_knobs
 from inventory.policies import OrderUpTo
 from inventory.scenarios import DemandModel, deterministic_demand
 from inventory.testing import make_instance
 
 
-def settings(**env_knobs) -> EnvSettings:
-    return EnvSettings(env=EnvConfig(**env_knobs))
+def settings(demand: str = "stochastic", **overrides) -> EnvSettings:
+    """params.yaml's env knobs of stochastic mode (no initial-stock noise), with ``demand``
+    and ``overrides``."""
+    knobs = env_knobs(default_config(), "stochastic")
+    return EnvSettings(env=replace(knobs, demand=demand, **overrides))
 
 
 @pytest.mark.parametrize("demand", ["deterministic", "stochastic"])
@@ -118,7 +123,7 @@ def test_vecenv_copies_match_single_envs_and_auto_reset() -> None:
 def test_vecenv_seeding_is_reproducible_and_copies_differ() -> None:
     instance = make_instance(3, 5, seed=7)
     model = DemandModel.uniform("poisson", 3)
-    knobs = EnvSettings(env=EnvConfig(demand="stochastic"), demand_model=model)
+    knobs = replace(settings("stochastic"), demand_model=model)
 
     def run(seed: int) -> np.ndarray:
         vec = InventoryVecEnv(instance, 3, knobs)

@@ -278,7 +278,7 @@ def test_solve_stage_writes_plan_and_metrics(tmp_path, monkeypatch, mode):
     config = config_from_dict(
         {
             "data": {"dir": "data", "n_skus": 3, "horizon_weeks": 6},
-            "simulation": {"horizon_weeks": 6, "n_train_scenarios": 4},
+            "simulation": {"n_train_scenarios": 4},
             "milp": {"solver": "highs", "time_limit_s": 20.0, "saa_time_limit_s": 20.0},
         }
     )
