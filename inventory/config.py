@@ -430,6 +430,7 @@ def _explain(error: dict[str, Any]) -> str:
         return f"{key}: unknown key; allowed: {allowed}"
     if kind in _BOUND:
         bound = next(iter(ctx.values()))
+        bound = int(bound) if isinstance(bound, float) and bound.is_integer() else bound
         return f"{key}: must be {_BOUND[kind]} {bound} {got}"
     if kind == "literal_error":
         return f"{key}: must be one of {ctx.get('expected')} {got}"
@@ -454,7 +455,9 @@ def config_from_dict(raw: Any) -> Config:
         errors = exc.errors()
         missing = [_dotted(tuple(e["loc"])) for e in errors if e["type"] == "missing"]
         if len(missing) > 1:
-            raise ConfigError(f"missing keys (set them in params.yaml): {', '.join(missing)}")
+            raise ConfigError(
+                f"missing keys (set them in params.yaml): {', '.join(missing)}"
+            ) from None
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise ConfigError(_explain(errors[0]) + more) from None
 

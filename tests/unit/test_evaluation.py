@@ -23,7 +23,6 @@ from inventory.evaluation import (
 from inventory.policies import DoNothing, OrderUpTo, PlanReplay
 from inventory.testing import make_instance
 
-
 CLASSICAL = ("order_up_to", "base_stock", "s_S", "do_nothing")
 
 
