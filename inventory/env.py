@@ -107,19 +107,17 @@ def env_knobs(config: Config, demand: str) -> EnvKnobs:
     )
 
 
-def _default_knobs() -> EnvKnobs:
-    return env_knobs(default_config(), "stochastic")
-
-
 @dataclass(frozen=True)
 class EnvSettings:
     """Everything an env needs besides the instance (built from the config by
-    :func:`env_settings`): the env knobs of a demand mode plus the shared simulation knobs
-    (by default the project params.yaml's stochastic mode)."""
+    :func:`env_settings`): the env knobs of a demand mode plus the shared simulation knobs.
+    Omitted values are the project params.yaml's (stochastic mode)."""
 
-    env: EnvKnobs = field(default_factory=_default_knobs)
-    review_period_weeks: int = 1
-    terminal_cost: bool = True
+    env: EnvKnobs = field(default_factory=lambda: env_knobs(default_config(), "stochastic"))
+    review_period_weeks: int = field(
+        default_factory=lambda: default_config().simulation.review_period_weeks
+    )
+    terminal_cost: bool = field(default_factory=lambda: default_config().simulation.terminal_cost)
     demand_model: DemandModel | None = None
 
 
