@@ -7,8 +7,9 @@ Run after training both modes (``inventory train --mode deterministic --profile 
     python bench/bench_ppo.py --train --profile full --models models/bench
 
 In deterministic mode ``--profile full`` trains with ``ppo.full_deterministic`` (its own
-budget and hyperparameters), ``ppo.deterministic_anchor`` and
-``ppo.deterministic_action_scale``; the stochastic mode keeps ``ppo.full``.
+budget and hyperparameters, named by ``ppo.modes.deterministic.full_profile``) and that
+mode's anchor and action scale; the stochastic mode keeps ``ppo.full``. The results behind
+the shipped values are in ``bench/RESULTS.md``.
 
 Every figure is measured in this run on the default data, with the evaluator's shared
 scenarios (``inventory.evaluation.scenarios_for``: the forecast in deterministic mode,
