@@ -393,7 +393,10 @@ def test_evaluator_replays_the_solve_stage_plan_when_its_key_matches(tmp_path, m
     assert replayed.result.details["loaded_from"].endswith("plan_deterministic.csv")
 
     fresh = OpenLoopPlan(
-        instance, replace(settings, mip_gap=0.001), terminal=True, stored="deterministic"
+        instance,
+        settings.model_copy(update={"mip_gap": 0.001}),
+        terminal=True,
+        stored="deterministic",
     )
     assert "loaded_from" not in fresh.result.details
     assert fresh.result.status == "optimal"
