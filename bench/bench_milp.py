@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -45,9 +44,9 @@ def _instances(config, n_large: int):
     forecast = planning_forecast(FORECAST, config.forecast)
     if forecast is not None:  # the forecast stage has run: the instance the pipeline solves
         instances["pipeline"] = load_instance(config, forecast=forecast)
-    data = replace(config.data, n_skus=n_large)
+    data = config.data.model_copy(update={"n_skus": n_large})
     tables = generate_tables(data)
-    large = build_instance(tables, config.simulation.location, config.simulation.horizon_weeks)
+    large = build_instance(tables, config.simulation.location, config.data.horizon_weeks)
     instances[f"{n_large}-SKU"] = large
     return instances
 
@@ -90,12 +89,13 @@ def main() -> None:
                     flush=True,
                 )
                 continue
-            settings = replace(
-                config.milp,
-                solver=solver,
-                method=method,
-                time_limit_s=args.time_limit,
-                mip_gap=args.gap,
+            settings = config.milp.model_copy(
+                update={
+                    "solver": solver,
+                    "method": method,
+                    "time_limit_s": args.time_limit,
+                    "mip_gap": args.gap,
+                }
             )
             result = milp.solve_plan(instance, settings=settings, terminal=terminal)
             replay = "-"

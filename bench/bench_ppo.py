@@ -7,8 +7,9 @@ Run after training both modes (``inventory train --mode deterministic --profile 
     python bench/bench_ppo.py --train --profile full --models models/bench
 
 In deterministic mode ``--profile full`` trains with ``ppo.full_deterministic`` (its own
-budget and hyperparameters), ``ppo.deterministic_anchor`` and
-``ppo.deterministic_action_scale``; the stochastic mode keeps ``ppo.full``.
+budget and hyperparameters, named by ``ppo.modes.deterministic.full_profile``) and that
+mode's anchor and action scale; the stochastic mode keeps ``ppo.full``. The results behind
+the shipped values are in ``bench/RESULTS.md``.
 
 Every figure is measured in this run on the default data, with the evaluator's shared
 scenarios (``inventory.evaluation.scenarios_for``: the forecast in deterministic mode,
@@ -42,7 +43,6 @@ import argparse  # noqa: E402
 import hashlib  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
-from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -52,8 +52,8 @@ from inventory.config import Config, config_to_dict, load_config  # noqa: E402
 from inventory.data import load_instance  # noqa: E402
 from inventory.dynamics import simulate  # noqa: E402
 from inventory.evaluation import POLICY_FACTORIES, build_policies, scenarios_for  # noqa: E402
-from inventory.io import write_json  # noqa: E402
 from inventory.instance import Instance  # noqa: E402
+from inventory.io import write_json  # noqa: E402
 from inventory.ppo_policy import PPOPolicy, model_dir  # noqa: E402
 
 CHEAP = ("order_up_to", "base_stock", "s_S", "milp_open_loop", "milp_saa")
@@ -190,8 +190,8 @@ def run_mode(config: Config, instance: Instance, mode: str, args) -> dict:
 
         demand.update(stress_scenarios(config, instance))
     if mode == "stochastic" and hasattr(config.milp, "saa_time_limit_s"):
-        milp = replace(config.milp, saa_time_limit_s=args.saa_time_limit)
-        config = replace(config, milp=milp)
+        milp = config.milp.model_copy(update={"saa_time_limit_s": args.saa_time_limit})
+        config = config.model_copy(update={"milp": milp})
     base = baseline_costs(config, instance, mode, demand, scenarios.training, args)
     failures = base.pop("failures", {})
     ppo_policy = PPOPolicy.load(model_dir(mode, None, args.models), instance)
@@ -276,19 +276,21 @@ def main() -> None:
     config = load_config(args.params)
     # Every scenario of the rolling-horizon subset gets its own weekly solves (no nearest-state
     # sharing), so its cost is the rolling-horizon MILP's, not an approximation.
-    milp = replace(
-        config.milp,
-        solver=args.solver,
-        rolling_scenarios=args.rolling_scenarios,
-        time_limit_s=args.time_limit,
+    milp = config.milp.model_copy(
+        update={
+            "solver": args.solver,
+            "rolling_scenarios": args.rolling_scenarios,
+            "time_limit_s": args.time_limit,
+        }
     )
-    config = replace(config, milp=milp)
+    config = config.model_copy(update={"milp": milp})
     instance = load_instance(config)
     if args.train:
         from inventory.training import train_ppo
 
         if args.profile:
-            config = replace(config, ppo=replace(config.ppo, profile=args.profile))
+            ppo = config.ppo.model_copy(update={"profile": args.profile})
+            config = config.model_copy(update={"ppo": ppo})
         for mode in args.modes:
             result = train_ppo(
                 config,
@@ -311,8 +313,8 @@ def main() -> None:
                 demand.update(stress_scenarios(config, instance))
             run_config = config
             if mode == "stochastic" and hasattr(config.milp, "saa_time_limit_s"):
-                milp = replace(config.milp, saa_time_limit_s=args.saa_time_limit)
-                run_config = replace(config, milp=milp)
+                milp = config.milp.model_copy(update={"saa_time_limit_s": args.saa_time_limit})
+                run_config = config.model_copy(update={"milp": milp})
             baseline_costs(run_config, instance, mode, demand, scenarios.training, args)
             continue
         results[mode] = run_mode(config, instance, mode, args)

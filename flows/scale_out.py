@@ -13,7 +13,6 @@ existing scheduler; its workers must then see this project's folder at the same 
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import yaml
@@ -33,10 +32,12 @@ def location_params(config: Config, location: str, root: Path) -> Path:
     folder = (root / LOCATIONS_DIR / location).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     data_dir = Path(config.data.dir)
-    local = replace(
-        config,
-        data=replace(config.data, dir=str(data_dir if data_dir.is_absolute() else root / data_dir)),
-        simulation=replace(config.simulation, location=location),
+    folder_path = str(data_dir if data_dir.is_absolute() else root / data_dir)
+    local = config.model_copy(
+        update={
+            "data": config.data.model_copy(update={"dir": folder_path}),
+            "simulation": config.simulation.model_copy(update={"location": location}),
+        }
     )
     path = folder / "params.yaml"
     path.write_text(yaml.safe_dump(config_to_dict(local), sort_keys=False))

@@ -36,7 +36,12 @@ _OPTIONS: dict[str, object] = {"params": DEFAULT_PARAMS, "debug": False}
 def _root(
     params: Annotated[
         Path,
-        typer.Option("--params", "-p", help="params.yaml to read (every knob lives there)."),
+        typer.Option(
+            "--params",
+            "-p",
+            help="params file to read; a partial file is deep-merged over the project's "
+            "params.yaml (its keys win, the rest keep params.yaml's values).",
+        ),
     ] = DEFAULT_PARAMS,
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
 ) -> None:
@@ -57,7 +62,10 @@ def echo(message: str) -> None:
 
 @app.command("params")
 def show_params() -> None:
-    """Validate params.yaml and print the resolved configuration (defaults filled in)."""
+    """Validate params.yaml and print the resolved configuration.
+
+    A partial --params file is shown merged over the project's params.yaml.
+    """
     echo(yaml.safe_dump(config_to_dict(get_config()), sort_keys=False).rstrip())
 
 

@@ -19,7 +19,8 @@ Action Space:
     :func:`inventory.policies.planner_levels`): ``level = U_tp * (1 + action_scale * a_p)``,
     proposed order ``max(0, level - inventory_position)``, then projected onto the ramp
     band and the container capacity. ``a = 0`` is exactly the planners' rule; with
-    ``action_scale = 0.5`` the agent chooses levels between 0.5 and 1.5 times it.
+    ``action_scale = s`` (``ppo.modes.<mode>.action_scale``) the agent chooses levels
+    between 1 - s and 1 + s times it.
 
 Observation Space:
     ``Box(-1, obs_clip, (P * (4 + W + H) + 3,))`` float32, feature-major: per SKU, each
@@ -42,7 +43,7 @@ Episode End:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import gymnasium as gym
@@ -50,7 +51,7 @@ import numpy as np
 from gymnasium import spaces
 from stable_baselines3.common.vec_env import VecEnv
 
-from inventory.config import Config, EnvConfig
+from inventory.config import Config, default_config
 from inventory.dynamics import (
     WeekArrays,
     WeekKernel,
@@ -65,7 +66,9 @@ from inventory.scenarios import DemandModel, sample_demand
 __all__ = [
     "InventoryEnv",
     "InventoryVecEnv",
+    "EnvKnobs",
     "EnvSettings",
+    "env_knobs",
     "env_settings",
 ]
 
@@ -84,13 +87,42 @@ _INFO_KEYS = (
 
 
 @dataclass(frozen=True)
+class EnvKnobs:
+    """The knobs one env reads: the ``env`` group plus its demand mode's settings
+    (``ppo.modes.<demand>``), built by :func:`env_knobs`."""
+
+    demand: str
+    lookahead_weeks: int
+    action_scale: float
+    reward_scale: float | None
+    initial_on_hand_noise: float
+    obs_clip: float
+
+
+def env_knobs(config: Config, demand: str) -> EnvKnobs:
+    """:class:`EnvKnobs` of a demand mode: ``env`` plus ``ppo.modes.<demand>``."""
+    mode = config.ppo.mode(demand)
+    return EnvKnobs(
+        demand=demand,
+        lookahead_weeks=config.env.lookahead_weeks,
+        action_scale=mode.action_scale,
+        reward_scale=config.env.reward_scale,
+        initial_on_hand_noise=mode.initial_on_hand_noise,
+        obs_clip=config.env.obs_clip,
+    )
+
+
+@dataclass(frozen=True)
 class EnvSettings:
     """Everything an env needs besides the instance (built from the config by
-    :func:`env_settings`): the ``env`` group plus the shared simulation knobs."""
+    :func:`env_settings`): the env knobs of a demand mode plus the shared simulation knobs.
+    Omitted values are the project params.yaml's (stochastic mode)."""
 
-    env: EnvConfig = EnvConfig()
-    review_period_weeks: int = 1
-    terminal_cost: bool = True
+    env: EnvKnobs = field(default_factory=lambda: env_knobs(default_config(), "stochastic"))
+    review_period_weeks: int = field(
+        default_factory=lambda: default_config().simulation.review_period_weeks
+    )
+    terminal_cost: bool = field(default_factory=lambda: default_config().simulation.terminal_cost)
     demand_model: DemandModel | None = None
 
 
@@ -326,12 +358,11 @@ class InventoryVecEnv(VecEnv):
 
 
 def env_settings(
-    config: Config, demand_model: DemandModel | None = None, demand: str | None = None
+    config: Config, demand: str, demand_model: DemandModel | None = None
 ) -> EnvSettings:
-    """:class:`EnvSettings` from the config (``demand`` overrides ``env.demand``)."""
-    env = config.env if demand is None else replace(config.env, demand=demand)
+    """:class:`EnvSettings` of a demand mode (``deterministic`` or ``stochastic``)."""
     return EnvSettings(
-        env=env,
+        env=env_knobs(config, demand),
         review_period_weeks=config.simulation.review_period_weeks,
         terminal_cost=config.simulation.terminal_cost,
         demand_model=demand_model,

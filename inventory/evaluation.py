@@ -35,8 +35,8 @@ from scipy import stats
 
 from inventory.config import Config
 from inventory.dynamics import SimulationResult, simulate
-from inventory.io import write_csv, write_json
 from inventory.instance import Instance
+from inventory.io import write_csv, write_json
 from inventory.policies import (
     BaseStock,
     DoNothing,
@@ -243,11 +243,11 @@ def demand_model_for(
 
     ``simulation.demand_model: fitted`` reads the forecast stage's fitted model at
     ``path`` (``inventory.forecast.load_demand_model``); while that file does not exist, a
-    negative binomial with ``evaluation.fallback_dispersion`` for every SKU is used, and
+    negative binomial with ``forecast.fallback_dispersion`` for every SKU is used, and
     the description says so.
     """
     family = config.simulation.demand_model
-    dispersion = config.evaluation.fallback_dispersion
+    dispersion = config.forecast.fallback_dispersion
     if family != "fitted":
         return DemandModel.uniform(family, instance.n_skus, dispersion), family
     if Path(path).exists():

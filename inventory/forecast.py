@@ -42,8 +42,8 @@ import pandera.pandas as pa
 from scipy import optimize, stats
 
 from inventory.config import ForecastConfig
-from inventory.io import read_json, write_csv, write_json
 from inventory.instance import Instance
+from inventory.io import read_json, write_csv, write_json
 from inventory.scenarios import FAMILIES, DemandModel
 
 __all__ = [

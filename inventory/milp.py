@@ -779,7 +779,7 @@ def solve_relaxed(
         relaxed = solve_lagrangian(
             instance,
             demand,
-            settings=replace(settings, time_limit_s=share),
+            settings=settings.model_copy(update={"time_limit_s": share}),
             terminal=terminal,
             transit_beyond=beyond,
             required=need,
@@ -808,7 +808,7 @@ def solve_relaxed(
         exact = solve_plan(
             instance,
             demand,
-            settings=replace(settings, time_limit_s=left),
+            settings=settings.model_copy(update={"time_limit_s": left}),
             terminal=terminal,
             method=_exact_method(instance, settings),
             transit_beyond=beyond,

@@ -40,15 +40,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from inventory.config import Config, MilpConfig
 from inventory.dynamics import State
-from inventory.milp import SolveResult, solve_plan, window_instance
 from inventory.instance import Instance
+from inventory.milp import SolveResult, solve_plan, window_instance
 from inventory.scenarios import deterministic_demand
 
 __all__ = [
@@ -100,11 +99,12 @@ SOLVE_METRICS_DIR = Path("metrics")
 
 def saa_settings(config: Config) -> MilpConfig:
     """The solver settings of the sample-average plan (solve stage and evaluator)."""
-    return replace(
-        config.milp,
-        time_limit_s=config.milp.saa_time_limit_s,
-        method=config.milp.saa_method,
-        relaxed_fallback=False,
+    return config.milp.model_copy(
+        update={
+            "time_limit_s": config.milp.saa_time_limit_s,
+            "method": config.milp.saa_method,
+            "relaxed_fallback": False,
+        }
     )
 
 
@@ -437,11 +437,12 @@ def _hindsight(config: Config, instance: Instance, mode: str, train: np.ndarray)
     if mode == "deterministic":  # one scenario, the forecast: the open-loop plan is it
         settings, limit = config.milp, None
     else:
-        settings = replace(
-            config.milp,
-            time_limit_s=config.milp.hindsight_time_limit_s,
-            method=config.milp.hindsight_method,
-            relaxed_fallback=False,
+        settings = config.milp.model_copy(
+            update={
+                "time_limit_s": config.milp.hindsight_time_limit_s,
+                "method": config.milp.hindsight_method,
+                "relaxed_fallback": False,
+            }
         )
         limit = config.milp.hindsight_scenarios
     policy = Hindsight(

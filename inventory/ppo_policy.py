@@ -9,12 +9,12 @@ proposals onto the ramp band and the container capacity like every other policy'
 Action parameterisation (see :mod:`inventory.env`): action ``a_p`` in [-1, 1] scales an
 order-up-to level, ``level = anchor_tp * (1 + action_scale * a_p)``, and the proposal is
 ``max(0, level - inventory_position)``. The anchor is the planners' order-up-to level
-(``ppo.anchor: planner``) or that level plus the tuned base-stock offset per SKU
-(``ppo.anchor: base_stock``, offsets tuned on the training scenarios and stored with the
-model), or the level that ends each order's cover exactly on the safety-stock target when
-demand is the forecast (``target``, :func:`target_levels`; deterministic mode's default,
-``ppo.deterministic_anchor``). ``a = 0`` is exactly the anchor rule, so PPO starts from a
-sensible policy and learns state-dependent corrections.
+(``ppo.modes.<mode>.anchor: planner``) or that level plus the tuned base-stock offset per
+SKU (``base_stock``, offsets tuned on the training scenarios and stored with the model), or
+the level that ends each order's cover exactly on the safety-stock target when demand is the
+forecast (``target``, :func:`target_levels`; deterministic mode's anchor in params.yaml).
+``a = 0`` is exactly the anchor rule, so PPO starts from a sensible policy and learns
+state-dependent corrections.
 
 A model folder (written by :mod:`inventory.training`) holds ``model.zip`` (the best model
 by held-out mean cost), ``vecnormalize.pkl`` and ``meta.json`` (catalog, observation
@@ -37,12 +37,12 @@ from typing import Any
 
 import numpy as np
 
-from inventory.config import Config, EnvConfig
+from inventory.config import Config
 from inventory.dynamics import State
-from inventory.env import EnvSettings, InventoryVecEnv
+from inventory.env import EnvKnobs, EnvSettings, InventoryVecEnv
 from inventory.evaluation import register_policy
-from inventory.io import read_json
 from inventory.instance import Instance
+from inventory.io import read_json
 from inventory.policies import cover_levels, planner_levels
 from inventory.scenarios import DemandModel
 
@@ -82,7 +82,7 @@ def catalog_meta(instance: Instance, settings: EnvSettings, obs_dim: int) -> dic
         "n_skus": instance.n_skus,
         "obs_dim": int(obs_dim),
         "max_lead_time_weeks": int(instance.lead_time_weeks.max()),
-        "env": {f.name: getattr(settings.env, f.name) for f in fields(EnvConfig)},
+        "env": {f.name: getattr(settings.env, f.name) for f in fields(EnvKnobs)},
         "review_period_weeks": settings.review_period_weeks,
         "terminal_cost": settings.terminal_cost,
     }
@@ -90,7 +90,7 @@ def catalog_meta(instance: Instance, settings: EnvSettings, obs_dim: int) -> dic
 
 def settings_from_meta(meta: dict[str, Any]) -> EnvSettings:
     """The env settings a model was trained with (observation and action mapping)."""
-    env = EnvConfig(**{**meta["env"], "demand": "deterministic", "initial_on_hand_noise": 0.0})
+    env = EnvKnobs(**{**meta["env"], "demand": "deterministic", "initial_on_hand_noise": 0.0})
     return EnvSettings(
         env=env,
         review_period_weeks=int(meta["review_period_weeks"]),

@@ -34,8 +34,8 @@ import pandas as pd
 
 from inventory.config import Config
 from inventory.dynamics import SimulationResult, containers_used, simulate
-from inventory.io import read_json, write_csv, write_json, write_text
 from inventory.instance import Instance
+from inventory.io import read_json, write_csv, write_json, write_text
 from inventory.report import best_policy, markdown_table
 from inventory.scenarios import deterministic_demand
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from inventory.config import Config
-from inventory.io import write_json
 from inventory.instance import Instance
+from inventory.io import write_json
 
 ARTIFACTS = Path("artifacts")
 MODELS = Path("models")
@@ -61,7 +61,7 @@ def validate(config: Config) -> dict[str, str]:
     """
     from inventory.data.validation import raise_if_invalid, validation_report
 
-    report = validation_report(config.data.dir, config.simulation.horizon_weeks)
+    report = validation_report(config.data.dir, config.data.horizon_weeks)
     write_json(VALIDATION_REPORT, report)
     raise_if_invalid(report)
     return {"report": str(VALIDATION_REPORT)}
@@ -142,14 +142,14 @@ def train(
         resume: Continue from the last checkpoint of an interrupted run.
         profile: ``quick`` or ``full``; default ``ppo.profile``.
     """
-    from dataclasses import replace
-
     from inventory.training import train_ppo
 
     if profile is not None:
         if profile not in ("quick", "full"):
             raise ValueError(f"profile must be quick or full, got {profile!r}")
-        config = replace(config, ppo=replace(config.ppo, profile=profile))
+        config = config.model_copy(
+            update={"ppo": config.ppo.model_copy(update={"profile": profile})}
+        )
     instance = planning_instance(config, location)
     suffix = None if instance.location == config.simulation.location else instance.location
     result = train_ppo(

@@ -6,10 +6,9 @@ budget and hyperparameters, :class:`~inventory.config.PPOProfileConfig`).
 
 - Environment: :class:`inventory.env.InventoryVecEnv` with ``n_envs`` copies stepped in one
   numpy call, wrapped in SB3's ``VecNormalize`` (observation and reward statistics,
-  saved next to the model). Deterministic mode: demand = forecast, initial on hand varied
-  by ``ppo.initial_on_hand_noise`` so the policy generalises beyond one trajectory, and the
-  action scale and anchor of that mode (``ppo.deterministic_action_scale``,
-  ``ppo.deterministic_anchor``).
+  saved next to the model). Each mode has its own anchor, action scale and initial on-hand
+  noise (``ppo.modes.<mode>``). Deterministic mode: demand = forecast, initial on hand
+  varied so the policy generalises beyond one trajectory.
   Stochastic mode: demand drawn from the fitted demand model (the evaluator's
   :func:`~inventory.evaluation.demand_model_for`: ``artifacts/demand_model.json`` or the
   negative-binomial fallback).
@@ -35,7 +34,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +49,8 @@ from inventory.config import Config, PPOProfileConfig, config_to_dict
 from inventory.dynamics import simulate
 from inventory.env import EnvSettings, InventoryVecEnv, env_settings
 from inventory.evaluation import MODES, demand_model_for
-from inventory.io import atomic_path, read_json, write_csv, write_json
 from inventory.instance import Instance
+from inventory.io import atomic_path, read_json, write_csv, write_json
 from inventory.policies import tune_base_stock
 from inventory.ppo_policy import (
     META_FILE,
@@ -90,8 +89,8 @@ class TrainingSetup:
         eval_demand: Held-out evaluation scenarios (N, T, P).
         anchor_offset: Per-SKU offset added to the anchor levels (action 0), shape (P,).
         scenarios: Where the training and evaluation demand come from.
-        anchor: The action anchor (``ppo.anchor`` or, in deterministic mode,
-            ``ppo.deterministic_anchor``; see :func:`inventory.ppo_policy.anchor_levels`).
+        anchor: The action anchor (``ppo.modes.<mode>.anchor``; see
+            :func:`inventory.ppo_policy.anchor_levels`).
     """
 
     mode: str
@@ -118,17 +117,12 @@ def training_setup(config: Config, instance: Instance, mode: str) -> TrainingSet
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     ppo, sim = config.ppo, config.simulation
     if mode == "deterministic":
-        settings = env_settings(config, demand="deterministic")
-        scale = ppo.deterministic_action_scale or settings.env.action_scale
-        env = replace(
-            settings.env, initial_on_hand_noise=ppo.initial_on_hand_noise, action_scale=scale
-        )
-        settings = replace(settings, env=env)
+        settings = env_settings(config, mode)
         eval_demand = deterministic_demand(instance)
         scenarios, tuning = "forecast", eval_demand
     else:
         model, scenarios = demand_model_for(config, instance)
-        settings = env_settings(config, model, demand="stochastic")
+        settings = env_settings(config, mode, model)
         n_eval = ppo.run_for(mode).n_eval_scenarios
         eval_demand = sample_demand(instance, model, n_eval, ppo.eval_seed)
         tuning = sample_demand(instance, model, sim.n_train_scenarios, sim.train_seed)
@@ -322,7 +316,7 @@ def _env(
         raw,
         norm_obs=ppo.normalize_observations,
         norm_reward=ppo.normalize_rewards,
-        clip_obs=ppo.clip_observations,
+        clip_obs=setup.settings.env.obs_clip,
         gamma=run.gamma,
     )
 

@@ -54,7 +54,7 @@ def _forecast_matrix(
             f"{FILES['forecast']}: location {location!r} needs a forecast for each of the "
             f"{len(weeks)} planning weeks from {weeks[0]:%Y-%m-%d}; missing for "
             f"{', '.join(short[:10])}{' ...' if len(short) > 10 else ''} "
-            "(shorten simulation.horizon_weeks or extend the forecast)"
+            "(shorten data.horizon_weeks or extend the forecast)"
         )
     return table.to_numpy(dtype=float)
 
@@ -135,9 +135,9 @@ def load_instance(
     """Load ``config.data.dir`` and build one location's instance.
 
     ``location`` defaults to ``config.simulation.location``; the horizon is
-    ``config.simulation.horizon_weeks``.
+    ``config.data.horizon_weeks``.
     """
     tables = load_tables(config.data.dir)
     return build_instance(
-        tables, location or config.simulation.location, config.simulation.horizon_weeks, forecast
+        tables, location or config.simulation.location, config.data.horizon_weeks, forecast
     )

@@ -2,7 +2,7 @@
 
 :func:`validation_report` runs the schema and cross-table checks of
 :func:`~inventory.data.load_tables` and then builds the instance of every location over
-the planning horizon, so a forecast too short for ``simulation.horizon_weeks`` is caught
+the planning horizon, so a forecast too short for ``data.horizon_weeks`` is caught
 here and not in a later stage.
 """
 

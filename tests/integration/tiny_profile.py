@@ -10,8 +10,8 @@ from typing import Any
 import yaml
 
 TINY: dict[str, dict[str, Any]] = {
-    "data": {"n_skus": 4, "horizon_weeks": 12},
-    "simulation": {"horizon_weeks": 8, "n_eval_scenarios": 8, "n_train_scenarios": 8},
+    "data": {"n_skus": 4, "horizon_weeks": 8},
+    "simulation": {"n_eval_scenarios": 8, "n_train_scenarios": 8},
     "evaluation": {"tune_grid_points": 5, "n_plot_skus": 2},
     "stress": {"n_scenarios": 4},
     "milp": {

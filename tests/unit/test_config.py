@@ -1,4 +1,5 @@
-"""params.yaml loads; each kind of bad value is rejected with its dotted key."""
+"""params.yaml loads; it is the one source of default values; each kind of bad value is
+rejected with its dotted key; a partial file merges over params.yaml."""
 
 from __future__ import annotations
 
@@ -6,8 +7,17 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import BaseModel
 
-from inventory.config import Config, ConfigError, config_from_dict, config_to_dict, load_config
+from inventory import config as config_module
+from inventory.config import (
+    Config,
+    ConfigError,
+    MilpConfig,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,65 +29,96 @@ def shipped() -> dict:
 def test_shipped_params_load_and_are_frozen() -> None:
     config = load_config(ROOT / "params.yaml")
     assert isinstance(config, Config)
-    with pytest.raises(AttributeError):
+    with pytest.raises(ValueError, match="frozen"):
         config.data.seed = 1  # type: ignore[misc]
 
 
-def test_shipped_params_name_every_knob() -> None:
-    """Every config field appears in params.yaml, so every knob is visible there."""
+def _keys(model: type[BaseModel], prefix: str = "") -> set[str]:
+    keys = set()
+    for name, field in model.model_fields.items():
+        kind = field.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            keys |= _keys(kind, f"{prefix}{name}.")
+        else:
+            keys.add(prefix + name)
+    return keys
+
+
+def _leaves(raw: dict, prefix: str = "") -> set[str]:
+    keys = set()
+    for name, value in raw.items():
+        if isinstance(value, dict):
+            keys |= _leaves(value, f"{prefix}{name}.")
+        else:
+            keys.add(prefix + name)
+    return keys
+
+
+def test_params_yaml_states_every_knob_and_code_states_no_default() -> None:
+    """Every field is a key of params.yaml and vice versa; no field has a default value."""
+    assert _keys(Config) == _leaves(shipped())
+    stack = [Config]
+    while stack:
+        model = stack.pop()
+        for name, field in model.model_fields.items():
+            assert field.is_required(), f"{model.__name__}.{name} has a default in code"
+            if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+                stack.append(field.annotation)
     assert config_to_dict(load_config(ROOT / "params.yaml")) == config_to_dict(
         config_from_dict(shipped())
     )
-    defaults = config_to_dict(Config())
-    raw = shipped()
-    for group, values in defaults.items():
-        assert group in raw, f"params.yaml lacks group {group}"
-        missing = set(values) - set(raw[group])
-        assert not missing, f"params.yaml lacks {group}.{sorted(missing)}"
+
+
+def test_params_yaml_lines_are_short() -> None:
+    lines = (ROOT / "params.yaml").read_text().splitlines()
+    assert max(len(line) for line in lines) <= 100
 
 
 @pytest.mark.parametrize(
     ("group", "key", "value", "expected"),
     [
-        ("data", "n_skus", "many", "data.n_skus: got 'many', expected an integer"),
-        ("data", "n_skus", 0, "data.n_skus: got 0, allowed: >= 1"),
-        ("data", "container_volume", -5, "data.container_volume"),
-        ("simulation", "demand_model", "normal", "allowed: one of 'poisson'"),
-        ("simulation", "terminal_cost", "yes", "simulation.terminal_cost"),
-        ("data", "locations", "L1", "data.locations: got 'L1', expected a list"),
+        ("data", "n_skus", "many", "data.n_skus: must be an integer (got 'many')"),
+        ("data", "n_skus", 0, "data.n_skus: must be >= 1 (got 0)"),
+        ("data", "n_skus", True, "data.n_skus: must be an integer (got True)"),
+        ("data", "container_volume", -5, "data.container_volume: must be > 0"),
+        ("milp", "time_limit_s", -1, "milp.time_limit_s: must be > 0"),
+        ("simulation", "demand_model", "normal", "must be one of 'poisson'"),
+        ("simulation", "terminal_cost", "yes", "simulation.terminal_cost: must be true or false"),
+        ("data", "locations", "L1", "data.locations: must be a list (got 'L1')"),
+        ("data", "locations", [1], "data.locations[0]: must be a string (got 1)"),
     ],
 )
 def test_bad_values_name_their_key(group: str, key: str, value: object, expected: str) -> None:
     raw = shipped()
     raw[group][key] = value
-    with pytest.raises(ConfigError, match=None) as info:
+    with pytest.raises(ConfigError) as info:
         config_from_dict(raw)
     assert expected in str(info.value)
 
 
 def test_unknown_keys_are_rejected(tmp_path: Path) -> None:
     raw = shipped()
-    raw["simulation"]["horizon_wekks"] = 10
+    raw["ppo"]["quick"]["foo"] = 10
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ConfigError) as info:
         load_config(path)
     message = str(info.value)
-    assert "simulation.horizon_wekks" in message and "horizon_weeks" in message
+    assert "ppo.quick.foo: unknown key; allowed: total_timesteps, n_envs" in message
     assert str(path) in message
 
 
 def test_unknown_group_is_rejected() -> None:
     raw = shipped()
     raw["ppo_typo"] = {"x": 1}
-    with pytest.raises(ConfigError, match="unknown key.*ppo_typo"):
+    with pytest.raises(ConfigError, match="ppo_typo: unknown key; allowed: data, simulation"):
         config_from_dict(raw)
 
 
 def test_group_must_be_a_mapping() -> None:
     raw = shipped()
     raw["data"] = [1, 2]
-    with pytest.raises(ConfigError, match="data: expected a mapping"):
+    with pytest.raises(ConfigError, match="data: must be a mapping of keys"):
         config_from_dict(raw)
 
 
@@ -96,6 +137,36 @@ def test_ints_are_accepted_for_floats() -> None:
     assert config_from_dict(raw).data.container_volume == 2000.0
 
 
+def test_a_partial_file_is_merged_over_params_yaml(tmp_path: Path) -> None:
+    partial = tmp_path / "mine.yaml"
+    partial.write_text("milp:\n  solver: highs\nppo:\n  quick:\n    n_envs: 8\n")
+    config = load_config(partial)
+    full = load_config(ROOT / "params.yaml")
+    assert config.milp.solver == "highs" and config.ppo.quick.n_envs == 8
+    assert config.milp.time_limit_s == full.milp.time_limit_s
+    assert config.ppo.quick.batch_size == full.ppo.quick.batch_size
+    assert config.ppo.modes == full.ppo.modes
+    assert MilpConfig(solver="highs").mip_gap == full.milp.mip_gap
+
+
+def test_without_params_yaml_a_partial_file_names_the_missing_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(config_module, "PROJECT_PARAMS", tmp_path / "absent.yaml")
+    config_module._project_raw.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match=r"missing keys .*: data, simulation, env") as info:
+            config_from_dict({"milp": {"solver": "highs"}})
+        assert "milp.time_limit_s" in str(info.value) and "milp.solver" not in str(info.value)
+        raw = shipped()
+        del raw["ppo"]["quick"]["gamma"]
+        with pytest.raises(ConfigError, match=r"^ppo.quick.gamma: missing key"):
+            config_from_dict(raw)
+        assert isinstance(config_from_dict(shipped()), Config)
+    finally:
+        config_module._project_raw.cache_clear()
+
+
 def test_ppo_total_timesteps_overrides_the_selected_profile() -> None:
     """`dvc exp run -S ppo.total_timesteps=N` changes the budget of whichever profile runs."""
     raw = shipped()
@@ -111,7 +182,7 @@ def test_ppo_total_timesteps_overrides_the_selected_profile() -> None:
         config_from_dict(raw)
 
 
-def test_full_profile_of_deterministic_mode_is_its_own_group() -> None:
+def test_full_profile_of_each_mode_is_named_in_its_mode_group() -> None:
     """Deterministic mode trains `full` with `ppo.full_deterministic`; stochastic keeps `full`;
     `quick` is shared; `ppo.total_timesteps` overrides whichever group runs."""
     raw = shipped()
@@ -127,3 +198,5 @@ def test_full_profile_of_deterministic_mode_is_its_own_group() -> None:
     ppo = config_from_dict(raw).ppo
     assert ppo.profile_for("deterministic") == "quick"
     assert ppo.run_for("deterministic") == ppo.run_for("stochastic")
+    with pytest.raises(ValueError, match="mode must be one of deterministic, stochastic"):
+        ppo.mode("both")

@@ -3,7 +3,6 @@ and the committed data.dvc matching what the generator writes."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from inventory.scenarios import deterministic_demand
 def config(tmp_path_factory: pytest.TempPathFactory) -> Config:
     shipped = load_config(Path(__file__).resolve().parents[2] / "params.yaml")
     folder = tmp_path_factory.mktemp("data")
-    return dataclasses.replace(shipped, data=dataclasses.replace(shipped.data, dir=str(folder)))
+    return shipped.model_copy(update={"data": shipped.data.model_copy(update={"dir": str(folder)})})
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +40,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(
 ) -> None:
     stages.generate(config, tmp_path / "again")
     assert _digest(tmp_path / "again") == _digest(written)
-    other = dataclasses.replace(config, data=dataclasses.replace(config.data, seed=7))
+    other = config.model_copy(update={"data": config.data.model_copy(update={"seed": 7})})
     stages.generate(other, tmp_path / "other")
     assert (
         _digest(tmp_path / "other")["demand_history.csv"] != _digest(written)["demand_history.csv"]
@@ -152,7 +151,7 @@ def test_if_missing_keeps_existing_data(config: Config, written: Path) -> None:
 
 
 def test_generator_rejects_a_start_week_that_is_not_a_monday(config: Config) -> None:
-    bad = dataclasses.replace(config.data, start_week="2023-05-02")
+    bad = config.data.model_copy(update={"start_week": "2023-05-02"})
     with pytest.raises(ValueError, match="start_week"):
         generate_tables(bad)
 

@@ -3,7 +3,6 @@ import."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -147,7 +146,7 @@ def test_import_csv_catalog_with_bad_value_is_rejected(
 ) -> None:
     (tmp_path / "demand.csv").write_text("sku,week,demand\nA,2024-01-01,2\n")
     (tmp_path / "catalog.csv").write_text("sku,location,volume\nA,L1,-1\n")
-    config = dataclasses.replace(data_config, locations=("L1",))
+    config = data_config.model_copy(update={"locations": ("L1",)})
     with pytest.raises(ValueError, match="volume"):
         import_demand_csv(tmp_path / "demand.csv", config, catalog=tmp_path / "catalog.csv")
 

@@ -100,18 +100,13 @@ def test_forecast_override_is_validated() -> None:
         build_instance(tables, "W", 3, forecast=bad)
 
 
-def test_load_instance_uses_simulation_settings(repo_root, tmp_path) -> None:  # noqa: ANN001
-    import dataclasses
-
+def test_load_instance_uses_the_configured_location_and_horizon(repo_root, tmp_path) -> None:  # noqa: ANN001
     from inventory import stages
     from inventory.config import load_config
 
     config = load_config(repo_root / "params.yaml")
-    config = dataclasses.replace(
-        config,
-        data=dataclasses.replace(config.data, dir=str(tmp_path)),
-        simulation=dataclasses.replace(config.simulation, horizon_weeks=10),
-    )
+    data = config.data.model_copy(update={"dir": str(tmp_path), "horizon_weeks": 10})
+    config = config.model_copy(update={"data": data})
     stages.generate(config)
     instance = load_instance(config)
     assert instance.location == config.simulation.location

@@ -3,7 +3,6 @@ line, and nothing is written."""
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -148,7 +147,7 @@ def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
 
 def _config(tmp_path: Path):  # noqa: ANN202
     config = load_config(ROOT / "params.yaml")
-    return dataclasses.replace(config.data, dir=str(tmp_path / "out"))
+    return config.data.model_copy(update={"dir": str(tmp_path / "out")})
 
 
 @pytest.mark.parametrize(

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-from inventory.config import EnvConfig
+from inventory.config import default_config
 from inventory.dynamics import simulate
-from inventory.env import EnvSettings, InventoryEnv, InventoryVecEnv
+from inventory.env import EnvSettings, InventoryEnv, InventoryVecEnv, env_knobs
 from inventory.policies import OrderUpTo
 from inventory.scenarios import DemandModel, deterministic_demand
 from inventory.testing import make_instance
 from tests import oracle
 
 
-def settings(**env_knobs) -> EnvSettings:
-    return EnvSettings(env=EnvConfig(**env_knobs))
+def settings(demand: str = "stochastic", **overrides) -> EnvSettings:
+    """params.yaml's env knobs of stochastic mode (no initial-stock noise), with ``demand``
+    and ``overrides``."""
+    knobs = env_knobs(default_config(), "stochastic")
+    return EnvSettings(env=replace(knobs, demand=demand, **overrides))
 
 
 @pytest.mark.parametrize("demand", ["deterministic", "stochastic"])
@@ -161,7 +166,9 @@ def test_vecenv_step_is_bitwise_the_numpy_oracle(seed: int) -> None:
         container_cost=float(rng.choice([0.0, 50.0])),
     )
     knobs = EnvSettings(
-        env=EnvConfig(demand="stochastic", initial_on_hand_noise=0.3, action_scale=1.0),
+        env=replace(
+            EnvSettings().env, demand="stochastic", initial_on_hand_noise=0.3, action_scale=1.0
+        ),
         terminal_cost=bool(seed % 2 == 0),
     )
     vec = InventoryVecEnv(instance, 5, knobs, seed=seed)
@@ -185,7 +192,7 @@ def test_vecenv_step_is_bitwise_the_numpy_oracle(seed: int) -> None:
 def test_vecenv_seeding_is_reproducible_and_copies_differ() -> None:
     instance = make_instance(3, 5, seed=7)
     model = DemandModel.uniform("poisson", 3)
-    knobs = EnvSettings(env=EnvConfig(demand="stochastic"), demand_model=model)
+    knobs = replace(settings("stochastic"), demand_model=model)
 
     def run(seed: int) -> np.ndarray:
         vec = InventoryVecEnv(instance, 3, knobs)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,16 +23,17 @@ from inventory.evaluation import (
 from inventory.policies import DoNothing, OrderUpTo, PlanReplay
 from inventory.testing import make_instance
 
+CLASSICAL = ("order_up_to", "base_stock", "s_S", "do_nothing")
+
 
 def small_config(**evaluation) -> Config:
     return Config(
         simulation=SimulationConfig(
-            horizon_weeks=10,
             n_eval_scenarios=30,
             n_train_scenarios=8,
             demand_model="poisson",
         ),
-        evaluation=EvaluationConfig(tune_max_passes=3, **evaluation),
+        evaluation=EvaluationConfig(**{"tune_max_passes": 3, "policies": CLASSICAL, **evaluation}),
     )
 
 
@@ -108,7 +108,8 @@ def test_scenarios_are_seeded_and_separate_for_training(tmp_path, monkeypatch) -
     assert not np.array_equal(first.evaluation[:8], first.training)
     deterministic = scenarios_for(config, instance, "deterministic")
     np.testing.assert_array_equal(deterministic.evaluation[0], instance.forecast)
-    fitted = replace(config, simulation=replace(config.simulation, demand_model="fitted"))
+    simulation = config.simulation.model_copy(update={"demand_model": "fitted"})
+    fitted = config.model_copy(update={"simulation": simulation})
     assert "fallback" in scenarios_for(fitted, instance, "stochastic").description
 
 
@@ -167,7 +168,7 @@ def test_stage_and_cli_evaluate(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "params.yaml").write_text(
         "data:\n  n_skus: 3\n  history_weeks: 60\n  horizon_weeks: 10\n"
-        "simulation:\n  horizon_weeks: 10\n  n_eval_scenarios: 12\n  n_train_scenarios: 4\n"
+        "simulation:\n  n_eval_scenarios: 12\n  n_train_scenarios: 4\n"
         "  demand_model: gamma\nevaluation:\n  tune_max_passes: 2\n"
         "  policies: [order_up_to, base_stock, s_S, do_nothing]\n"
     )

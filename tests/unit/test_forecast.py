@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 import pandera.errors
@@ -76,7 +74,7 @@ def test_aic_picks_the_true_family(family: str) -> None:
 
 
 def test_too_little_data_falls_back_to_the_params_default() -> None:
-    config = dataclasses.replace(CONFIG, fallback_family="poisson")
+    config = CONFIG.model_copy(update={"fallback_family": "poisson"})
     fit = fit_demand_sku(np.array([0.0, 3, 0, 0, 5]), np.full(5, 1.6), config)
     assert fit.family == "poisson"
     assert fit.method.startswith("fallback")
@@ -96,7 +94,7 @@ def test_quantiles_follow_the_simulator_parameterisation() -> None:
 
 
 def test_croston_sba_worked_example() -> None:
-    config = dataclasses.replace(CONFIG, croston_alpha=0.5)
+    config = CONFIG.model_copy(update={"croston_alpha": 0.5})
     forecast = croston_sba(np.array([0.0, 0, 6, 0, 4]), 3, config)
     np.testing.assert_allclose(forecast, 1.5)
 

@@ -278,7 +278,7 @@ def test_solve_stage_writes_plan_and_metrics(tmp_path, monkeypatch, mode):
     config = config_from_dict(
         {
             "data": {"dir": "data", "n_skus": 3, "horizon_weeks": 6},
-            "simulation": {"horizon_weeks": 6, "n_train_scenarios": 4},
+            "simulation": {"n_train_scenarios": 4},
             "milp": {"solver": "highs", "time_limit_s": 20.0, "saa_time_limit_s": 20.0},
         }
     )
@@ -393,7 +393,10 @@ def test_evaluator_replays_the_solve_stage_plan_when_its_key_matches(tmp_path, m
     assert replayed.result.details["loaded_from"].endswith("plan_deterministic.csv")
 
     fresh = OpenLoopPlan(
-        instance, replace(settings, mip_gap=0.001), terminal=True, stored="deterministic"
+        instance,
+        settings.model_copy(update={"mip_gap": 0.001}),
+        terminal=True,
+        stored="deterministic",
     )
     assert "loaded_from" not in fresh.result.details
     assert fresh.result.status == "optimal"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 
@@ -44,10 +42,8 @@ def test_intermittent_keeps_the_mean_and_adds_zeros(instance) -> None:
 
 
 def test_stress_scenarios_are_seeded_and_named_from_params(instance) -> None:
-    config = dataclasses.replace(
-        Config(),
-        stress=dataclasses.replace(STRESS, n_scenarios=7, scenarios=("level_up", "intermittent")),
-    )
+    stress = STRESS.model_copy(update={"n_scenarios": 7, "scenarios": ("level_up", "intermittent")})
+    config = Config().model_copy(update={"stress": stress})
     model = DemandModel.uniform("poisson", instance.n_skus)
     first = stress_scenarios(config, instance, model)
     again = stress_scenarios(config, instance, model)

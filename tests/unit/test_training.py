@@ -11,8 +11,8 @@ import pytest
 from inventory.config import Config, config_from_dict
 from inventory.dynamics import simulate
 from inventory.evaluation import build_policies
-from inventory.io import read_json
 from inventory.instance import Instance
+from inventory.io import read_json
 from inventory.policies import BaseStock
 from inventory.ppo_policy import PPOPolicy, anchor_levels, target_levels
 from inventory.scenarios import DemandModel, sample_demand
@@ -155,13 +155,17 @@ def test_evaluator_factory_skips_ppo_without_a_model_and_loads_it_after_training
     tmp_path: Path, instance, monkeypatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    config = replace(tiny_config(), simulation=replace(tiny_config().simulation, location="T1"))
+    config = tiny_config()
+    config = config.model_copy(
+        update={"simulation": config.simulation.model_copy(update={"location": "T1"})}
+    )
     train_demand = demand(instance)
     assert build_policies(config, instance, "stochastic", train_demand, names=["ppo"]) == {}
     train_ppo(config, instance, "stochastic", models_root="models", metrics_root="metrics")
     built = build_policies(config, instance, "stochastic", train_demand, names=["ppo"])
     assert isinstance(built["ppo"], PPOPolicy)
-    other_demand = replace(config, evaluation=replace(config.evaluation, fallback_dispersion=9.0))
+    forecast = config.forecast.model_copy(update={"fallback_dispersion": 9.0})
+    other_demand = config.model_copy(update={"forecast": forecast})
     with pytest.warns(UserWarning, match="another demand model"):
         build_policies(other_demand, instance, "stochastic", train_demand, names=["ppo"])
 
@@ -171,7 +175,7 @@ def test_learning_rate_is_constant_or_decays_linearly_to_the_final_rate(
 ) -> None:
     run = tiny_config().ppo.run
     assert learning_rate_schedule(run) == run.learning_rate
-    decaying = replace(run, learning_rate=1e-3, learning_rate_final=1e-4)
+    decaying = run.model_copy(update={"learning_rate": 1e-3, "learning_rate_final": 1e-4})
     schedule = learning_rate_schedule(decaying)
     assert schedule(1.0) == pytest.approx(1e-3)
     assert schedule(0.5) == pytest.approx(5.5e-4)
@@ -196,16 +200,23 @@ def test_target_anchor_ends_every_covered_week_on_target_when_demand_is_the_fore
         assert (gap.max() < 1e-9) == on_target
 
 
-def test_deterministic_mode_has_its_own_anchor_and_action_scale(instance) -> None:
-    config = tiny_config()
-    ppo = replace(config.ppo, deterministic_anchor="target", deterministic_action_scale=0.07)
-    config = replace(config, ppo=ppo)
+def test_each_mode_trains_with_its_own_anchor_action_scale_and_noise(instance) -> None:
+    """``ppo.modes.<mode>`` is the one place the modes differ; both reach the env."""
+    config = config_from_dict(
+        {
+            "ppo": {
+                "modes": {
+                    "deterministic": {"anchor": "target", "action_scale": 0.07},
+                    "stochastic": {"anchor": "base_stock", "initial_on_hand_noise": 0.1},
+                }
+            }
+        }
+    )
     det = training_setup(config, instance, "deterministic")
     assert det.anchor == "target" and det.settings.env.action_scale == 0.07
+    assert det.settings.env.demand == "deterministic"
     assert not det.anchor_offset.any()
     sto = training_setup(config, instance, "stochastic")
-    assert sto.anchor == config.ppo.anchor == "base_stock"
-    assert sto.settings.env.action_scale == config.env.action_scale
-    same = replace(ppo, deterministic_anchor=None, deterministic_action_scale=None)
-    det = training_setup(replace(config, ppo=same), instance, "deterministic")
-    assert det.anchor == "base_stock" and det.settings.env.action_scale == config.env.action_scale
+    assert sto.anchor == config.ppo.anchor_for("stochastic") == "base_stock"
+    assert sto.settings.env.action_scale == config.ppo.modes.stochastic.action_scale
+    assert sto.settings.env.initial_on_hand_noise == 0.1
