@@ -41,10 +41,14 @@ every elementary operation. Tests compare the two bit for bit, signed zeros incl
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from inventory.instance import Instance
+
+if TYPE_CHECKING:
+    from inventory.policies import Policy
 
 __all__ = [
     "State",
@@ -483,7 +487,7 @@ class _Kernel:
 def simulate(
     instance: Instance,
     demand: np.ndarray,
-    policy,
+    policy: Policy,
     *,
     terminal: bool = True,
 ) -> SimulationResult:
