@@ -227,3 +227,22 @@ def test_tuned_levels_are_reused_under_the_same_key(tmp_path, monkeypatch) -> No
     )
     with pytest.raises(AssertionError, match="tuned again"):
         POLICY_FACTORIES["base_stock"](config, instance, "stochastic", train[:4], sources)
+
+
+def test_stage_names_the_missing_model_and_the_command(tmp_path, monkeypatch) -> None:
+    from inventory import stages
+    from inventory.config import config_from_dict
+
+    monkeypatch.chdir(tmp_path)
+    config = config_from_dict(
+        {
+            "data": {"n_skus": 3, "history_weeks": 60, "horizon_weeks": 10},
+            "simulation": {"horizon_weeks": 10, "n_eval_scenarios": 4, "n_train_scenarios": 4},
+            "evaluation": {"policies": ["order_up_to", "ppo"], "reference_policy": "order_up_to"},
+        }
+    )
+    stages.generate(config)
+    message = "policy ppo needs models/ppo_deterministic/model.zip: run `inventory train --mode"
+    with pytest.raises(ValueError, match=message):
+        stages.evaluate(config, mode="deterministic")
+    assert not (tmp_path / "metrics" / "evaluation_deterministic.json").exists()
