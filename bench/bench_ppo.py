@@ -12,7 +12,7 @@ mode's anchor and action scale; the stochastic mode keeps ``ppo.full``. The resu
 the shipped values are in ``bench/RESULTS.md``.
 
 Every figure is measured in this run on the default data, with the evaluator's shared
-scenarios (``inventory.evaluation.scenarios_for``: the forecast in deterministic mode,
+scenarios (``inventory.scenarios.scenarios_for``: the forecast in deterministic mode,
 ``simulation.n_eval_scenarios`` (>= 200) draws with ``simulation.eval_seed`` in stochastic
 mode), so PPO and every other policy face the same demand (common random numbers). Costs
 are the common simulator's (:func:`inventory.dynamics.simulate`), terminal cost included.
@@ -51,10 +51,12 @@ from scipy import stats  # noqa: E402
 from inventory.config import Config, config_to_dict, load_config  # noqa: E402
 from inventory.data import load_instance  # noqa: E402
 from inventory.dynamics import simulate  # noqa: E402
-from inventory.evaluation import POLICY_FACTORIES, build_policies, scenarios_for  # noqa: E402
 from inventory.instance import Instance  # noqa: E402
 from inventory.io import write_json  # noqa: E402
-from inventory.ppo_policy import PPOPolicy, model_dir  # noqa: E402
+from inventory.layout import Layout  # noqa: E402
+from inventory.policy_factories import POLICY_FACTORIES, build_policies  # noqa: E402
+from inventory.ppo_policy import PPOPolicy  # noqa: E402
+from inventory.scenarios import demand_model_for, scenarios_for  # noqa: E402
 
 CHEAP = ("order_up_to", "base_stock", "s_S", "milp_open_loop", "milp_saa")
 SUBSET = ("milp_rolling", "milp_hindsight")
@@ -99,7 +101,6 @@ def baseline_costs(
     stored = saved.get("costs", {})
     out = {label: {k: np.array(v) for k, v in stored.get(label, {}).items()} for label in demand}
     timings, failures = saved.get("timings_s", {}), saved.get("failures", {})
-    build_policies(config, instance, mode, train, names=[])  # imports the registrations
     names = [n for n in (*CHEAP, *SUBSET) if n in POLICY_FACTORIES]
     for name in names:
         if name in timings or name in failures:
@@ -125,14 +126,7 @@ def baseline_costs(
 
 def _baseline(config, instance, mode, name, demand, train, args, out) -> None:
     """Simulate one baseline on every demand set it applies to, into ``out``."""
-    policy = build_policies(config, instance, mode, train, names=[name]).get(name)
-    if policy is None and name == "milp_hindsight":
-        from inventory.milp_policies import Hindsight
-
-        policy = Hindsight(config.milp, terminal=config.simulation.terminal_cost)
-        policy.prepare(instance)
-    if policy is None:
-        return
+    policy = build_policies(config, instance, mode, train, names=[name])[name]
     for label, scenarios in demand.items():
         if name in SUBSET and label != "main":
             continue
@@ -182,19 +176,26 @@ def table(rows: dict[str, dict[str, float]], title: str) -> str:
     return "\n".join(lines)
 
 
-def run_mode(config: Config, instance: Instance, mode: str, args) -> dict:
-    scenarios = scenarios_for(config, instance, mode)
+def _scenarios(config: Config, instance: Instance, mode: str) -> tuple:
+    """The evaluator's scenarios and stress sets (the fitted demand model when there is one)."""
+    model = demand_model_for(config, instance, Layout.from_config(config).demand_model)
+    scenarios = scenarios_for(config, instance, mode, model)
     demand = {"main": scenarios.evaluation}
     if mode == "stochastic":
         from inventory.stress import stress_scenarios
 
-        demand.update(stress_scenarios(config, instance))
+        demand.update(stress_scenarios(config, instance, model[0]))
+    return scenarios, demand
+
+
+def run_mode(config: Config, instance: Instance, mode: str, args) -> dict:
+    scenarios, demand = _scenarios(config, instance, mode)
     if mode == "stochastic" and hasattr(config.milp, "saa_time_limit_s"):
         milp = config.milp.model_copy(update={"saa_time_limit_s": args.saa_time_limit})
         config = config.model_copy(update={"milp": milp})
     base = baseline_costs(config, instance, mode, demand, scenarios.training, args)
     failures = base.pop("failures", {})
-    ppo_policy = PPOPolicy.load(model_dir(mode, None, args.models), instance)
+    ppo_policy = PPOPolicy.load(Path(args.models) / f"ppo_{mode}", instance)
     ppo = {
         label: costs(instance, d, ppo_policy, config.simulation.terminal_cost)
         for label, d in demand.items()
@@ -296,8 +297,11 @@ def main() -> None:
                 config,
                 instance,
                 mode,
-                models_root=args.models,
+                model_folder=Path(args.models) / f"ppo_{mode}",
                 metrics_root=Path(args.models) / "metrics",
+                demand_model=demand_model_for(
+                    config, instance, Layout.from_config(config).demand_model
+                ),
             )
             print(json.dumps(result.metrics), flush=True)
         if args.train_only:
@@ -305,12 +309,7 @@ def main() -> None:
     results, train_metrics = {}, {}
     for mode in args.modes:
         if args.baselines_only:
-            scenarios = scenarios_for(config, instance, mode)
-            demand = {"main": scenarios.evaluation}
-            if mode == "stochastic":
-                from inventory.stress import stress_scenarios
-
-                demand.update(stress_scenarios(config, instance))
+            scenarios, demand = _scenarios(config, instance, mode)
             run_config = config
             if mode == "stochastic" and hasattr(config.milp, "saa_time_limit_s"):
                 milp = config.milp.model_copy(update={"saa_time_limit_s": args.saa_time_limit})

@@ -6,9 +6,10 @@ and its own ``artifacts/``, ``models/``, ``metrics/`` and ``reports/`` inside: o
 mode and one report per location. The stages of all locations are submitted at once to a
 :class:`prefect_dask.DaskTaskRunner`; Dask runs independent ones in parallel.
 
-The cluster is a local one (``pipeline.dask_workers`` worker processes, one thread each, so
-a task may set its working directory safely) unless ``pipeline.dask_address`` names an
-existing scheduler; its workers must then see this project's folder at the same path.
+Each task gets its location's folder as its root (the stages' :class:`~inventory.layout.Layout`);
+no task changes the working directory. The cluster is a local one (``pipeline.dask_workers``
+worker processes, one thread each) unless ``pipeline.dask_address`` names an existing
+scheduler; its workers must then see this project's folder at the same path.
 """
 
 from __future__ import annotations
@@ -21,21 +22,20 @@ from prefect import flow, get_run_logger
 from flows.training import MODES, dask_runner, pipeline_steps, run_steps
 from inventory.config import DEFAULT_PARAMS, Config, config_to_dict, load_config
 from inventory.data import load_tables
+from inventory.layout import Layout
 
-__all__ = ["LOCATIONS_DIR", "location_params", "scale_out_flow"]
-
-LOCATIONS_DIR = Path("artifacts") / "locations"
+__all__ = ["location_params", "scale_out_flow"]
 
 
 def location_params(config: Config, location: str, root: Path) -> Path:
-    """Write the params file of one location; returns its path (absolute)."""
-    folder = (root / LOCATIONS_DIR / location).resolve()
+    """Write the params file of one location into its folder (the location's layout root,
+    ``artifacts/locations/<location>/`` under ``root``); returns its path (absolute)."""
+    project = Layout.from_config(config, Path(root).resolve())
+    folder = project.location_root(location)
     folder.mkdir(parents=True, exist_ok=True)
-    data_dir = Path(config.data.dir)
-    folder_path = str(data_dir if data_dir.is_absolute() else root / data_dir)
     local = config.model_copy(
         update={
-            "data": config.data.model_copy(update={"dir": folder_path}),
+            "data": config.data.model_copy(update={"dir": str(project.data_dir)}),
             "simulation": config.simulation.model_copy(update={"location": location}),
         }
     )
@@ -52,7 +52,7 @@ def _fan_out(
         location: run_steps(
             pipeline_steps(tuple(modes)),
             params,
-            workdir=str(Path(params).parent),
+            root=str(Path(params).parent),
             retries=retries,
             retry_delay_s=retry_delay_s,
         )

@@ -90,11 +90,13 @@ def run_steps(
     steps: list[Step],
     params: str,
     *,
-    workdir: str | None = None,
+    root: str | None = None,
     retries: int = 0,
     retry_delay_s: float = 0.0,
 ) -> dict[str, Any]:
     """Submit every step to the flow's task runner, each after the steps it waits for.
+
+    ``root``: the folder the stages read and write under (default the working directory).
 
     Returns:
         The futures by step name (resolve with ``.result()``).
@@ -102,7 +104,7 @@ def run_steps(
     futures: dict[str, Any] = {}
     for step in steps:
         task = step.task.with_options(retries=retries, retry_delay_seconds=retry_delay_s)
-        extra = {"workdir": workdir} if workdir is not None else {}
+        extra = {"root": root} if root is not None else {}
         futures[step.name] = task.submit(
             params, **step.options, **extra, wait_for=[futures[name] for name in step.after]
         )

@@ -368,6 +368,11 @@ def serve() -> None:
     Needs a Prefect API: `prefect server start` in another terminal (and
     PREFECT_API_URL=http://127.0.0.1:4200/api), or Prefect Cloud.
     """
+    project = str(Path.cwd())  # flows/ is a folder of the project, not an installed package
+    if not (Path(project) / "flows").is_dir():
+        raise ValueError("inventory serve runs in the project folder (the one holding flows/)")
+    if project not in sys.path:
+        sys.path.insert(0, project)
     from flows.serve import serve_all  # the orchestrator is imported only by this command
 
     serve_all(str(_OPTIONS["params"]))

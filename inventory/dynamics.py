@@ -44,10 +44,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from inventory.instance import Instance
+
+if TYPE_CHECKING:
+    from inventory.policies import Policy
 
 __all__ = [
     "State",
@@ -519,7 +523,7 @@ class WeekKernel:
 def simulate(
     instance: Instance,
     demand: np.ndarray,
-    policy,
+    policy: Policy,
     *,
     terminal: bool = True,
 ) -> SimulationResult:

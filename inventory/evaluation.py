@@ -8,23 +8,15 @@ cover), lost units, container utilisation and how much the projection changed th
 proposed orders. :func:`write_evaluation` writes the small JSON for ``dvc metrics``, CSV
 for ``dvc plots`` and PNG figures.
 
-Policies come from a registry so other modules can add theirs with one line::
-
-    from inventory.evaluation import register_policy
-
-    @register_policy("milp_open_loop")
-    def _open_loop(config, instance, mode, train_demand):
-        return PlanReplay(solve_plan(...))   # or None when not applicable
-
-:func:`build_policies` imports the modules listed in :data:`POLICY_MODULES` first (a
-module that does not exist yet is skipped), so registration happens on import.
+Policies come from the explicit table :data:`inventory.policy_factories.POLICY_FACTORIES`;
+:func:`run_evaluation` builds them from what the stage passes (scenarios, model folder,
+solved plans, tuning cache). Optional capabilities (seeing the scenarios first, running on
+a subset, proving bounds, parallel stress sets) are the Protocols of
+:mod:`inventory.policies`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,249 +30,23 @@ from inventory.dynamics import SimulationResult, simulate
 from inventory.instance import Instance
 from inventory.io import write_csv, write_json
 from inventory.policies import (
-    BaseStock,
-    DoNothing,
-    OrderUpTo,
+    BoundsScenarios,
+    EvaluatesInParallel,
+    LimitsScenarios,
+    ObservesDemand,
     Policy,
-    SSPolicy,
-    TuningResult,
-    planner_levels,
-    tune_base_stock,
-    tune_s_s,
 )
-from inventory.scenarios import DemandModel, deterministic_demand, sample_demand
+from inventory.policy_factories import PolicySources, build_policies
+from inventory.scenarios import Scenarios, scenarios_for
 
 __all__ = [
-    "POLICY_FACTORIES",
-    "POLICY_MODULES",
-    "PolicyFactory",
-    "register_policy",
-    "build_policies",
-    "demand_model_for",
-    "scenarios_for",
-    "Scenarios",
     "PolicySummary",
     "Evaluation",
     "evaluate_policies",
     "write_evaluation",
     "run_evaluation",
     "summarise",
-    "MODES",
 ]
-
-MODES = ("deterministic", "stochastic")
-
-PolicyFactory = Callable[[Config, Instance, str, np.ndarray], Policy | None]
-POLICY_FACTORIES: dict[str, PolicyFactory] = {}
-# Modules imported by build_policies so that their @register_policy lines run.
-POLICY_MODULES: list[str] = ["inventory.milp", "inventory.milp_policies", "inventory.training"]
-DEMAND_MODEL_PATH = Path("artifacts/demand_model.json")
-
-
-def register_policy(name: str) -> Callable[[PolicyFactory], PolicyFactory]:
-    """Decorator: register ``fn(config, instance, mode, train_demand) -> Policy | None``."""
-
-    def decorator(factory: PolicyFactory) -> PolicyFactory:
-        POLICY_FACTORIES[name] = factory
-        return factory
-
-    return decorator
-
-
-@register_policy("order_up_to")
-def _order_up_to(config: Config, instance: Instance, mode: str, train: np.ndarray) -> Policy:
-    return OrderUpTo(config.simulation.review_period_weeks)
-
-
-# Tuned levels are kept on disk under a key of everything they depend on (instance,
-# training scenarios, tuning knobs), so the recommend stage and a re-run evaluation reuse
-# the evaluation's search instead of repeating it (tens of seconds at the default size).
-TUNING_CACHE_DIR = Path("artifacts/cache/tuned")
-
-
-def _tuning_key(kind: str, config: Config, instance: Instance, train: np.ndarray) -> str:
-    digest = hashlib.sha256(instance.fingerprint())
-    digest.update(np.ascontiguousarray(train, dtype=float).tobytes())
-    knobs = (
-        kind,
-        config.simulation.review_period_weeks,
-        config.simulation.terminal_cost,
-        config.evaluation.tune_max_passes,
-    )
-    digest.update(repr(knobs).encode())
-    return f"{kind}-{digest.hexdigest()[:20]}"
-
-
-def _cached_tuning(
-    kind: str, config: Config, instance: Instance, train: np.ndarray, tune: Callable
-) -> TuningResult:
-    """``tune()`` once per key; later calls rebuild the policy from the stored levels."""
-    path = TUNING_CACHE_DIR / f"{_tuning_key(kind, config, instance, train)}.json"
-    levels = planner_levels(instance, config.simulation.review_period_weeks)
-    if path.is_file():
-        try:
-            stored = json.loads(path.read_text())
-            offset = np.asarray(stored["safety_units"], dtype=float)
-            quantity = np.asarray(stored["order_quantity"], dtype=float)
-            policy = (
-                BaseStock(levels, offset)
-                if kind == "base_stock"
-                else SSPolicy(levels, quantity, offset)
-            )
-            return TuningResult(
-                policy,
-                offset,
-                quantity,
-                np.asarray(stored["cost_per_sku"], dtype=float),
-                float(stored["cost"]),
-            )
-        except (OSError, ValueError, KeyError):
-            pass  # unreadable: tune again and overwrite it
-    result = tune()
-    write_json(
-        path,
-        {
-            "safety_units": result.safety_units,
-            "order_quantity": result.order_quantity,
-            "cost_per_sku": result.cost_per_sku,
-            "cost": result.cost,
-        },
-    )
-    return result
-
-
-def _tuned_base_stock(config: Config, instance: Instance, train: np.ndarray) -> TuningResult:
-    return _cached_tuning(
-        "base_stock",
-        config,
-        instance,
-        train,
-        lambda: tune_base_stock(
-            instance,
-            train,
-            review_period_weeks=config.simulation.review_period_weeks,
-            terminal=config.simulation.terminal_cost,
-            max_passes=config.evaluation.tune_max_passes,
-        ),
-    )
-
-
-@register_policy("base_stock")
-def _base_stock(config: Config, instance: Instance, mode: str, train: np.ndarray) -> Policy:
-    return _tuned_base_stock(config, instance, train).policy
-
-
-@register_policy("s_S")
-def _s_s(config: Config, instance: Instance, mode: str, train: np.ndarray) -> Policy:
-    return _cached_tuning(
-        "s_S",
-        config,
-        instance,
-        train,
-        lambda: tune_s_s(
-            instance,
-            train,
-            review_period_weeks=config.simulation.review_period_weeks,
-            terminal=config.simulation.terminal_cost,
-            max_passes=config.evaluation.tune_max_passes,
-            base=_tuned_base_stock(config, instance, train),
-        ),
-    ).policy
-
-
-@register_policy("do_nothing")
-def _do_nothing(config: Config, instance: Instance, mode: str, train: np.ndarray) -> Policy:
-    return DoNothing()
-
-
-def _import_policy_modules() -> None:
-    for module in POLICY_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:  # the module exists but one of its imports is missing
-                raise
-
-
-def build_policies(
-    config: Config,
-    instance: Instance,
-    mode: str,
-    train_demand: np.ndarray,
-    names: Iterable[str] | None = None,
-    progress: Callable[[Iterable[str], str], Iterable[str]] | None = None,
-) -> dict[str, Policy]:
-    """Build the policies named in ``evaluation.policies`` (or ``names``).
-
-    Factories returning ``None`` (e.g. no trained model yet) are left out.
-
-    Raises:
-        ValueError: a name is not registered.
-    """
-    _import_policy_modules()
-    names = list(config.evaluation.policies if names is None else names)
-    unknown = [name for name in names if name not in POLICY_FACTORIES]
-    if unknown:
-        raise ValueError(
-            f"evaluation.policies: unknown {unknown}; registered: {sorted(POLICY_FACTORIES)}"
-        )
-    iterate = progress or (lambda items, _: items)
-    built = {}
-    for name in iterate(names, f"build policies ({mode})"):
-        policy = POLICY_FACTORIES[name](config, instance, mode, train_demand)
-        if policy is not None:
-            built[name] = policy
-    return built
-
-
-# --------------------------------------------------------------------------- scenarios
-
-
-def demand_model_for(
-    config: Config, instance: Instance, path: str | Path = DEMAND_MODEL_PATH
-) -> tuple[DemandModel, str]:
-    """The demand model of stochastic mode and a one-line description of where it came from.
-
-    ``simulation.demand_model: fitted`` reads the forecast stage's fitted model at
-    ``path`` (``inventory.forecast.load_demand_model``); while that file does not exist, a
-    negative binomial with ``forecast.fallback_dispersion`` for every SKU is used, and
-    the description says so.
-    """
-    family = config.simulation.demand_model
-    dispersion = config.forecast.fallback_dispersion
-    if family != "fitted":
-        return DemandModel.uniform(family, instance.n_skus, dispersion), family
-    if Path(path).exists():
-        from inventory.forecast import load_demand_model
-
-        return load_demand_model(path, instance), f"fitted ({path})"
-    fallback = DemandModel.uniform("negative_binomial", instance.n_skus, dispersion)
-    return fallback, f"fallback negative_binomial(size={dispersion}): no {path} yet"
-
-
-@dataclass(frozen=True)
-class Scenarios:
-    """Shared evaluation scenarios, training scenarios for tuning, and their origin."""
-
-    evaluation: np.ndarray
-    training: np.ndarray
-    description: str
-
-
-def scenarios_for(config: Config, instance: Instance, mode: str) -> Scenarios:
-    """Deterministic: the forecast (one scenario). Stochastic: seeded draws (CRN)."""
-    if mode == "deterministic":
-        demand = deterministic_demand(instance)
-        return Scenarios(demand, demand, "forecast")
-    if mode != "stochastic":
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    model, description = demand_model_for(config, instance)
-    sim = config.simulation
-    return Scenarios(
-        sample_demand(instance, model, sim.n_eval_scenarios, sim.eval_seed),
-        sample_demand(instance, model, sim.n_train_scenarios, sim.train_seed),
-        description,
-    )
 
 
 # --------------------------------------------------------------------------- metrics
@@ -371,9 +137,8 @@ class Evaluation:
 
 def _show_demand(policy: Policy, demand: np.ndarray) -> None:
     """Hand the scenarios to a perfect-information benchmark (the MILP hindsight plan)."""
-    observe = getattr(policy, "observe_demand", None)
-    if observe is not None:
-        observe(demand)
+    if isinstance(policy, ObservesDemand):
+        policy.observe_demand(demand)
 
 
 def _stress_outcome(
@@ -425,7 +190,7 @@ def _submit_stress(
 def _scenario_limit(policy: Policy, n_scenarios: int) -> int:
     """How many of the shared scenarios a policy runs on: all of them, or the first
     ``policy.max_scenarios`` (the hindsight MILP solves one model per scenario)."""
-    limit = getattr(policy, "max_scenarios", None)
+    limit = policy.max_scenarios if isinstance(policy, LimitsScenarios) else None
     return n_scenarios if limit is None else max(1, min(int(limit), n_scenarios))
 
 
@@ -441,7 +206,7 @@ def _add_bound_gaps(
     the optimality gap of its plans.
     """
     for name, policy in policies.items():
-        bounds = getattr(policy, "scenario_bounds", None)
+        bounds = policy.scenario_bounds if isinstance(policy, BoundsScenarios) else None
         if bounds is None or name not in summaries:
             continue
         bounds = np.asarray(bounds, dtype=float)
@@ -504,13 +269,14 @@ def evaluate_policies(
     target = None
     stress: dict[str, dict[str, float]] = {}
     for name in iterate(list(policies), f"evaluate ({mode})"):
-        subset = _scenario_limit(policies[name], len(demand))
-        limited = getattr(policies[name], "max_scenarios", None) is not None
+        policy = policies[name]
+        subset = _scenario_limit(policy, len(demand))
+        limited = isinstance(policy, LimitsScenarios) and policy.max_scenarios is not None
         pending = {}
-        if not limited and getattr(policies[name], "parallel_evaluation", False):
-            pending = _submit_stress(instance, policies[name], stress_scenarios, terminal, workers)
-        _show_demand(policies[name], demand[:subset])
-        result = simulate(instance, demand[:subset], policies[name], terminal=terminal)
+        if not limited and isinstance(policy, EvaluatesInParallel) and policy.parallel_evaluation:
+            pending = _submit_stress(instance, policy, stress_scenarios, terminal, workers)
+        _show_demand(policy, demand[:subset])
+        result = simulate(instance, demand[:subset], policy, terminal=terminal)
         summaries[name] = summarise(name, instance, result, confidence)
         if limited:
             summaries[name].metrics["n_scenarios"] = float(subset)
@@ -521,7 +287,7 @@ def evaluate_policies(
             if label in pending:
                 cost, fill_rate = pending[label].result()
             else:
-                cost, fill_rate = _stress_outcome(instance, policies[name], extra, terminal)
+                cost, fill_rate = _stress_outcome(instance, policy, extra, terminal)
             base = summaries[name].metrics["total_cost"]
             stress.setdefault(label, {})[name] = float(cost.mean())
             stress[label][f"{name}_degradation"] = float(cost.mean() / max(base, 1e-12) - 1)
@@ -556,9 +322,9 @@ def write_evaluation(
     evaluation: Evaluation,
     instance: Instance,
     *,
-    metrics_dir: str | Path = "metrics",
-    artifacts_dir: str | Path = "artifacts/evaluation",
-    figures_dir: str | Path = "reports/figures",
+    metrics_dir: str | Path,
+    artifacts_dir: str | Path,
+    figures_dir: str | Path,
     n_plot_skus: int = 4,
 ) -> dict[str, str]:
     """Write the metrics JSON, the CSV tables and the PNG figures; return their paths."""
@@ -641,15 +407,33 @@ def run_evaluation(
     instance: Instance,
     mode: str,
     *,
+    metrics_dir: str | Path,
+    artifacts_dir: str | Path,
+    figures_dir: str | Path,
+    scenarios: Scenarios | None = None,
+    sources: PolicySources | None = None,
     stress_scenarios: dict[str, np.ndarray] | None = None,
     progress: Callable[[Iterable[str], str], Iterable[str]] | None = None,
-    metrics_dir: str | Path = "metrics",
-    artifacts_dir: str | Path = "artifacts/evaluation",
-    figures_dir: str | Path = "reports/figures",
 ) -> tuple[Evaluation, dict[str, str]]:
-    """Scenarios, policies, simulation and outputs of one mode, as the stage runs them."""
-    scenarios = scenarios_for(config, instance, mode)
-    policies = build_policies(config, instance, mode, scenarios.training, progress=progress)
+    """Scenarios, policies, simulation and outputs of one mode, as the stage runs them.
+
+    Args:
+        config: The validated config.
+        instance: The planning instance.
+        mode: ``deterministic`` or ``stochastic``.
+        metrics_dir: Folder of ``evaluation_<mode>.json``.
+        artifacts_dir: Folder of the ``<mode>/*.csv`` tables.
+        figures_dir: Folder of the PNG figures.
+        scenarios: The shared scenarios; default :func:`inventory.scenarios.scenarios_for`
+            without a fitted demand model.
+        sources: What the policies read (see :class:`inventory.policy_factories.PolicySources`).
+        stress_scenarios: Extra scenario sets (see :func:`evaluate_policies`).
+        progress: Optional ``(items, description) -> items`` wrapper (a progress bar).
+    """
+    scenarios = scenarios or scenarios_for(config, instance, mode)
+    policies = build_policies(
+        config, instance, mode, scenarios.training, sources, progress=progress
+    )
     evaluation = evaluate_policies(
         instance,
         policies,

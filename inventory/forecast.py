@@ -42,7 +42,6 @@ import pandera.pandas as pa
 from scipy import optimize, stats
 
 from inventory.config import ForecastConfig
-from inventory.instance import Instance
 from inventory.io import read_json, write_csv, write_json
 from inventory.scenarios import FAMILIES, DemandModel
 
@@ -71,7 +70,6 @@ __all__ = [
     "forecast_tables",
     "forecast_schema",
     "save_demand_model",
-    "load_demand_model",
     "demand_model_table",
     "write_forecast",
     "read_forecast",
@@ -825,48 +823,31 @@ def demand_model_table(path: str | Path) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
-def load_demand_model(path: str | Path, instance: Instance) -> DemandModel:
-    """The fitted :class:`DemandModel` of ``instance``'s location and SKUs, in its order.
-
-    Raises:
-        ValueError: the file, the location or some SKUs are missing (run ``inventory forecast``).
-    """
-    path = Path(path)
-    if not path.exists():
-        raise ValueError(f"{path}: no fitted demand model; run `inventory forecast` first")
-    entry = read_json(path)["locations"].get(instance.location)
-    if entry is None:
-        raise ValueError(f"{path}: no demand model for location {instance.location!r}")
-    index = {sku: i for i, sku in enumerate(entry["skus"])}
-    missing = [sku for sku in instance.skus if sku not in index]
-    if missing:
-        raise ValueError(
-            f"{path}: no demand model for {len(missing)} SKU(s) ({', '.join(missing[:5])}); "
-            "re-run `inventory forecast`"
-        )
-    rows = [index[sku] for sku in instance.skus]
-    return DemandModel(
-        tuple(entry["family"][i] for i in rows),
-        np.array([entry["dispersion"][i] for i in rows], dtype=float),
-    )
-
-
 def write_forecast(
-    result: ForecastResult, artifacts_dir: str | Path, metrics_dir: str | Path
+    result: ForecastResult,
+    *,
+    forecast: Path,
+    demand_model: Path,
+    backtest: Path,
+    metrics: Path,
+    by_sku: Path,
 ) -> dict[str, str]:
     """Write the forecast stage's outputs atomically; return name -> path.
 
-    ``artifacts/forecast.csv`` (forecast and quantiles), ``artifacts/demand_model.json``,
-    ``artifacts/forecast_backtest.csv`` (out-of-sample backtest forecasts, the drift
-    reference), ``metrics/forecast.json`` and ``metrics/forecast_by_sku.csv``.
+    Args:
+        result: What :func:`forecast_tables` computed.
+        forecast: CSV of the forecast and its quantiles.
+        demand_model: JSON of the fitted demand models.
+        backtest: CSV of the out-of-sample backtest forecasts (the drift reference).
+        metrics: JSON of the summary metrics.
+        by_sku: CSV of the metrics per SKU.
     """
-    artifacts, metrics = Path(artifacts_dir), Path(metrics_dir)
     paths = {
-        "forecast": write_csv(artifacts / "forecast.csv", _dated(result.forecast)),
-        "demand_model": save_demand_model(artifacts / "demand_model.json", result.demand_models),
-        "backtest": write_csv(artifacts / "forecast_backtest.csv", _dated(result.backtest)),
-        "metrics": write_json(metrics / "forecast.json", result.summary),
-        "by_sku": write_csv(metrics / "forecast_by_sku.csv", result.by_sku.round(5)),
+        "forecast": write_csv(forecast, _dated(result.forecast)),
+        "demand_model": save_demand_model(demand_model, result.demand_models),
+        "backtest": write_csv(backtest, _dated(result.backtest)),
+        "metrics": write_json(metrics, result.summary),
+        "by_sku": write_csv(by_sku, result.by_sku.round(5)),
     }
     return {name: str(path) for name, path in paths.items()}
 
@@ -900,7 +881,7 @@ def read_forecast(path: str | Path, config: ForecastConfig | None = None) -> pd.
 
 
 def planning_forecast(
-    path: str | Path = "artifacts/forecast.csv", config: ForecastConfig | None = None
+    path: str | Path, config: ForecastConfig | None = None
 ) -> pd.DataFrame | None:
     """The forecast stage's forecast as a ``forecast`` override for
     :func:`inventory.data.build_instance` / ``load_instance`` (sku, location, week,

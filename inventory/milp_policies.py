@@ -31,8 +31,8 @@ enough to stay exact.
   ``milp.hindsight_scenarios`` scenarios (``max_scenarios``); every policy's gap to the
   bound is taken on those.
 
-The factories at the bottom register these under ``milp_open_loop``, ``milp_rolling``,
-``milp_saa`` and ``milp_hindsight`` in :data:`inventory.evaluation.POLICY_FACTORIES`.
+The evaluator builds them under ``milp_open_loop``, ``milp_rolling``, ``milp_saa`` and
+``milp_hindsight`` (:data:`inventory.policy_factories.POLICY_FACTORIES`).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +52,7 @@ from inventory.milp import SolveResult, solve_plan, window_instance
 from inventory.scenarios import deterministic_demand
 
 __all__ = [
+    "SolvedPlans",
     "plan_key",
     "saa_settings",
     "write_solved_plan",
@@ -59,7 +61,6 @@ __all__ = [
     "SampleAveragePlan",
     "RollingHorizon",
     "Hindsight",
-    "milp_policies",
 ]
 
 
@@ -93,8 +94,15 @@ class _FixedPlan:
 # depends on. The evaluator takes a stored plan whose key matches instead of solving again:
 # a time-limited solve can end differently on a busy machine, so re-solving would cost
 # minutes and could evaluate another plan than the one the solve stage reported.
-SOLVED_PLANS_DIR = Path("artifacts/milp")
-SOLVE_METRICS_DIR = Path("metrics")
+
+
+@dataclass(frozen=True)
+class SolvedPlans:
+    """Where the solve stage wrote its plans: ``plan_<mode>.csv`` in ``plans_dir`` and
+    ``solve_<mode>.json`` (with the plan's key) in ``metrics_dir``."""
+
+    plans_dir: Path
+    metrics_dir: Path
 
 
 def saa_settings(config: Config) -> MilpConfig:
@@ -126,8 +134,8 @@ def write_solved_plan(
     orders: np.ndarray,
     metrics: dict,
     *,
-    plans_dir: str | Path = SOLVED_PLANS_DIR,
-    metrics_dir: str | Path = SOLVE_METRICS_DIR,
+    plans_dir: str | Path,
+    metrics_dir: str | Path,
 ) -> tuple[Path, Path]:
     """Write a plan (sku, week, order) and its metrics where :func:`load_solved_plan`
     reads them; ``metrics`` should hold the ``plan_key`` it is valid for."""
@@ -154,8 +162,8 @@ def load_solved_plan(
     mode: str,
     key: str,
     *,
-    plans_dir: str | Path = SOLVED_PLANS_DIR,
-    metrics_dir: str | Path = SOLVE_METRICS_DIR,
+    plans_dir: str | Path,
+    metrics_dir: str | Path,
 ) -> SolveResult | None:
     """The solve stage's plan of ``mode`` when its key is ``key`` (else None)."""
     import pandas as pd
@@ -193,12 +201,17 @@ def _solve_or_load(
     demand: np.ndarray | None,
     settings: MilpConfig,
     terminal: bool,
-    stored: str | None,
+    stored: SolvedPlans | None,
+    mode: str,
 ) -> SolveResult:
     if stored is not None:
         scenarios = deterministic_demand(instance) if demand is None else demand
         loaded = load_solved_plan(
-            instance, stored, plan_key(instance, scenarios, settings, terminal)
+            instance,
+            mode,
+            plan_key(instance, scenarios, settings, terminal),
+            plans_dir=stored.plans_dir,
+            metrics_dir=stored.metrics_dir,
         )
         if loaded is not None:
             return loaded
@@ -208,8 +221,8 @@ def _solve_or_load(
 class OpenLoopPlan(_FixedPlan):
     """The deterministic MILP plan on the forecast, replayed open loop.
 
-    ``stored="deterministic"``: take the solve stage's plan when it was solved for exactly
-    this instance and these settings (see :func:`load_solved_plan`).
+    ``stored``: take the solve stage's deterministic plan from there when it was solved
+    for exactly this instance and these settings (see :func:`load_solved_plan`).
     """
 
     def __init__(
@@ -218,16 +231,16 @@ class OpenLoopPlan(_FixedPlan):
         settings: MilpConfig,
         *,
         terminal: bool,
-        stored: str | None = None,
+        stored: SolvedPlans | None = None,
     ) -> None:
-        self.result = _solve_or_load(instance, None, settings, terminal, stored)
+        self.result = _solve_or_load(instance, None, settings, terminal, stored, "deterministic")
         self.plan = _require_plan(self.result, "milp_open_loop")
 
 
 class SampleAveragePlan(_FixedPlan):
     """One plan minimising the mean cost over ``demand`` (K, T, P) training scenarios.
 
-    ``stored="stochastic"``: take the solve stage's plan when it matches (see
+    ``stored``: take the solve stage's stochastic plan from there when it matches (see
     :class:`OpenLoopPlan`).
     """
 
@@ -238,9 +251,9 @@ class SampleAveragePlan(_FixedPlan):
         settings: MilpConfig,
         *,
         terminal: bool,
-        stored: str | None = None,
+        stored: SolvedPlans | None = None,
     ) -> None:
-        self.result = _solve_or_load(instance, demand, settings, terminal, stored)
+        self.result = _solve_or_load(instance, demand, settings, terminal, stored, "stochastic")
         self.plan = _require_plan(self.result, "milp_saa")
 
 
@@ -381,93 +394,3 @@ class Hindsight:
 
     def act(self, instance: Instance, state: State, t: int) -> np.ndarray:
         return self.plans[:, t]
-
-
-# --------------------------------------------------------------------------- factories
-
-
-def _terminal(config: Config) -> bool:
-    return config.simulation.terminal_cost
-
-
-def milp_policies(
-    config: Config, instance: Instance, mode: str, train_demand: np.ndarray
-) -> dict[str, object]:
-    """All MILP policies for one evaluation mode (name -> policy); see module docstring.
-
-    ``milp_hindsight`` solves one MILP per scenario, so in stochastic mode the evaluator
-    runs it on the first ``milp.hindsight_scenarios`` scenarios only (and on no stress
-    set), with its own time limit and method. The open-loop plan is cached, so both
-    modes and ``milp_saa`` in deterministic mode reuse one solve.
-    """
-    built = {
-        name: factory(config, instance, mode, train_demand) for name, factory in _FACTORIES.items()
-    }
-    return {name: policy for name, policy in built.items() if policy is not None}
-
-
-_OPEN_LOOP_CACHE: dict[tuple, OpenLoopPlan] = {}
-
-
-def _open_loop(config: Config, instance: Instance, mode: str, train: np.ndarray):
-    """The plan on the forecast; solved once per instance and settings (both modes)."""
-    key = (instance.fingerprint(), config.milp, _terminal(config))
-    if key not in _OPEN_LOOP_CACHE:
-        _OPEN_LOOP_CACHE.clear()
-        _OPEN_LOOP_CACHE[key] = OpenLoopPlan(
-            instance, config.milp, terminal=_terminal(config), stored="deterministic"
-        )
-    return _OPEN_LOOP_CACHE[key]
-
-
-def _saa(config: Config, instance: Instance, mode: str, train: np.ndarray):
-    if mode == "deterministic":
-        return _open_loop(config, instance, mode, train)
-    scenarios = train[: config.milp.saa_scenarios]
-    return SampleAveragePlan(
-        instance, scenarios, saa_settings(config), terminal=_terminal(config), stored="stochastic"
-    )
-
-
-def _rolling(config: Config, instance: Instance, mode: str, train: np.ndarray):
-    return RollingHorizon(config.milp, terminal=_terminal(config))
-
-
-def _hindsight(config: Config, instance: Instance, mode: str, train: np.ndarray):
-    if mode == "deterministic":  # one scenario, the forecast: the open-loop plan is it
-        settings, limit = config.milp, None
-    else:
-        settings = config.milp.model_copy(
-            update={
-                "time_limit_s": config.milp.hindsight_time_limit_s,
-                "method": config.milp.hindsight_method,
-                "relaxed_fallback": False,
-            }
-        )
-        limit = config.milp.hindsight_scenarios
-    policy = Hindsight(
-        settings,
-        terminal=_terminal(config),
-        forecast_plan=lambda: _open_loop(config, instance, mode, train).result,
-        max_scenarios=limit,
-    )
-    policy.prepare(instance)
-    return policy
-
-
-_FACTORIES = {
-    "milp_open_loop": _open_loop,
-    "milp_rolling": _rolling,
-    "milp_saa": _saa,
-    "milp_hindsight": _hindsight,
-}
-
-
-def _register() -> None:
-    from inventory.evaluation import register_policy
-
-    for name, factory in _FACTORIES.items():
-        register_policy(name)(factory)
-
-
-_register()

@@ -31,6 +31,10 @@ from inventory.instance import Instance
 
 __all__ = [
     "Policy",
+    "ObservesDemand",
+    "LimitsScenarios",
+    "BoundsScenarios",
+    "EvaluatesInParallel",
     "OrderUpTo",
     "BaseStock",
     "SSPolicy",
@@ -55,6 +59,41 @@ class Policy(Protocol):
 
     def act(self, instance: Instance, state: State, t: int) -> np.ndarray:
         """Proposed orders (before projection) for week ``t``, shape (N, P)."""
+
+
+# Optional capabilities the evaluator checks for (``isinstance``); a policy declares one by
+# having the member, as the MILP hindsight and rolling-horizon policies do.
+
+
+@runtime_checkable
+class ObservesDemand(Protocol):
+    """A perfect-information benchmark: sees the scenarios before it is simulated."""
+
+    def observe_demand(self, demand: np.ndarray) -> None:
+        """Take the demand scenarios (N, T, P) it will be simulated on."""
+
+
+@runtime_checkable
+class LimitsScenarios(Protocol):
+    """A policy run on the first ``max_scenarios`` shared scenarios only (None: all)."""
+
+    max_scenarios: int | None
+
+
+@runtime_checkable
+class BoundsScenarios(Protocol):
+    """A policy that proves a lower bound on any policy's cost per observed scenario."""
+
+    @property
+    def scenario_bounds(self) -> np.ndarray | None:
+        """Bound per scenario (NaN where none was proven), None before it has run."""
+
+
+@runtime_checkable
+class EvaluatesInParallel(Protocol):
+    """A slow policy whose stress sets may run in worker processes (``True``)."""
+
+    parallel_evaluation: bool
 
 
 # --------------------------------------------------------------------------- helpers

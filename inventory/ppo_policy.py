@@ -21,15 +21,12 @@ by held-out mean cost), ``vecnormalize.pkl`` and ``meta.json`` (catalog, observa
 shape, env settings, anchor offsets). Loading it for an instance with other SKUs or
 another observation shape raises :class:`ValueError`.
 
-The factory registered as ``"ppo"`` in :data:`inventory.evaluation.POLICY_FACTORIES`
-returns ``None`` while no model exists for the mode, so the evaluator skips PPO.
+The evaluator's ``"ppo"`` factory (:mod:`inventory.policy_factories`) loads the model
+folder the stage passes it, and raises ValueError when it holds no model.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import warnings
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
@@ -37,41 +34,29 @@ from typing import Any
 
 import numpy as np
 
-from inventory.config import Config
 from inventory.dynamics import State
 from inventory.env import EnvKnobs, EnvSettings, InventoryVecEnv
-from inventory.evaluation import register_policy
 from inventory.instance import Instance
 from inventory.io import read_json
 from inventory.policies import cover_levels, planner_levels
-from inventory.scenarios import DemandModel
 
 __all__ = [
     "PPOPolicy",
     "MODEL_FILE",
     "NORMALIZER_FILE",
     "META_FILE",
-    "MODELS_DIR",
-    "model_dir",
     "catalog_meta",
     "check_catalog",
     "settings_from_meta",
     "anchor_levels",
     "target_levels",
-    "demand_model_id",
 ]
 
 MODEL_FILE = "model.zip"
 NORMALIZER_FILE = "vecnormalize.pkl"
 META_FILE = "meta.json"
-MODELS_DIR = Path("models")
 
 Normalizer = Callable[[np.ndarray], np.ndarray]
-
-
-def model_dir(mode: str, location: str | None = None, root: str | Path = MODELS_DIR) -> Path:
-    """``models/ppo_<mode>`` (the default location) or ``models/ppo_<mode>_<location>``."""
-    return Path(root) / (f"ppo_{mode}_{location}" if location else f"ppo_{mode}")
 
 
 def catalog_meta(instance: Instance, settings: EnvSettings, obs_dim: int) -> dict[str, Any]:
@@ -124,14 +109,6 @@ def anchor_levels(
     else:
         base = planner_levels(instance, review_period_weeks)
     return base + np.asarray(offset, dtype=float)
-
-
-def demand_model_id(model: DemandModel | None) -> str:
-    """Short fingerprint of a demand model ("forecast" for deterministic demand)."""
-    if model is None:
-        return "forecast"
-    payload = [list(model.family), np.round(np.asarray(model.dispersion, float), 6).tolist()]
-    return hashlib.sha1(json.dumps(payload).encode()).hexdigest()[:12]
 
 
 def check_catalog(meta: dict[str, Any], instance: Instance, obs_dim: int, where: str) -> None:
@@ -221,31 +198,3 @@ class PPOPolicy:
             obs = self.normalize(obs)
         action, _ = self.model.predict(obs, deterministic=True)
         return core.orders_from_action(action)
-
-
-def find_model(mode: str, location: str, default_location: str, root: str | Path = MODELS_DIR):
-    """The model folder for a mode and location, or None when none was trained."""
-    candidates = [model_dir(mode, location, root)]
-    if location == default_location:
-        candidates.insert(0, model_dir(mode, None, root))
-    return next((c for c in candidates if (c / MODEL_FILE).exists()), None)
-
-
-@register_policy("ppo")
-def _ppo(config: Config, instance: Instance, mode: str, train: np.ndarray) -> PPOPolicy | None:
-    folder = find_model(mode, instance.location, config.simulation.location)
-    if folder is None:
-        return None
-    policy = PPOPolicy.load(folder, instance)
-    trained_on = policy.meta.get("demand_model_id")
-    if mode == "stochastic" and trained_on is not None:
-        from inventory.evaluation import demand_model_for
-
-        current = demand_model_id(demand_model_for(config, instance)[0])
-        if current != trained_on:
-            warnings.warn(
-                f"PPO model {folder} was trained on another demand model ({trained_on}, now "
-                f"{current}); retrain it: inventory train --mode stochastic",
-                stacklevel=2,
-            )
-    return policy

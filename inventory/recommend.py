@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -37,7 +38,10 @@ from inventory.dynamics import SimulationResult, containers_used, simulate
 from inventory.instance import Instance
 from inventory.io import read_json, write_csv, write_json, write_text
 from inventory.report import best_policy, markdown_table
-from inventory.scenarios import deterministic_demand
+from inventory.scenarios import DemandModel, deterministic_demand
+
+if TYPE_CHECKING:
+    from inventory.policy_factories import PolicySources
 
 __all__ = [
     "REASONS",
@@ -314,26 +318,40 @@ def write_recommendation(
     metrics_dir: Path,
     reports_dir: Path,
     artifacts_dir: Path,
+    demand_model: tuple[DemandModel, str] | None = None,
+    sources: PolicySources | None = None,
 ) -> dict[str, str]:
     """Build the chosen policy as the evaluator does, recommend, write CSV/markdown/JSON.
+
+    Args:
+        config: The validated config (``recommend`` group).
+        instance: The planning instance.
+        state: Optional CSV of today's state (:func:`read_state`).
+        metrics_dir: Folder of the evaluation metrics (``best``) and of
+            ``recommendation.json``.
+        reports_dir: Folder of ``recommendation.csv`` and ``.md``.
+        artifacts_dir: Folder of ``projection.csv`` and ``plan.csv``.
+        demand_model: (model, description) of stochastic mode, as the evaluator's.
+        sources: What the policy reads (model folder, solved plans, tuning cache).
 
     Returns:
         The files written, by name (``orders``, ``markdown``, ``projection``, ``plan``,
         ``metrics``).
+
+    Raises:
+        ValueError: the policy's input is missing (e.g. no trained model: the message
+            says how to make it), or a bad state file.
     """
-    from inventory.evaluation import build_policies, scenarios_for
+    from inventory.policy_factories import build_policies
+    from inventory.scenarios import scenarios_for
 
     if state is not None:
         instance = apply_state(instance, read_state(state, instance))
     name = choose_policy(config, metrics_dir)
     mode = config.recommend.mode
-    scenarios = scenarios_for(config, instance, mode)
-    policy = build_policies(config, instance, mode, scenarios.training, names=[name]).get(name)
-    if policy is None:
-        raise ValueError(
-            f"policy {name!r} is not available in {mode} mode (e.g. no trained model yet); "
-            "set recommend.policy in params.yaml to another policy"
-        )
+    scenarios = scenarios_for(config, instance, mode, demand_model)
+    built = build_policies(config, instance, mode, scenarios.training, sources, names=[name])
+    policy = built[name]
     rec = recommend_orders(instance, policy, name, config.recommend.lookahead_weeks)
     files = {
         "orders": write_csv(reports_dir / "recommendation.csv", rec.orders),

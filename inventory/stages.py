@@ -6,54 +6,101 @@ A stage has the same name here, on the command line (``inventory <stage>``), in
 CLI, from DVC and from Prefect alike. Stages write only under ``artifacts/``, ``models/``,
 ``metrics/`` and ``reports/`` (the generator and importers write the data folder, which no
 pipeline stage writes).
+
+Every path comes from one :class:`~inventory.layout.Layout` (``layout``: default the
+working directory's, :meth:`Layout.from_config`); the stages read the inputs there (the
+demand model, the model folder, the solved plans) and pass them to the domain modules,
+which know no paths of their own. The scale-out passes each location's layout.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from inventory.config import Config
 from inventory.instance import Instance
 from inventory.io import write_json
+from inventory.layout import Layout
 
-ARTIFACTS = Path("artifacts")
-MODELS = Path("models")
-METRICS = Path("metrics")
-REPORTS = Path("reports")
-VALIDATION_REPORT = REPORTS / "validation.json"
-FORECAST = ARTIFACTS / "forecast.csv"
+if TYPE_CHECKING:
+    from inventory.policy_factories import PolicySources
+    from inventory.scenarios import DemandModel
 
 
-def planning_instance(config: Config, location: str | None = None) -> Instance:
+def _layout(config: Config, layout: Layout | None) -> Layout:
+    return layout if layout is not None else Layout.from_config(config)
+
+
+def planning_instance(
+    config: Config, location: str | None = None, layout: Layout | None = None
+) -> Instance:
     """The instance every planning stage uses: the data folder's catalog, warehouse and
     open POs with the forecast stage's forecast (``artifacts/forecast.csv``), so that the
     fitted demand distributions describe errors around the forecast we plan on. Before the
     forecast stage has run, the data folder's own forecast is used."""
-    from inventory.data import load_instance
+    from inventory.data import build_instance, load_tables
     from inventory.forecast import planning_forecast
 
-    return load_instance(config, location, forecast=planning_forecast(FORECAST, config.forecast))
+    layout = _layout(config, layout)
+    forecast = planning_forecast(layout.forecast, config.forecast)
+    return build_instance(
+        load_tables(layout.data_dir),
+        location or config.simulation.location,
+        config.data.horizon_weeks,
+        forecast,
+    )
+
+
+def _demand_model(config: Config, instance: Instance, layout: Layout) -> tuple[DemandModel, str]:
+    """Stochastic mode's demand model: the forecast stage's fit, or the fallback."""
+    from inventory.scenarios import demand_model_for
+
+    return demand_model_for(config, instance, layout.demand_model)
+
+
+def _policy_sources(
+    config: Config,
+    layout: Layout,
+    instance: Instance,
+    mode: str,
+    demand_model: DemandModel | None,
+) -> PolicySources:
+    """What the policies of ``mode`` read, found in ``layout``."""
+    from inventory.milp_policies import SolvedPlans
+    from inventory.policy_factories import PolicySources
+
+    return PolicySources(
+        demand_model=demand_model,
+        ppo_model=layout.trained_model(mode, instance.location, config.simulation.location),
+        solved_plans=SolvedPlans(layout.solved_plans, layout.metrics),
+        tuning_cache=layout.tuning_cache,
+    )
 
 
 def generate(
-    config: Config, out_dir: str | Path | None = None, if_missing: bool = False
+    config: Config,
+    out_dir: str | Path | None = None,
+    if_missing: bool = False,
+    layout: Layout | None = None,
 ) -> dict[str, str]:
     """Write the synthetic default data (``data`` group of params.yaml) to the data folder.
 
     Args:
         config: The validated config.
-        out_dir: Folder to write; default ``config.data.dir``.
+        out_dir: Folder to write; default the layout's data folder (``config.data.dir``).
         if_missing: Do nothing when every input file already exists.
+        layout: Where the project's files are (default: the working directory).
     """
     from inventory.data import FILES, generate_tables, write_tables
 
-    out = Path(out_dir or config.data.dir)
+    out = Path(out_dir) if out_dir else _layout(config, layout).data_dir
     if if_missing and all((out / name).exists() for name in FILES.values()):
         return {}
     return write_tables(generate_tables(config.data), out)
 
 
-def validate(config: Config) -> dict[str, str]:
+def validate(config: Config, layout: Layout | None = None) -> dict[str, str]:
     """Validate the data folder; write ``reports/validation.json`` (valid or not).
 
     Raises:
@@ -61,13 +108,14 @@ def validate(config: Config) -> dict[str, str]:
     """
     from inventory.data.validation import raise_if_invalid, validation_report
 
-    report = validation_report(config.data.dir, config.data.horizon_weeks)
-    write_json(VALIDATION_REPORT, report)
+    layout = _layout(config, layout)
+    report = validation_report(layout.data_dir, config.data.horizon_weeks)
+    write_json(layout.validation_report, report)
     raise_if_invalid(report)
-    return {"report": str(VALIDATION_REPORT)}
+    return {"report": str(layout.validation_report)}
 
 
-def forecast(config: Config) -> dict[str, str]:
+def forecast(config: Config, layout: Layout | None = None) -> dict[str, str]:
     """Forecast every SKU from its history (model chosen per SKU by backtest), fit demand
     distributions (``forecast`` group).
 
@@ -79,12 +127,22 @@ def forecast(config: Config) -> dict[str, str]:
     from inventory.data import load_tables
     from inventory.forecast import forecast_tables, write_forecast
 
-    tables = load_tables(config.data.dir)
+    layout = _layout(config, layout)
+    tables = load_tables(layout.data_dir)
     result = forecast_tables(tables.history, tables.forecast, tables.catalog, config.forecast)
-    return write_forecast(result, ARTIFACTS, METRICS)
+    return write_forecast(
+        result,
+        forecast=layout.forecast,
+        demand_model=layout.demand_model,
+        backtest=layout.forecast_backtest,
+        metrics=layout.metrics / "forecast.json",
+        by_sku=layout.metrics / "forecast_by_sku.csv",
+    )
 
 
-def drift(config: Config, current: str | Path | None = None) -> dict[str, str]:
+def drift(
+    config: Config, current: str | Path | None = None, layout: Layout | None = None
+) -> dict[str, str]:
     """Check demand for drift with Evidently (``drift`` group) and decide retrain/keep.
 
     The reference is the forecast stage's backtest (the weeks the models were fitted on;
@@ -104,17 +162,22 @@ def drift(config: Config, current: str | Path | None = None) -> dict[str, str]:
         write_drift,
     )
 
-    backtest = ARTIFACTS / "forecast_backtest.csv"
+    layout = _layout(config, layout)
+    backtest = layout.forecast_backtest
     if not backtest.exists():
         raise ValueError(f"{backtest}: not found; run `inventory forecast` first")
     frame = pd.read_csv(backtest, dtype={"sku": str, "location": str}, parse_dates=["week"])
-    given = read_forecast(ARTIFACTS / "forecast.csv", config.forecast)
+    given = read_forecast(layout.forecast, config.forecast)
     new = read_new_demand(current, config.simulation.location) if current else None
-    outputs = (METRICS / "drift.json", REPORTS / "drift.html", REPORTS / "drift_skus.html")
+    outputs = (
+        layout.metrics / "drift.json",
+        layout.reports / "drift.html",
+        layout.reports / "drift_skus.html",
+    )
     if frame.empty and new is None:
         reason = "no demand history: nothing the models were fitted on to compare with"
         return write_drift(None, ("keep", f"no drift check: {reason}"), *outputs, reason)
-    model = demand_model_table(ARTIFACTS / "demand_model.json")
+    model = demand_model_table(layout.demand_model)
     windows = drift_windows(frame, given, new, config.drift, model, config.simulation.eval_seed)
     result = detect_drift(*windows, config.drift)
     return write_drift(result, drift_gate(result.summary, config.drift), *outputs)
@@ -126,6 +189,7 @@ def train(
     location: str | None = None,
     resume: bool = False,
     profile: str | None = None,
+    layout: Layout | None = None,
 ) -> dict[str, str]:
     """Train the PPO agent of one demand mode and location (``ppo`` group of params.yaml).
 
@@ -141,6 +205,7 @@ def train(
         location: Location to train for; default ``simulation.location``.
         resume: Continue from the last checkpoint of an interrupted run.
         profile: ``quick`` or ``full``; default ``ppo.profile``.
+        layout: Where the project's files are (default: the working directory).
     """
     from inventory.training import train_ppo
 
@@ -150,90 +215,112 @@ def train(
         config = config.model_copy(
             update={"ppo": config.ppo.model_copy(update={"profile": profile})}
         )
-    instance = planning_instance(config, location)
+    layout = _layout(config, layout)
+    instance = planning_instance(config, location, layout)
     suffix = None if instance.location == config.simulation.location else instance.location
+    demand = _demand_model(config, instance, layout) if mode == "stochastic" else None
     result = train_ppo(
         config,
         instance,
         mode,
-        models_root=MODELS,
-        metrics_root=METRICS,
+        model_folder=layout.model_dir(mode, suffix),
+        metrics_root=layout.metrics,
         location=suffix,
+        demand_model=demand,
         resume=resume,
     )
     name = f"{mode}_{suffix}" if suffix else mode
     return {
         "model": str(result.folder / "model.zip"),
-        "metrics": str(METRICS / f"train_{name}.json"),
-        "learning_curve": str(METRICS / f"learning_curve_{name}.csv"),
+        "metrics": str(layout.metrics / f"train_{name}.json"),
+        "learning_curve": str(layout.metrics / f"learning_curve_{name}.csv"),
     }
 
 
-def recommend(config: Config, state: str | Path | None = None) -> dict[str, str]:
+def recommend(
+    config: Config, state: str | Path | None = None, layout: Layout | None = None
+) -> dict[str, str]:
     """This week's orders from the policy in params (``recommend`` group).
 
     Writes ``reports/recommendation.csv`` and ``.md``, ``artifacts/recommendation/`` (the
     projection over the lead time and the plan over the horizon) and
     ``metrics/recommendation.json``. ``state`` is an optional CSV of today's on hand, last
     order and open POs (see :func:`inventory.recommend.read_state`).
+
+    Raises:
+        ValueError: the chosen policy's input is missing (e.g. ``recommend.policy: ppo``
+            without a trained model), naming it and how to make it.
     """
     from inventory.recommend import write_recommendation
 
+    layout = _layout(config, layout)
+    instance = planning_instance(config, layout=layout)
+    mode = config.recommend.mode
+    demand = _demand_model(config, instance, layout) if mode == "stochastic" else None
+    model = demand[0] if demand is not None else None
     return write_recommendation(
         config,
-        planning_instance(config),
+        instance,
         state,
-        metrics_dir=METRICS,
-        reports_dir=REPORTS,
-        artifacts_dir=ARTIFACTS / "recommendation",
+        metrics_dir=layout.metrics,
+        reports_dir=layout.reports,
+        artifacts_dir=layout.recommendation,
+        demand_model=demand,
+        sources=_policy_sources(config, layout, instance, mode, model),
     )
 
 
-def evaluate(config: Config, mode: str = "both", progress=None) -> dict[str, str]:
+def evaluate(
+    config: Config, mode: str = "both", progress=None, layout: Layout | None = None
+) -> dict[str, str]:
     """Compare the policies in ``evaluation.policies`` on shared demand scenarios.
 
     Writes ``metrics/evaluation_<mode>.json``, ``artifacts/evaluation/<mode>/*.csv`` and
     ``reports/figures/evaluation_<mode>_*.png`` for ``mode`` deterministic, stochastic or
-    both. Stress scenarios come from ``inventory.stress.stress_scenarios(config,
-    instance)`` when that module exists (stochastic mode only).
+    both. Stochastic mode adds the stress sets of :func:`inventory.stress.stress_scenarios`.
 
     Args:
         config: The validated config.
         mode: ``deterministic``, ``stochastic`` or ``both``.
         progress: Optional ``(items, description) -> items`` wrapper (a progress bar).
-    """
-    import importlib
+        layout: Where the project's files are (default: the working directory).
 
-    from inventory.evaluation import MODES, run_evaluation
+    Raises:
+        ValueError: bad mode, or a listed policy's input is missing (e.g. ``ppo`` before
+            ``inventory train``), naming it and how to make it.
+    """
+    from inventory.evaluation import run_evaluation
+    from inventory.scenarios import MODES, scenarios_for
+    from inventory.stress import stress_scenarios
 
     if mode not in (*MODES, "both"):
         raise ValueError(f"mode must be deterministic, stochastic or both, got {mode!r}")
-    instance = planning_instance(config)
+    layout = _layout(config, layout)
+    instance = planning_instance(config, layout=layout)
     written: dict[str, str] = {}
     for current in MODES if mode == "both" else (mode,):
-        stress = None
-        if current == "stochastic":
-            try:
-                stress_module = importlib.import_module("inventory.stress")
-            except ModuleNotFoundError:
-                stress_module = None
-            make_stress = getattr(stress_module, "stress_scenarios", None)
-            stress = make_stress(config, instance) if make_stress else None
+        stochastic = current == "stochastic"
+        demand = _demand_model(config, instance, layout) if stochastic else None
+        model = demand[0] if demand is not None else None
         _, paths = run_evaluation(
             config,
             instance,
             current,
-            stress_scenarios=stress,
+            scenarios=scenarios_for(config, instance, current, demand),
+            sources=_policy_sources(config, layout, instance, current, model),
+            stress_scenarios=stress_scenarios(config, instance, model) if stochastic else None,
             progress=progress,
-            metrics_dir=METRICS,
-            artifacts_dir=ARTIFACTS / "evaluation",
-            figures_dir=REPORTS / "figures",
+            metrics_dir=layout.metrics,
+            artifacts_dir=layout.evaluation,
+            figures_dir=layout.figures,
         )
         written.update({f"{current}_{key}": path for key, path in paths.items()})
     return written
 
 
-def solve(config: Config, mode: str = "deterministic") -> dict[str, str]:
+def solve(
+    config: Config, mode: str = "deterministic", layout: Layout | None = None
+) -> dict[str, str]:
     """Solve the MILP plan (``milp`` group) and write it with its solve metrics.
 
     ``deterministic``: the plan on the forecast. ``stochastic``: the sample-average plan
@@ -247,14 +334,16 @@ def solve(config: Config, mode: str = "deterministic") -> dict[str, str]:
     """
 
     from inventory.dynamics import simulate_plan
-    from inventory.evaluation import scenarios_for
     from inventory.milp import solve_plan
     from inventory.milp_policies import plan_key, saa_settings, write_solved_plan
+    from inventory.scenarios import scenarios_for
 
     if mode not in ("deterministic", "stochastic"):
         raise ValueError(f"mode must be deterministic or stochastic, got {mode!r}")
-    instance = planning_instance(config)
-    demand = scenarios_for(config, instance, mode).training
+    layout = _layout(config, layout)
+    instance = planning_instance(config, layout=layout)
+    model = _demand_model(config, instance, layout) if mode == "stochastic" else None
+    demand = scenarios_for(config, instance, mode, model).training
     settings = config.milp
     if mode == "stochastic":  # exactly the evaluator's milp_saa plan
         demand, settings = demand[: config.milp.saa_scenarios], saa_settings(config)
@@ -280,25 +369,27 @@ def solve(config: Config, mode: str = "deterministic") -> dict[str, str]:
             "n_skus": instance.n_skus,
             "horizon_weeks": instance.horizon_weeks,
         },
-        plans_dir=ARTIFACTS / "milp",
-        metrics_dir=METRICS,
+        plans_dir=layout.solved_plans,
+        metrics_dir=layout.metrics,
     )
     return {"plan": str(plan_path), "metrics": str(metrics_path)}
 
 
-def report(config: Config) -> dict[str, str]:
+def report(config: Config, layout: Layout | None = None) -> dict[str, str]:
     """``reports/summary.md`` and ``reports/index.html`` from the other stages' outputs."""
     from inventory.report import MODES, build_report
 
+    layout = _layout(config, layout)
+    metrics, reports = layout.metrics, layout.reports
     return build_report(
-        evaluations={mode: METRICS / f"evaluation_{mode}.json" for mode in MODES},
-        learning_curves={mode: METRICS / f"learning_curve_{mode}.csv" for mode in MODES},
-        drift_json=METRICS / "drift.json",
-        drift_html=REPORTS / "drift.html",
-        solves={mode: METRICS / f"solve_{mode}.json" for mode in MODES},
-        plan_csv=ARTIFACTS / "recommendation" / "plan.csv",
-        recommendation_md=REPORTS / "recommendation.md",
-        out_dir=REPORTS,
-        figures_dir=REPORTS / "summary_figures",
+        evaluations={mode: metrics / f"evaluation_{mode}.json" for mode in MODES},
+        learning_curves={mode: metrics / f"learning_curve_{mode}.csv" for mode in MODES},
+        drift_json=metrics / "drift.json",
+        drift_html=reports / "drift.html",
+        solves={mode: metrics / f"solve_{mode}.json" for mode in MODES},
+        plan_csv=layout.recommendation / "plan.csv",
+        recommendation_md=reports / "recommendation.md",
+        out_dir=reports,
+        figures_dir=reports / "summary_figures",
         n_plot_skus=config.evaluation.n_plot_skus,
     )

@@ -71,20 +71,16 @@ def stress_demand(
 
 
 def stress_scenarios(
-    config: Config, instance: Instance, model: DemandModel | None = None
+    config: Config, instance: Instance, model: DemandModel
 ) -> dict[str, np.ndarray]:
     """Every stress set of ``config.stress.scenarios``: name -> demand (N, T, P).
 
     Args:
         config: The validated config (``stress`` group; seed ``simulation.eval_seed``).
         instance: The planning instance (its forecast is the base mean).
-        model: The demand model; default: the one the evaluator uses
-            (:func:`inventory.evaluation.demand_model_for`: fitted, or its fallback).
+        model: The demand model the evaluator uses
+            (:func:`inventory.scenarios.demand_model_for`: fitted, or its fallback).
     """
-    if model is None:
-        from inventory.evaluation import demand_model_for
-
-        model, _ = demand_model_for(config, instance)
     stress = config.stress
     return {
         name: stress_demand(

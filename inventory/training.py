@@ -10,8 +10,8 @@ budget and hyperparameters, :class:`~inventory.config.PPOProfileConfig`).
   noise (``ppo.modes.<mode>``). Deterministic mode: demand = forecast, initial on hand
   varied so the policy generalises beyond one trajectory.
   Stochastic mode: demand drawn from the fitted demand model (the evaluator's
-  :func:`~inventory.evaluation.demand_model_for`: ``artifacts/demand_model.json`` or the
-  negative-binomial fallback).
+  :func:`~inventory.scenarios.demand_model_for`, passed in by the stage: the fitted model
+  or the negative-binomial fallback).
 - Held-out evaluation (:class:`CostEvalCallback`): every ``eval_freq`` steps the current
   model runs through :func:`inventory.dynamics.simulate` (the common cost, not the
   reward) on held-out scenarios (the forecast in deterministic mode; ``n_eval_scenarios``
@@ -24,9 +24,10 @@ budget and hyperparameters, :class:`~inventory.config.PPOProfileConfig`).
 - Reproducible on CPU: ``set_random_seed(ppo.seed)``, a seeded VecEnv and
   ``torch.set_num_threads(ppo.torch_threads)`` (1 by default).
 
-Layout of ``models/ppo_<mode>[_<location>]/``: ``model.zip``, ``vecnormalize.pkl`` and
-``meta.json`` (the best model, what :class:`~inventory.ppo_policy.PPOPolicy` loads),
-``last/`` (the end of training) and ``checkpoints/step_<n>/``.
+Layout of the model folder (``models/ppo_<mode>[_<location>]/``): ``model.zip``,
+``vecnormalize.pkl`` and ``meta.json`` (the best model, what
+:class:`~inventory.ppo_policy.PPOPolicy` loads), ``last/`` (the end of training) and
+``checkpoints/step_<n>/``.
 """
 
 from __future__ import annotations
@@ -48,7 +49,6 @@ from stable_baselines3.common.vec_env import VecNormalize
 from inventory.config import Config, PPOProfileConfig, config_to_dict
 from inventory.dynamics import simulate
 from inventory.env import EnvSettings, InventoryVecEnv, env_settings
-from inventory.evaluation import MODES, demand_model_for
 from inventory.instance import Instance
 from inventory.io import atomic_path, read_json, write_csv, write_json
 from inventory.policies import tune_base_stock
@@ -59,10 +59,15 @@ from inventory.ppo_policy import (
     PPOPolicy,
     anchor_levels,
     catalog_meta,
-    demand_model_id,
-    model_dir,
 )
-from inventory.scenarios import deterministic_demand, sample_demand
+from inventory.scenarios import (
+    MODES,
+    DemandModel,
+    demand_model_for,
+    demand_model_id,
+    deterministic_demand,
+    sample_demand,
+)
 
 __all__ = [
     "TrainingSetup",
@@ -111,8 +116,17 @@ class TrainResult:
     model: PPO
 
 
-def training_setup(config: Config, instance: Instance, mode: str) -> TrainingSetup:
-    """Env settings, held-out scenarios and the action anchor for ``mode``."""
+def training_setup(
+    config: Config,
+    instance: Instance,
+    mode: str,
+    demand_model: tuple[DemandModel, str] | None = None,
+) -> TrainingSetup:
+    """Env settings, held-out scenarios and the action anchor for ``mode``.
+
+    ``demand_model`` (model, description) is what stochastic mode draws from; default
+    :func:`~inventory.scenarios.demand_model_for` without a fitted model file.
+    """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     ppo, sim = config.ppo, config.simulation
@@ -121,7 +135,7 @@ def training_setup(config: Config, instance: Instance, mode: str) -> TrainingSet
         eval_demand = deterministic_demand(instance)
         scenarios, tuning = "forecast", eval_demand
     else:
-        model, scenarios = demand_model_for(config, instance)
+        model, scenarios = demand_model or demand_model_for(config, instance)
         settings = env_settings(config, mode, model)
         n_eval = ppo.run_for(mode).n_eval_scenarios
         eval_demand = sample_demand(instance, model, n_eval, ppo.eval_seed)
@@ -326,9 +340,10 @@ def train_ppo(
     instance: Instance,
     mode: str,
     *,
-    models_root: str | Path = "models",
-    metrics_root: str | Path = "metrics",
+    model_folder: str | Path,
+    metrics_root: str | Path,
     location: str | None = None,
+    demand_model: tuple[DemandModel, str] | None = None,
     resume: bool = False,
     progress_bar: bool | None = None,
 ) -> TrainResult:
@@ -338,10 +353,11 @@ def train_ppo(
         config: The validated config (``ppo`` group selects the profile).
         instance: The planning instance of the location.
         mode: ``deterministic`` or ``stochastic``.
-        models_root: Folder holding ``ppo_<mode>[_<location>]/``.
+        model_folder: The model folder to write (``models/ppo_<mode>[_<location>]``).
         metrics_root: Folder for ``train_<mode>[_<location>].json`` and the learning curve
             ``learning_curve_<mode>[_<location>].csv``.
-        location: Suffix of the output names (None for the default location).
+        location: Suffix of the metrics names (None for the default location).
+        demand_model: (model, description) of stochastic mode (see :func:`training_setup`).
         resume: Continue from the last complete checkpoint (a fresh run when none exists).
         progress_bar: Show SB3's progress bar (default ``ppo.progress_bar``).
     """
@@ -354,13 +370,13 @@ def train_ppo(
             f"n_steps x n_envs ({run.n_steps * run.n_envs})"
         )
     torch.set_num_threads(ppo.torch_threads)
-    folder = model_dir(mode, location, models_root)
+    folder = Path(model_folder)
     suffix = f"{mode}_{location}" if location else mode
     curve_path = Path(metrics_root) / f"learning_curve_{suffix}.csv"
     checkpoint = latest_checkpoint(folder) if resume else None
     if checkpoint is None and folder.exists():
         shutil.rmtree(folder)  # a fresh run must not leave an older best model behind
-    setup = training_setup(config, instance, mode)
+    setup = training_setup(config, instance, mode, demand_model)
     state = read_json(checkpoint / STATE_FILE) if checkpoint else {}
     done = int(state.get("timesteps", 0))
     set_random_seed(ppo.seed + done)

@@ -1,4 +1,4 @@
-"""The evaluator: shared scenarios, metrics, registry, outputs, stage and CLI."""
+"""The evaluator: shared scenarios, metrics, the policy table, outputs, stage and CLI."""
 
 from __future__ import annotations
 
@@ -11,16 +11,18 @@ import pytest
 
 from inventory.config import Config, EvaluationConfig, SimulationConfig
 from inventory.dynamics import simulate
-from inventory.evaluation import (
-    POLICY_FACTORIES,
-    build_policies,
-    evaluate_policies,
-    register_policy,
-    run_evaluation,
-    scenarios_for,
-    write_evaluation,
+from inventory.evaluation import evaluate_policies, run_evaluation, write_evaluation
+from inventory.policies import (
+    BoundsScenarios,
+    DoNothing,
+    EvaluatesInParallel,
+    LimitsScenarios,
+    ObservesDemand,
+    OrderUpTo,
+    Policy,
 )
-from inventory.policies import DoNothing, OrderUpTo, PlanReplay
+from inventory.policy_factories import POLICY_FACTORIES, PolicySources, build_policies
+from inventory.scenarios import scenarios_for
 from inventory.testing import make_instance
 
 CLASSICAL = ("order_up_to", "base_stock", "s_S", "do_nothing")
@@ -70,33 +72,49 @@ def test_unknown_reference_or_policy_is_a_clear_error() -> None:
         )
 
 
-def test_registry_hook_adds_policies_and_skips_none() -> None:
+def test_every_policy_name_has_a_factory_in_one_explicit_table() -> None:
+    config = small_config()
+    assert set(config.evaluation.policies) <= set(POLICY_FACTORIES)
     instance = make_instance(2, 10)
+    built = build_policies(
+        config, instance, "deterministic", np.ones((1, 10, 2)), names=["do_nothing", "order_up_to"]
+    )
+    assert list(built) == ["do_nothing", "order_up_to"]
+    assert all(isinstance(policy, Policy) for policy in built.values())
 
-    @register_policy("test_plan")
-    def _plan(config, instance, mode, train):
-        return PlanReplay(np.full(instance.forecast.shape, 3.0))
 
-    @register_policy("test_absent")
-    def _absent(config, instance, mode, train):
-        return None
-
-    try:
-        built = build_policies(
+def test_a_missing_input_is_an_error_that_names_it(tmp_path) -> None:
+    instance = make_instance(2, 10)
+    folder = tmp_path / "models" / "ppo_stochastic"
+    with pytest.raises(ValueError, match=r"ppo_stochastic/model.zip.*inventory train --mode"):
+        build_policies(
             small_config(),
             instance,
-            "deterministic",
+            "stochastic",
             np.ones((1, 10, 2)),
-            names=["test_plan", "test_absent"],
+            PolicySources(ppo_model=folder),
+            names=["ppo"],
         )
-        assert list(built) == ["test_plan"]
-    finally:
-        POLICY_FACTORIES.pop("test_plan")
-        POLICY_FACTORIES.pop("test_absent")
+    with pytest.raises(ValueError, match="policy ppo needs"):
+        build_policies(small_config(), instance, "stochastic", np.ones((1, 10, 2)), names=["ppo"])
 
 
-def test_scenarios_are_seeded_and_separate_for_training(tmp_path, monkeypatch) -> None:
-    monkeypatch.chdir(tmp_path)  # no fitted demand model here
+def test_optional_capabilities_are_declared_protocols() -> None:
+    from inventory.config import MilpConfig
+    from inventory.milp_policies import Hindsight, RollingHorizon
+
+    hindsight = Hindsight(MilpConfig(), max_scenarios=2)
+    assert isinstance(hindsight, ObservesDemand) and isinstance(hindsight, LimitsScenarios)
+    assert isinstance(hindsight, BoundsScenarios)
+    assert isinstance(RollingHorizon(MilpConfig()), EvaluatesInParallel)
+    rule = OrderUpTo()
+    assert not any(
+        isinstance(rule, kind)
+        for kind in (ObservesDemand, LimitsScenarios, BoundsScenarios, EvaluatesInParallel)
+    )
+
+
+def test_scenarios_are_seeded_and_separate_for_training() -> None:
     instance = make_instance(3, 10, seed=2)
     config = small_config()
     first, second = (
@@ -186,25 +204,46 @@ def test_stage_and_cli_evaluate(tmp_path, monkeypatch) -> None:
 
 def test_tuned_levels_are_reused_under_the_same_key(tmp_path, monkeypatch) -> None:
     """A second build (e.g. the recommend stage) takes the stored levels; new data re-tunes."""
-    import inventory.evaluation as evaluation
+    import inventory.policy_factories as factories
 
-    monkeypatch.setattr(evaluation, "TUNING_CACHE_DIR", tmp_path / "tuned")
+    sources = PolicySources(tuning_cache=tmp_path / "tuned")
     config = small_config()
     instance = make_instance(3, 10, seed=4)
     train = scenarios_for(config, instance, "stochastic").training
-    first = {n: POLICY_FACTORIES[n](config, instance, "stochastic", train) for n in ("s_S",)}
+    first = {
+        n: POLICY_FACTORIES[n](config, instance, "stochastic", train, sources) for n in ("s_S",)
+    }
     assert len(list((tmp_path / "tuned").glob("*.json"))) == 2  # base_stock and s_S
 
     def no_tuning(*args, **kwargs):
         raise AssertionError("tuned again although the key matches")
 
-    monkeypatch.setattr(evaluation, "tune_base_stock", no_tuning)
-    monkeypatch.setattr(evaluation, "tune_s_s", no_tuning)
-    again = POLICY_FACTORIES["s_S"](config, instance, "stochastic", train)
+    monkeypatch.setattr(factories, "tune_base_stock", no_tuning)
+    monkeypatch.setattr(factories, "tune_s_s", no_tuning)
+    again = POLICY_FACTORIES["s_S"](config, instance, "stochastic", train, sources)
     demand = scenarios_for(config, instance, "stochastic").evaluation
     np.testing.assert_array_equal(
         simulate(instance, demand, first["s_S"]).total_cost(),
         simulate(instance, demand, again).total_cost(),
     )
     with pytest.raises(AssertionError, match="tuned again"):
-        POLICY_FACTORIES["base_stock"](config, instance, "stochastic", train[:4])
+        POLICY_FACTORIES["base_stock"](config, instance, "stochastic", train[:4], sources)
+
+
+def test_stage_names_the_missing_model_and_the_command(tmp_path, monkeypatch) -> None:
+    from inventory import stages
+    from inventory.config import config_from_dict
+
+    monkeypatch.chdir(tmp_path)
+    config = config_from_dict(
+        {
+            "data": {"n_skus": 3, "history_weeks": 60, "horizon_weeks": 10},
+            "simulation": {"n_eval_scenarios": 4, "n_train_scenarios": 4},
+            "evaluation": {"policies": ["order_up_to", "ppo"], "reference_policy": "order_up_to"},
+        }
+    )
+    stages.generate(config)
+    message = "policy ppo needs models/ppo_deterministic/model.zip: run `inventory train --mode"
+    with pytest.raises(ValueError, match=message):
+        stages.evaluate(config, mode="deterministic")
+    assert not (tmp_path / "metrics" / "evaluation_deterministic.json").exists()

@@ -18,11 +18,10 @@ from inventory.forecast import (
     fit_distribution,
     forecast_schema,
     forecast_tables,
-    load_demand_model,
     rolling_origins,
     save_demand_model,
 )
-from inventory.scenarios import FAMILIES, DemandModel
+from inventory.scenarios import FAMILIES, DemandModel, load_demand_model
 from inventory.testing import make_instance
 
 CONFIG = ForecastConfig()

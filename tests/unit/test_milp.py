@@ -376,19 +376,26 @@ def test_evaluator_takes_every_gap_to_the_hindsight_bound_on_its_scenarios(tmp_p
     assert len(costs) == 6 and costs["milp_hindsight"].notna().sum() == 2
 
 
-def test_evaluator_replays_the_solve_stage_plan_when_its_key_matches(tmp_path, monkeypatch):
+def test_evaluator_replays_the_solve_stage_plan_when_its_key_matches(tmp_path):
     """The stored plan is used as is (no re-solve); another key means a fresh solve."""
-    from inventory.milp_policies import plan_key, write_solved_plan
+    from inventory.milp_policies import SolvedPlans, plan_key, write_solved_plan
 
-    monkeypatch.chdir(tmp_path)
+    solved = SolvedPlans(tmp_path / "artifacts" / "milp", tmp_path / "metrics")
     instance = _tight(10, n_skus=2, horizon=4)
     settings = MilpConfig(solver="highs", **EXACT)
     stored = np.asarray(milp._order_bounds(instance)[0])  # the ramp floor: feasible, not optimal
     key = plan_key(instance, instance.forecast[None], settings, True)
     metrics = {"status": "feasible", "objective": 1.0, "bound": 0.0, "gap": 1.0, "plan_key": key}
-    write_solved_plan(instance, "deterministic", stored, metrics)
+    write_solved_plan(
+        instance,
+        "deterministic",
+        stored,
+        metrics,
+        plans_dir=solved.plans_dir,
+        metrics_dir=solved.metrics_dir,
+    )
 
-    replayed = OpenLoopPlan(instance, settings, terminal=True, stored="deterministic")
+    replayed = OpenLoopPlan(instance, settings, terminal=True, stored=solved)
     np.testing.assert_array_equal(replayed.plan, stored)
     assert replayed.result.details["loaded_from"].endswith("plan_deterministic.csv")
 
@@ -396,7 +403,7 @@ def test_evaluator_replays_the_solve_stage_plan_when_its_key_matches(tmp_path, m
         instance,
         settings.model_copy(update={"mip_gap": 0.001}),
         terminal=True,
-        stored="deterministic",
+        stored=solved,
     )
     assert "loaded_from" not in fresh.result.details
     assert fresh.result.status == "optimal"

@@ -10,12 +10,13 @@ import pytest
 
 from inventory.config import Config, config_from_dict
 from inventory.dynamics import simulate
-from inventory.evaluation import build_policies
 from inventory.instance import Instance
 from inventory.io import read_json
+from inventory.layout import Layout
 from inventory.policies import BaseStock
+from inventory.policy_factories import PolicySources, build_policies
 from inventory.ppo_policy import PPOPolicy, anchor_levels, target_levels
-from inventory.scenarios import DemandModel, sample_demand
+from inventory.scenarios import DemandModel, demand_model_for, sample_demand
 from inventory.testing import make_instance
 from inventory.training import (
     CostEvalCallback,
@@ -57,8 +58,9 @@ def instance() -> Instance:
 
 def train(tmp: Path, instance: Instance, mode: str = "stochastic", **kwargs):
     config = kwargs.pop("config", None) or tiny_config()
+    folder = tmp / "models" / f"ppo_{mode}"
     return train_ppo(
-        config, instance, mode, models_root=tmp / "models", metrics_root=tmp / "metrics", **kwargs
+        config, instance, mode, model_folder=folder, metrics_root=tmp / "metrics", **kwargs
     )
 
 
@@ -151,23 +153,28 @@ def test_ppo_orders_respect_capacity_and_ramp_after_projection(tmp_path: Path) -
     assert np.all(floor_ok | result.capacity_limited)
 
 
-def test_evaluator_factory_skips_ppo_without_a_model_and_loads_it_after_training(
-    tmp_path: Path, instance, monkeypatch
+def test_evaluator_factory_needs_a_model_and_loads_it_after_training(
+    tmp_path: Path, instance
 ) -> None:
-    monkeypatch.chdir(tmp_path)
     config = tiny_config()
     config = config.model_copy(
         update={"simulation": config.simulation.model_copy(update={"location": "T1"})}
     )
+    layout = Layout(tmp_path, tmp_path / "data")
+    folder = layout.trained_model("stochastic", instance.location, config.simulation.location)
+    assert folder == tmp_path / "models" / "ppo_stochastic"
+    current = PolicySources(demand_model_for(config, instance)[0], ppo_model=folder)
     train_demand = demand(instance)
-    assert build_policies(config, instance, "stochastic", train_demand, names=["ppo"]) == {}
-    train_ppo(config, instance, "stochastic", models_root="models", metrics_root="metrics")
-    built = build_policies(config, instance, "stochastic", train_demand, names=["ppo"])
+    with pytest.raises(ValueError, match="ppo_stochastic/model.zip"):
+        build_policies(config, instance, "stochastic", train_demand, current, names=["ppo"])
+    train_ppo(config, instance, "stochastic", model_folder=folder, metrics_root=tmp_path)
+    built = build_policies(config, instance, "stochastic", train_demand, current, names=["ppo"])
     assert isinstance(built["ppo"], PPOPolicy)
     forecast = config.forecast.model_copy(update={"fallback_dispersion": 9.0})
-    other_demand = config.model_copy(update={"forecast": forecast})
+    other_config = config.model_copy(update={"forecast": forecast})
+    other = replace(current, demand_model=demand_model_for(other_config, instance)[0])
     with pytest.warns(UserWarning, match="another demand model"):
-        build_policies(other_demand, instance, "stochastic", train_demand, names=["ppo"])
+        build_policies(config, instance, "stochastic", train_demand, other, names=["ppo"])
 
 
 def test_learning_rate_is_constant_or_decays_linearly_to_the_final_rate(
