@@ -18,6 +18,8 @@ from inventory.policies import DoNothing, OrderUpTo
 from inventory.scenarios import DemandModel, deterministic_demand, sample_demand
 from inventory.testing import make_instance
 
+pytestmark = pytest.mark.solver  # GLPK and HiGHS solves throughout
+
 EXACT = {"mip_gap": 0.0, "time_limit_s": 30.0, "method": "monolithic"}
 
 
