@@ -380,13 +380,17 @@ def base_model(
     _add_stock_balance(m, instance, sparse)
     _add_lost_sales(m, demand, bounds, det_low, det_high)
     _add_target_and_ramps(m, instance)
-    volume = np.asarray(instance.volume, dtype=float)
-    m.order_volume = pyo.Expression(
-        m.T,
-        rule=lambda m, t: sum(volume[p] * m.order[t, p] for p in range(instance.n_skus)),
-        doc="order volume of week t",
-    )
     return m
+
+
+def _order_volume(m: pyo.ConcreteModel, instance: Instance) -> dict:
+    """Order volume of each week, ``sum_p v_p x[t,p]``, as plain expressions.
+
+    Not a named ``Expression``: inside a product with the mutable price it would change
+    how Pyomo evaluates the objective (the last bit of a subproblem's value).
+    """
+    volume = np.asarray(instance.volume, dtype=float)
+    return {t: sum(volume[p] * m.order[t, p] for p in range(instance.n_skus)) for t in m.T}
 
 
 # --------------------------------------------------------------------------- builders
@@ -398,11 +402,12 @@ def add_capacity(m: pyo.ConcreteModel, instance: Instance):
     With a container cost, ``load <= container_volume * n_t`` with integer
     ``n_t <= max_containers`` paid ``container_cost`` each; without, ``load <= capacity``.
     """
+    load = _order_volume(m, instance)
     if instance.container_cost <= 0:
 
         @m.Constraint(m.T, doc="order volume within the container capacity")
         def container_capacity(m, t):
-            return m.order_volume[t] <= instance.capacity_volume
+            return load[t] <= instance.capacity_volume
 
         return 0.0
     m.containers = pyo.Var(
@@ -414,12 +419,12 @@ def add_capacity(m: pyo.ConcreteModel, instance: Instance):
 
     @m.Constraint(m.T, doc="order volume within the containers used")
     def container_capacity(m, t):
-        return m.order_volume[t] <= instance.container_volume * m.containers[t]
+        return load[t] <= instance.container_volume * m.containers[t]
 
     return instance.container_cost * sum(m.containers[t] for t in m.T)
 
 
-def add_capacity_price(m: pyo.ConcreteModel, capacity_price: np.ndarray):
+def add_capacity_price(m: pyo.ConcreteModel, instance: Instance, capacity_price: np.ndarray):
     """Price order volume at ``capacity_price[t]`` (T,) instead of a capacity constraint.
 
     The Lagrangian subproblem's term; the price is the mutable parameter ``m.price``.
@@ -430,7 +435,8 @@ def add_capacity_price(m: pyo.ConcreteModel, capacity_price: np.ndarray):
         initialize=lambda _, t: float(capacity_price[t]),
         doc="Lagrange multiplier of week t's capacity, per unit of volume",
     )
-    return sum(m.price[t] * m.order_volume[t] for t in m.T)
+    load = _order_volume(m, instance)
+    return sum(m.price[t] * load[t] for t in m.T)
 
 
 def add_terminal_position(m: pyo.ConcreteModel, problem: PlanProblem):
@@ -502,7 +508,7 @@ def build_plan_model(
     if capacity_price is None:
         container_term = add_capacity(m, problem.instance)
     else:
-        capacity_term = add_capacity_price(m, capacity_price)
+        capacity_term = add_capacity_price(m, problem.instance, capacity_price)
     terminal_term = add_terminal_position(m, problem) if problem.terminal else 0.0
     n_scen = problem.demand.shape[0]
     m.cost = pyo.Objective(
