@@ -160,9 +160,10 @@ def _lp_capacity_prices(
             opt.options["tmlim"] = max(1, int(math.ceil(time_limit_s)))
             results = opt.solve(model, load_solutions=False)
         else:
-            results = opt.solve(
-                model, load_solutions=False, options={"time_limit": float(time_limit_s)}
-            )
+            # threads as in solve(): HiGHS fixes its thread pool at the first solve of the
+            # process, and a later solve asking for another count finds no solution.
+            options = {"time_limit": float(time_limit_s), "threads": 1}
+            results = opt.solve(model, load_solutions=False, options=options)
         if results.solver.termination_condition != TerminationCondition.optimal:
             return None
         model.solutions.load_from(results)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import subprocess
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -127,6 +128,23 @@ def test_lp_capacity_prices_are_the_lp_duals_with_both_solvers():
         milp.PlanProblem.create(roomy, demand), MilpConfig(), 30.0
     )
     assert free is not None and np.all(free == 0)
+
+
+def test_highs_solves_after_the_lp_prices_in_a_fresh_process():
+    """The LP price solve must not fix HiGHS's thread pool at another size than solve()."""
+    code = (
+        "from inventory import milp\n"
+        "from inventory.config import MilpConfig\n"
+        "from inventory.testing import make_instance\n"
+        "instance = make_instance(3, 6, seed=3, max_lead_time=2, capacity_share=0.8,\n"
+        "                         ramp_share=0.3)\n"
+        "settings = MilpConfig(solver='highs', mip_gap=0.0, lagrangian_iterations=1)\n"
+        "milp.solve_lagrangian(instance, settings=settings)\n"
+        "result = milp.solve_plan(instance, settings=settings, method='monolithic')\n"
+        "print(result.status)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "optimal"
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
