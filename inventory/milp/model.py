@@ -10,6 +10,7 @@ The formulation is described in the :mod:`inventory.milp` package docstring.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
@@ -33,6 +34,8 @@ __all__ = [
 ]
 
 EPS = 1e-9
+# An objective term a builder returns: a Pyomo expression, or 0.0 for an absent part.
+Term = Any
 
 # --------------------------------------------------------------------------- data
 
@@ -396,7 +399,7 @@ def _order_volume(m: pyo.ConcreteModel, instance: Instance) -> dict:
 # --------------------------------------------------------------------------- builders
 
 
-def add_capacity(m: pyo.ConcreteModel, instance: Instance):
+def add_capacity(m: pyo.ConcreteModel, instance: Instance) -> Term:
     """Container capacity per week; returns the container cost term of the objective.
 
     With a container cost, ``load <= container_volume * n_t`` with integer
@@ -424,7 +427,9 @@ def add_capacity(m: pyo.ConcreteModel, instance: Instance):
     return instance.container_cost * sum(m.containers[t] for t in m.T)
 
 
-def add_capacity_price(m: pyo.ConcreteModel, instance: Instance, capacity_price: np.ndarray):
+def add_capacity_price(
+    m: pyo.ConcreteModel, instance: Instance, capacity_price: np.ndarray
+) -> Term:
     """Price order volume at ``capacity_price[t]`` (T,) instead of a capacity constraint.
 
     The Lagrangian subproblem's term; the price is the mutable parameter ``m.price``.
@@ -439,7 +444,7 @@ def add_capacity_price(m: pyo.ConcreteModel, instance: Instance, capacity_price:
     return sum(m.price[t] * load[t] for t in m.T)
 
 
-def add_terminal_position(m: pyo.ConcreteModel, problem: PlanProblem):
+def add_terminal_position(m: pyo.ConcreteModel, problem: PlanProblem) -> Term:
     """Terminal cost of the inventory position; returns its (all-scenario) objective term.
 
     Position = end inventory + orders still in transit + ``transit_beyond``, priced against
@@ -470,7 +475,7 @@ def add_terminal_position(m: pyo.ConcreteModel, problem: PlanProblem):
     )
 
 
-def _weekly_cost(m: pyo.ConcreteModel, problem: PlanProblem):
+def _weekly_cost(m: pyo.ConcreteModel, problem: PlanProblem) -> Term:
     """Lost sales, overstock and understock of every cell, summed over the scenarios."""
     instance, demand = problem.instance, problem.demand
     return sum(
