@@ -17,6 +17,8 @@ Instances: ``default`` is the data folder with its own forecast (``data/forecast
 ``pipeline`` (only when ``artifacts/forecast.csv`` exists, i.e. after ``dvc repro`` or
 ``inventory forecast``) is the same data with the forecast stage's forecast, the instance
 ``inventory solve`` plans on; ``50-SKU`` is the generator at 50 SKUs.
+
+Recorded figures and the design choices they support: ``bench/RESULTS.md`` (section MILP).
 """
 
 from __future__ import annotations

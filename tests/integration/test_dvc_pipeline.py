@@ -24,7 +24,7 @@ from tests.integration.tiny_profile import write_tiny_params
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.slow, pytest.mark.solver, pytest.mark.timeout(600)]
 
 
 def run(repo: Path, *args: str) -> str:

