@@ -35,6 +35,7 @@ from inventory.policies import (
     LimitsScenarios,
     ObservesDemand,
     Policy,
+    ReportsSolverHealth,
 )
 from inventory.policy_factories import PolicySources, build_policies
 from inventory.scenarios import Scenarios, scenarios_for
@@ -46,6 +47,8 @@ __all__ = [
     "write_evaluation",
     "run_evaluation",
     "summarise",
+    "health_metrics",
+    "check_hindsight",
 ]
 
 
@@ -141,14 +144,36 @@ def _show_demand(policy: Policy, demand: np.ndarray) -> None:
         policy.observe_demand(demand)
 
 
+def health_metrics(policy: Policy) -> dict[str, int | float | bool]:
+    """How far to trust a solver-backed policy's run (empty for other policies).
+
+    ``limit_hit`` is True when any of its solves stopped on the wall-clock safety net
+    (the result then depends on the machine's speed); ``fallback_weeks`` counts the
+    scenario-weeks ordered by its fallback rule because a solve gave no plan.
+    """
+    if not isinstance(policy, ReportsSolverHealth):
+        return {}
+    health = policy.solver_health
+    out: dict[str, int | float | bool] = {
+        "solver_solves": int(health.get("solves") or 0),
+        "limit_hits": int(health.get("limit_hits") or 0),
+        "fallback_weeks": int(health.get("fallback_weeks") or 0),
+        "heuristic_plans": int(health.get("heuristic_plans") or 0),
+    }
+    out["limit_hit"] = out["limit_hits"] > 0
+    if health.get("own_gap") is not None:
+        out["own_gap"] = float(health["own_gap"])
+    return out
+
+
 def _stress_outcome(
     instance: Instance, policy: Policy, demand: np.ndarray, terminal: bool
-) -> tuple[np.ndarray, float]:
-    """Cost per scenario and fill rate of ``policy`` on one stress set."""
+) -> tuple[np.ndarray, float, dict[str, int | float | bool]]:
+    """Cost per scenario, fill rate and solver health of ``policy`` on one stress set."""
     _show_demand(policy, demand)
     stressed = simulate(instance, demand, policy, terminal=terminal)
     fill_rate = float(stressed.sales.sum() / max(stressed.demand.sum(), 1e-12))
-    return stressed.total_cost(), fill_rate
+    return stressed.total_cost(), fill_rate, health_metrics(policy)
 
 
 _POOLS: dict[int, object] = {}
@@ -226,6 +251,47 @@ def _add_bound_gaps(
         return
 
 
+def check_hindsight(summaries: dict[str, PolicySummary], policies: dict[str, Policy]) -> None:
+    """Stop when a perfect-information row is not the cheapest on its own scenarios.
+
+    The hindsight plan of a scenario knows its demand, so no implementable policy can cost
+    less on the same scenarios; its proven bound is below every policy's cost on every
+    scenario. Either failing means the hindsight solves are not trustworthy, and the
+    comparison built on them (every "gap to hindsight") would be meaningless.
+
+    Raises:
+        ValueError: naming the policy that beats the hindsight row or its bound.
+    """
+    for name, policy in policies.items():
+        if not isinstance(policy, BoundsScenarios) or name not in summaries:
+            continue
+        own = summaries[name].total_cost
+        k = len(own)
+        bounds = policy.scenario_bounds
+        for other, summary in summaries.items():
+            if other == name or isinstance(policies[other], BoundsScenarios):
+                continue
+            cost = summary.total_cost[:k]
+            tolerance = 1e-9 * max(1.0, float(np.abs(cost).max()))
+            if own.mean() > cost.mean() + tolerance:
+                raise ValueError(
+                    f"{name} costs {own.mean():,.1f} on the first {k} scenarios, more than "
+                    f"the implementable policy {other} ({cost.mean():,.1f}): its "
+                    "perfect-information plans are not optimal enough to compare against. "
+                    f"Look at its limit_hit and own_gap in the metrics; raise "
+                    "milp.hindsight_* effort or remove it from evaluation.policies"
+                )
+            if bounds is not None:
+                below = np.asarray(bounds, dtype=float)[:k] > cost + tolerance
+                if below.any():
+                    scenario = int(np.argmax(below))
+                    raise ValueError(
+                        f"{name}: its proven lower bound on scenario {scenario} "
+                        f"({bounds[scenario]:,.1f}) is above what {other} costs there "
+                        f"({cost[scenario]:,.1f}): the MILP and the simulator disagree"
+                    )
+
+
 def evaluate_policies(
     instance: Instance,
     policies: dict[str, Policy],
@@ -278,6 +344,7 @@ def evaluate_policies(
         _show_demand(policy, demand[:subset])
         result = simulate(instance, demand[:subset], policy, terminal=terminal)
         summaries[name] = summarise(name, instance, result, confidence)
+        summaries[name].metrics.update(health_metrics(policy))
         if limited:
             summaries[name].metrics["n_scenarios"] = float(subset)
             continue  # a per-scenario bound: not drawn, and no stress sets
@@ -285,9 +352,9 @@ def evaluate_policies(
         target = result.target.mean(axis=0)
         for label, extra in (stress_scenarios or {}).items():
             if label in pending:
-                cost, fill_rate = pending[label].result()
+                cost, fill_rate, health = pending[label].result()
             else:
-                cost, fill_rate = _stress_outcome(instance, policy, extra, terminal)
+                cost, fill_rate, health = _stress_outcome(instance, policy, extra, terminal)
             base = summaries[name].metrics["total_cost"]
             stress.setdefault(label, {})[name] = float(cost.mean())
             stress[label][f"{name}_degradation"] = float(cost.mean() / max(base, 1e-12) - 1)
@@ -295,6 +362,9 @@ def evaluate_policies(
             stress[label][f"{name}_fill_rate_change"] = (
                 fill_rate - summaries[name].metrics["fill_rate"]
             )
+            for key in ("fallback_weeks", "limit_hits"):
+                if key in health:
+                    stress[label][f"{name}_{key}"] = health[key]
     ref_cost = summaries[reference].total_cost
     for summary in summaries.values():
         paired = summary.total_cost - ref_cost[: len(summary.total_cost)]
@@ -303,6 +373,7 @@ def evaluate_policies(
             diff_to_reference=mean, diff_to_reference_ci_low=low, diff_to_reference_ci_high=high
         )
     _add_bound_gaps(summaries, policies, confidence)
+    check_hindsight(summaries, policies)
     return Evaluation(
         mode,
         reference,
@@ -338,7 +409,7 @@ def write_evaluation(
         "reference": evaluation.reference,
         "confidence": evaluation.confidence,
         "policies": {
-            name: {k: round(v, 6) for k, v in s.metrics.items()}
+            name: {k: v if isinstance(v, bool | int) else round(v, 6) for k, v in s.metrics.items()}
             for name, s in evaluation.summaries.items()
         },
     }

@@ -247,3 +247,85 @@ def test_stage_names_the_missing_model_and_the_command(tmp_path, monkeypatch) ->
     with pytest.raises(ValueError, match=message):
         stages.evaluate(config, mode="deterministic")
     assert not (tmp_path / "metrics" / "evaluation_deterministic.json").exists()
+
+
+class _FakeHindsight(DoNothing):
+    """A 'perfect-information' row that orders nothing (so it is expensive), with bounds."""
+
+    max_scenarios = None
+
+    def __init__(self, bounds: float) -> None:
+        self._bound = bounds
+        self._n = 0
+
+    def observe_demand(self, demand: np.ndarray) -> None:
+        self._n = len(demand)
+
+    @property
+    def scenario_bounds(self) -> np.ndarray | None:
+        return np.full(self._n, self._bound)
+
+
+class _CountingSolver(OrderUpTo):
+    """An order-up-to rule that reports solver health like a MILP policy."""
+
+    def reset(self, instance, n_scenarios: int) -> None:
+        super().reset(instance, n_scenarios)
+        self.weeks = 0
+
+    def act(self, instance, state, t: int) -> np.ndarray:
+        self.weeks += state.on_hand.shape[0]
+        return super().act(instance, state, t)
+
+    @property
+    def solver_health(self) -> dict:
+        return {"solves": 3, "limit_hits": 1, "fallback_weeks": self.weeks, "own_gap": None}
+
+
+def test_a_hindsight_row_dearer_than_an_implementable_policy_stops_the_evaluation() -> None:
+    instance = make_instance(3, 8, seed=2)
+    demand = np.random.default_rng(1).poisson(instance.forecast, (6, 8, 3)).astype(float)
+    for bad in (_FakeHindsight(bounds=0.0), _FakeHindsight(bounds=-1.0)):
+        with pytest.raises(ValueError, match="hindsight.*more than the implementable policy rule"):
+            evaluate_policies(
+                instance, {"rule": OrderUpTo(), "hindsight": bad}, demand, reference="rule"
+            )
+
+
+def test_a_bound_above_a_policys_cost_stops_the_evaluation() -> None:
+    instance = make_instance(3, 8, seed=2)
+    demand = np.random.default_rng(1).poisson(instance.forecast, (6, 8, 3)).astype(float)
+    cheap = simulate(instance, demand, OrderUpTo()).total_cost()
+
+    class CheapWithWrongBound(OrderUpTo):  # cheapest row, but its 'proof' is wrong
+        max_scenarios = None
+
+        def observe_demand(self, demand: np.ndarray) -> None:
+            self.n = len(demand)
+
+        @property
+        def scenario_bounds(self) -> np.ndarray:
+            return np.full(self.n, float(cheap.max()) * 10)
+
+    policies = {"rule": OrderUpTo(review_period_weeks=2), "hindsight": CheapWithWrongBound()}
+    with pytest.raises(ValueError, match="proven lower bound on scenario 0"):
+        evaluate_policies(instance, policies, demand, reference="rule")
+
+
+def test_solver_health_reaches_the_metrics_and_the_stress_sets() -> None:
+    instance = make_instance(3, 8, seed=2)
+    demand = np.random.default_rng(1).poisson(instance.forecast, (5, 8, 3)).astype(float)
+    stressed = {"up": demand * 1.3, "down": demand * 0.7}
+    evaluation = evaluate_policies(
+        instance,
+        {"rule": OrderUpTo(), "solver": _CountingSolver()},
+        demand,
+        reference="rule",
+        stress_scenarios=stressed,
+    )
+    metrics = evaluation.summaries["solver"].metrics
+    assert metrics["fallback_weeks"] == 5 * 8
+    assert metrics["limit_hits"] == 1 and metrics["limit_hit"] is True
+    assert "limit_hit" not in evaluation.summaries["rule"].metrics
+    assert evaluation.stress["up"]["solver_fallback_weeks"] == 5 * 8
+    assert evaluation.stress["down"]["solver_limit_hits"] == 1
