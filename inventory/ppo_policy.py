@@ -41,8 +41,8 @@ from inventory.config import Config, EnvConfig
 from inventory.dynamics import State
 from inventory.env import EnvSettings, InventoryVecEnv
 from inventory.evaluation import register_policy
-from inventory.io import read_json
 from inventory.instance import Instance
+from inventory.io import confined, read_json
 from inventory.policies import cover_levels, planner_levels
 from inventory.scenarios import DemandModel
 
@@ -70,8 +70,12 @@ Normalizer = Callable[[np.ndarray], np.ndarray]
 
 
 def model_dir(mode: str, location: str | None = None, root: str | Path = MODELS_DIR) -> Path:
-    """``models/ppo_<mode>`` (the default location) or ``models/ppo_<mode>_<location>``."""
-    return Path(root) / (f"ppo_{mode}_{location}" if location else f"ppo_{mode}")
+    """``models/ppo_<mode>`` (the default location) or ``models/ppo_<mode>_<location>``.
+
+    Raises:
+        ValueError: the name would lead outside ``root`` (a path-like mode or location).
+    """
+    return confined(root, f"ppo_{mode}_{location}" if location else f"ppo_{mode}")
 
 
 def catalog_meta(instance: Instance, settings: EnvSettings, obs_dim: int) -> dict[str, Any]:

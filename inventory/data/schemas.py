@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from inventory.identifiers import ID_RULE, is_valid_id
+
 __all__ = [
     "FILES",
     "COLUMNS",
@@ -108,6 +110,15 @@ def _id() -> pa.Column:
     return pa.Column(str, pa.Check.str_length(min_value=1), nullable=False)
 
 
+def _name() -> pa.Column:
+    """A SKU or location id: it becomes part of file names and report cells, so it must
+    follow :data:`inventory.identifiers.ID_RULE`."""
+    rule = pa.Check(
+        lambda s: s.map(is_valid_id).astype(bool), name="identifier", error=f"must be {ID_RULE}"
+    )
+    return pa.Column(str, rule, nullable=False)
+
+
 def _num(*checks: pa.Check) -> pa.Column:
     return pa.Column(float, list(checks), nullable=False)
 
@@ -119,8 +130,8 @@ def _week() -> pa.Column:
 SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "catalog": pa.DataFrameSchema(
         {
-            "sku": _id(),
-            "location": _id(),
+            "sku": _name(),
+            "location": _name(),
             "volume": _num(pa.Check.gt(0)),
             "safety_stock_weeks": _num(pa.Check.ge(0)),
             "lead_time_weeks": _num(pa.Check.ge(0), pa.Check.le(104), _whole()),
@@ -136,27 +147,27 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
         report_duplicates="all",
     ),
     "history": pa.DataFrameSchema(
-        {"sku": _id(), "location": _id(), "week": _week(), "demand": _num(pa.Check.ge(0))},
+        {"sku": _name(), "location": _name(), "week": _week(), "demand": _num(pa.Check.ge(0))},
         unique=["sku", "location", "week"],
         report_duplicates="all",
     ),
     "forecast": pa.DataFrameSchema(
-        {"sku": _id(), "location": _id(), "week": _week(), "forecast": _num(pa.Check.ge(0))},
+        {"sku": _name(), "location": _name(), "week": _week(), "forecast": _num(pa.Check.ge(0))},
         unique=["sku", "location", "week"],
         report_duplicates="all",
     ),
     "open_pos": pa.DataFrameSchema(
         {
             "po_number": _id(),
-            "sku": _id(),
-            "location": _id(),
+            "sku": _name(),
+            "location": _name(),
             "week": _week(),
             "units": _num(pa.Check.ge(0)),
         },
     ),
     "warehouse": pa.DataFrameSchema(
         {
-            "location": _id(),
+            "location": _name(),
             "container_volume": _num(pa.Check.gt(0)),
             "max_containers": _num(pa.Check.ge(1), _whole()),
             "container_cost": _num(pa.Check.ge(0)),
@@ -169,8 +180,8 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
 
 SCHEMAS["demand_by_date"] = pa.DataFrameSchema(
     {
-        "sku": _id(),
-        "location": _id(),
+        "sku": _name(),
+        "location": _name(),
         "date": pa.Column("datetime64[ns]", nullable=False),
         "demand": _num(pa.Check.ge(0)),
     },
