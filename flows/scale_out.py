@@ -22,6 +22,8 @@ from prefect import flow, get_run_logger
 from flows.training import MODES, dask_runner, pipeline_steps, run_steps
 from inventory.config import DEFAULT_PARAMS, Config, config_to_dict, load_config
 from inventory.data import load_tables
+from inventory.identifiers import check_id
+from inventory.io import confined, write_text
 
 __all__ = ["LOCATIONS_DIR", "location_params", "scale_out_flow"]
 
@@ -29,8 +31,13 @@ LOCATIONS_DIR = Path("artifacts") / "locations"
 
 
 def location_params(config: Config, location: str, root: Path) -> Path:
-    """Write the params file of one location; returns its path (absolute)."""
-    folder = (root / LOCATIONS_DIR / location).resolve()
+    """Write the params file of one location; returns its path (absolute).
+
+    Raises:
+        ValueError: ``location`` is not an identifier (it names the folder) or its folder
+            would lie outside ``artifacts/locations/``.
+    """
+    folder = confined(root / LOCATIONS_DIR, check_id(location, "location")).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     data_dir = Path(config.data.dir)
     local = replace(
@@ -39,7 +46,7 @@ def location_params(config: Config, location: str, root: Path) -> Path:
         simulation=replace(config.simulation, location=location),
     )
     path = folder / "params.yaml"
-    path.write_text(yaml.safe_dump(config_to_dict(local), sort_keys=False))
+    write_text(path, yaml.safe_dump(config_to_dict(local), sort_keys=False))
     return path
 
 
@@ -81,10 +88,15 @@ def scale_out_flow(
         The report folder of each location.
     """
     config = load_config(params)
-    chosen = list(
-        locations or config.pipeline.locations or load_tables(config.data.dir).locations()
-    )
+    known = load_tables(config.data.dir).locations()
+    chosen = list(locations or config.pipeline.locations or known)
     root = Path.cwd()
+    unknown = [loc for loc in chosen if loc not in known]
+    if unknown:
+        raise ValueError(
+            f"location(s) {', '.join(map(repr, unknown))} not in the data folder "
+            f"{config.data.dir}; locations: {', '.join(known)}"
+        )
     params_by_location = {loc: str(location_params(config, loc, root)) for loc in chosen}
     runner = dask_runner(config)
     _fan_out.with_options(task_runner=runner)(

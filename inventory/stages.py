@@ -13,8 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from inventory.config import Config
-from inventory.io import write_json
 from inventory.instance import Instance
+from inventory.io import write_json
 
 ARTIFACTS = Path("artifacts")
 MODELS = Path("models")
@@ -144,8 +144,14 @@ def train(
     """
     from dataclasses import replace
 
+    from inventory.evaluation import MODES
+    from inventory.identifiers import check_id
     from inventory.training import train_ppo
 
+    if mode not in MODES:  # before any folder is built from it
+        raise ValueError(f"mode must be deterministic or stochastic, got {mode!r}")
+    if location is not None:
+        check_id(location, "location")
     if profile is not None:
         if profile not in ("quick", "full"):
             raise ValueError(f"profile must be quick or full, got {profile!r}")

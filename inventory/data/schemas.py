@@ -93,6 +93,10 @@ COLUMNS["demand_by_date"] = {"sku": "id", "location": "id", "date": "date", "dem
 
 FAILURE_COLUMNS = ["file", "column", "check", "line", "value"]
 
+# Largest magnitude of an input number: far above any real quantity or cost, and far
+# enough below float overflow that sums over SKUs and weeks and the solvers stay finite.
+MAX_NUMBER = 1e12
+
 
 def _monday() -> pa.Check:
     return pa.Check(
@@ -293,8 +297,8 @@ def _parse_column(
         what = "must be a date YYYY-MM-DD"
     else:
         parsed = pd.to_numeric(raw, errors="coerce").astype(float)
-        parsed = parsed.where(np.isfinite(parsed.to_numpy()) | parsed.isna())
-        what = "must be a number"
+        parsed = parsed.where((parsed.abs() <= MAX_NUMBER) | parsed.isna())
+        what = f"must be a number between -{MAX_NUMBER:g} and {MAX_NUMBER:g}"
     bad = parsed.isna() & raw.notna() & (raw.astype("string").str.strip() != "")
     failures += [_failure(file, column, what, int(i) + 2, raw[i]) for i in raw.index[bad]]
     frame[column] = parsed
