@@ -42,8 +42,9 @@ import pandera.pandas as pa
 from scipy import optimize, stats
 
 from inventory.config import ForecastConfig
-from inventory.io import read_json, write_csv, write_json
+from inventory.identifiers import csv_safe
 from inventory.instance import Instance
+from inventory.io import read_json, write_csv, write_json
 from inventory.scenarios import FAMILIES, DemandModel
 
 __all__ = [
@@ -866,7 +867,7 @@ def write_forecast(
         "demand_model": save_demand_model(artifacts / "demand_model.json", result.demand_models),
         "backtest": write_csv(artifacts / "forecast_backtest.csv", _dated(result.backtest)),
         "metrics": write_json(metrics / "forecast.json", result.summary),
-        "by_sku": write_csv(metrics / "forecast_by_sku.csv", result.by_sku.round(5)),
+        "by_sku": write_csv(metrics / "forecast_by_sku.csv", csv_safe(result.by_sku.round(5))),
     }
     return {name: str(path) for name, path in paths.items()}
 

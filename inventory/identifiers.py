@@ -102,8 +102,10 @@ def csv_cell(value: object) -> object:
 def csv_safe(frame: Any) -> Any:
     """A copy of a DataFrame whose text cells went through :func:`csv_cell` (numbers,
     including negative ones, are left as they are)."""
+    from pandas.api.types import is_object_dtype, is_string_dtype
+
     out = frame.copy()
     for column in out.columns:
-        if out[column].dtype == object or str(out[column].dtype) == "string":
+        if is_object_dtype(out[column]) or is_string_dtype(out[column]):
             out[column] = out[column].map(csv_cell)
     return out.rename(columns=csv_cell)
