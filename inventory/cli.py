@@ -10,6 +10,7 @@ usage and exit 2.
 
 from __future__ import annotations
 
+import inspect
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -426,6 +427,19 @@ def serve() -> None:
     from flows.serve import serve_all  # the orchestrator is imported only by this command
 
     serve_all(str(_OPTIONS["params"]))
+
+
+def _unwrap(doc: str) -> str:
+    """A docstring with each paragraph on one line, for the terminal (not the source) to
+    wrap: typer's rich help keeps single line breaks and cut sentences in two."""
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs)
+
+
+for _typer_app in (app, data_app):
+    for _info in _typer_app.registered_commands:
+        if _info.help is None and _info.callback is not None and _info.callback.__doc__:
+            _info.help = _unwrap(_info.callback.__doc__)
 
 
 def _command(argv: list[str]) -> str:
