@@ -224,7 +224,7 @@ class DataValidationError(ValueError):
 
 def format_failures(failures: pd.DataFrame, max_rows: int = 60) -> str:
     """A readable fixed-width table of failures (at most ``max_rows`` lines)."""
-    shown = failures.head(max_rows).fillna("").astype(str)
+    shown = failures.head(max_rows).map(lambda value: "" if pd.isna(value) else str(value))
     text = shown.to_string(index=False, max_colwidth=120)
     if len(failures) > max_rows:
         text += f"\n... and {len(failures) - max_rows} more (see the JSON report)"
