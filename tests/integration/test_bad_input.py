@@ -59,6 +59,14 @@ def _file(name: str, text: str) -> Callable[[Path], None]:
     return edit
 
 
+def _params(old: str, new: str) -> Callable[[Path], None]:
+    def edit(project: Path) -> None:
+        path = project / "params.yaml"
+        path.write_text(path.read_text().replace(old, new, 1))
+
+    return edit
+
+
 def _seed_items(column: str, value: str) -> Callable[[Path], None]:
     def edit(project: Path) -> None:
         if not (SEED_DATA / "item_inventory.csv").exists():
@@ -93,6 +101,8 @@ EDITS: dict[str, Callable[[Path], None]] = {
     "state empty sku": _file("state.csv", "sku,on_hand\n,3\nSKU001,4\n"),
     "state blank sku": _file("state.csv", "sku,on_hand\nSKU001,4\n  ,5\n"),
     "state 1e308": _file("state.csv", "sku,on_hand\nSKU001,1e308\n"),
+    "no locations": _params("  locations: [L1]", "  locations: []"),
+    "bad location": _params("  locations: [L1]", "  locations: [../up]"),
     "deep yaml": _file("deep.yaml", "[" * 5000 + "]" * 5000 + "\n"),
     "deep yaml map": _file("deep.yaml", "{a: " * 3000 + "1" + "}" * 3000 + "\n"),
 }
@@ -140,6 +150,9 @@ CASES: dict[str, Case] = {
     "unknown option": Case(("validate", "--nosuch"), None, 2, "--nosuch"),
     "bad evaluate mode": Case(("evaluate", "--mode", "all"), None, 2, "--mode"),
     "bad profile": Case(("train", "--profile", "huge"), None, 2, "--profile"),
+    # params that generate no or bad data
+    "no locations": Case(("data", "generate"), "no locations", 1, "data.locations"),
+    "bad location": Case(("data", "generate"), "bad location", 1, "../up"),
     # anything unexpected: one line naming the command and input, a hint to use --debug
     "deep yaml": Case(("--params", "deep.yaml", "params"), "deep yaml", 1, "deep.yaml"),
     "deep yaml map": Case(("--params", "deep.yaml", "params"), "deep yaml map", 1, "deep.yaml"),
