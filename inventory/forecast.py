@@ -897,7 +897,11 @@ def read_forecast(path: str | Path, config: ForecastConfig | None = None) -> pd.
     try:
         return forecast_schema(config or ForecastConfig()).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
-        raise ValueError(f"{path}: invalid forecast file:\n{exc.failure_cases}") from exc
+        cases = exc.failure_cases[["column", "check", "index", "failure_case"]]
+        raise ValueError(
+            f"{path}: invalid forecast file (written with other forecast settings? rerun "
+            f"`inventory forecast`):\n{cases.head(10).to_string(index=False)}"
+        ) from exc
 
 
 def planning_forecast(
