@@ -91,7 +91,7 @@ def get_config() -> Config:
     """The validated config from the ``--params`` file."""
     _reading(_OPTIONS["params"])
     config = load_config(_OPTIONS["params"])  # type: ignore[arg-type]
-    _reading(f"{config.data.dir}/ (data folder)")
+    _reading(_OPTIONS["params"], f"{config.data.dir}/")
     return config
 
 

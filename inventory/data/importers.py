@@ -92,13 +92,16 @@ def _numbers(frame: pd.DataFrame, columns: list[str], path: str | Path) -> pd.Da
     bad = []
     for column in columns:
         parsed = pd.to_numeric(frame[column], errors="coerce")
-        parsed = parsed.where(parsed.abs() <= MAX_NUMBER)  # inf, 1e308: overflow later
+        huge = parsed.abs() > MAX_NUMBER  # inf, 1e308: they overflow sums and solvers
+        parsed = parsed.where(~huge)
         for i in frame.index[parsed.isna()]:
             bad.append(
                 {
                     "file": Path(path).name,
                     "column": column,
-                    "check": f"must be a number between -{MAX_NUMBER:g} and {MAX_NUMBER:g}",
+                    "check": f"must be between -{MAX_NUMBER:g} and {MAX_NUMBER:g}"
+                    if huge[i]
+                    else "must be a number",
                     "line": int(i) + 2,
                     "value": frame.at[i, column],
                 }

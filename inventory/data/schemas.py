@@ -96,6 +96,7 @@ FAILURE_COLUMNS = ["file", "column", "check", "line", "value"]
 # Largest magnitude of an input number: far above any real quantity or cost, and far
 # enough below float overflow that sums over SKUs and weeks and the solvers stay finite.
 MAX_NUMBER = 1e12
+_RANGE = f"must be between -{MAX_NUMBER:g} and {MAX_NUMBER:g}"
 
 
 def _monday() -> pa.Check:
@@ -297,8 +298,11 @@ def _parse_column(
         what = "must be a date YYYY-MM-DD"
     else:
         parsed = pd.to_numeric(raw, errors="coerce").astype(float)
-        parsed = parsed.where((parsed.abs() <= MAX_NUMBER) | parsed.isna())
-        what = f"must be a number between -{MAX_NUMBER:g} and {MAX_NUMBER:g}"
+        huge = parsed.abs() > MAX_NUMBER  # inf, 1e308: they overflow sums and solvers
+        failures += [_failure(file, column, _RANGE, int(i) + 2, raw[i]) for i in raw.index[huge]]
+        parsed = parsed.where(~huge)
+        raw = raw.where(~huge)  # reported once
+        what = "must be a number"
     bad = parsed.isna() & raw.notna() & (raw.astype("string").str.strip() != "")
     failures += [_failure(file, column, what, int(i) + 2, raw[i]) for i in raw.index[bad]]
     frame[column] = parsed
