@@ -22,6 +22,7 @@ from prefect import flow, get_run_logger
 from flows.training import MODES, dask_runner, pipeline_steps, run_steps
 from inventory.config import DEFAULT_PARAMS, Config, config_to_dict, load_config
 from inventory.data import load_tables
+from inventory.io import write_text
 from inventory.layout import Layout
 
 __all__ = ["location_params", "scale_out_flow"]
@@ -29,7 +30,11 @@ __all__ = ["location_params", "scale_out_flow"]
 
 def location_params(config: Config, location: str, root: Path) -> Path:
     """Write the params file of one location into its folder (the location's layout root,
-    ``artifacts/locations/<location>/`` under ``root``); returns its path (absolute)."""
+    ``artifacts/locations/<location>/`` under ``root``); returns its path (absolute).
+
+    Raises:
+        ValueError: ``location`` is not an identifier (it names the folder).
+    """
     project = Layout.from_config(config, Path(root).resolve())
     folder = project.location_root(location)
     folder.mkdir(parents=True, exist_ok=True)
@@ -40,7 +45,7 @@ def location_params(config: Config, location: str, root: Path) -> Path:
         }
     )
     path = folder / "params.yaml"
-    path.write_text(yaml.safe_dump(config_to_dict(local), sort_keys=False))
+    write_text(path, yaml.safe_dump(config_to_dict(local), sort_keys=False))
     return path
 
 
@@ -82,10 +87,15 @@ def scale_out_flow(
         The report folder of each location.
     """
     config = load_config(params)
-    chosen = list(
-        locations or config.pipeline.locations or load_tables(config.data.dir).locations()
-    )
+    known = load_tables(config.data.dir).locations()
+    chosen = list(locations or config.pipeline.locations or known)
     root = Path.cwd()
+    unknown = [loc for loc in chosen if loc not in known]
+    if unknown:
+        raise ValueError(
+            f"location(s) {', '.join(map(repr, unknown))} not in the data folder "
+            f"{config.data.dir}; locations: {', '.join(known)}"
+        )
     params_by_location = {loc: str(location_params(config, loc, root)) for loc in chosen}
     runner = dask_runner(config)
     _fan_out.with_options(task_runner=runner)(

@@ -54,7 +54,14 @@ class Step:
 
 
 def pipeline_steps(modes: tuple[str, ...] = MODES) -> list[Step]:
-    """The stages of dvc.yaml in dependency order, for the given demand modes."""
+    """The stages of dvc.yaml in dependency order, for the given demand modes.
+
+    Raises:
+        ValueError: a mode other than deterministic or stochastic (modes name outputs).
+    """
+    unknown = [mode for mode in modes if mode not in MODES]
+    if unknown:
+        raise ValueError(f"modes must be among {', '.join(MODES)}; got {unknown}")
     steps = [
         Step("validate", tasks.validate),
         Step("forecast", tasks.forecast, after=("validate",)),

@@ -2,20 +2,25 @@
 
 Each pipeline command is a thin shell over a function of :mod:`inventory.stages` with the
 same name. Bad input raises ``ValueError`` in the domain code; :func:`main` turns it into
-one ``error: ...`` line and exit code 1 (the traceback only with ``--debug``).
+one ``error: ...`` line and exit code 1, and any other failure into one line naming the
+command and the input it was reading (the traceback only with ``--debug``). Usage errors
+(a missing argument, an unknown command or choice, a path-like ``--location``) print the
+usage and exit 2.
 """
 
 from __future__ import annotations
 
+import inspect
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 import yaml
 
 from inventory.config import DEFAULT_PARAMS, Config, config_to_dict, load_config
+from inventory.identifiers import check_id
 
 __all__ = ["app", "main"]
 
@@ -29,7 +34,44 @@ app = typer.Typer(
 data_app = typer.Typer(help="Create or import the raw input data.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
-_OPTIONS: dict[str, object] = {"params": DEFAULT_PARAMS, "debug": False}
+_OPTIONS: dict[str, object] = {"params": DEFAULT_PARAMS, "debug": False, "input": None}
+
+
+class Mode(StrEnum):
+    """Demand mode of training and solving."""
+
+    deterministic = "deterministic"
+    stochastic = "stochastic"
+
+
+class EvalMode(StrEnum):
+    """Demand mode(s) of an evaluation."""
+
+    deterministic = "deterministic"
+    stochastic = "stochastic"
+    both = "both"
+
+
+class Profile(StrEnum):
+    """PPO training budget profile."""
+
+    quick = "quick"
+    full = "full"
+
+
+def _location_id(value: str | None) -> str | None:
+    """Typer callback: a ``--location`` must be an identifier (it names output folders)."""
+    if value is None:
+        return None
+    try:
+        return check_id(value, "location")
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+def _reading(*paths: object) -> None:
+    """Remember the input a command reads, for the last-resort error line of :func:`main`."""
+    _OPTIONS["input"] = ", ".join(str(p) for p in paths if p is not None) or None
 
 
 @app.callback()
@@ -52,7 +94,10 @@ def _root(
 
 def get_config() -> Config:
     """The validated config from the ``--params`` file."""
-    return load_config(_OPTIONS["params"])  # type: ignore[arg-type]
+    _reading(_OPTIONS["params"])
+    config = load_config(_OPTIONS["params"])  # type: ignore[arg-type]
+    _reading(_OPTIONS["params"], f"{config.data.dir}/")
+    return config
 
 
 def echo(message: str) -> None:
@@ -115,6 +160,7 @@ def data_import_seed(
     from inventory.data.importers import import_seed
 
     config = get_config()
+    _reading(items, forecast, open_pos)
     result = import_seed(items, forecast, open_pos, config.data)
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
@@ -143,6 +189,7 @@ def data_import_csv(
     from inventory.data.importers import import_demand_csv
 
     config = get_config()
+    _reading(demand, catalog, open_pos)
     result = import_demand_csv(demand, config.data, catalog, open_pos)
     _written(write_tables(result.tables, out or config.data.dir))
 
@@ -206,7 +253,10 @@ def drift(
     from inventory import stages
     from inventory.io import read_json
 
-    files = stages.drift(get_config(), current=str(new_demand) if new_demand else None)
+    config = get_config()
+    if new_demand is not None:
+        _reading(new_demand)
+    files = stages.drift(config, current=str(new_demand) if new_demand else None)
     summary = read_json(files["metrics"])
     if summary.get("status") != "skipped":
         echo(
@@ -221,16 +271,21 @@ def drift(
 @app.command("train")
 def train(
     mode: Annotated[
-        str, typer.Option("--mode", help="deterministic (demand = forecast) or stochastic.")
-    ] = "stochastic",
+        Mode, typer.Option("--mode", help="deterministic (demand = forecast) or stochastic.")
+    ] = Mode.stochastic,
     profile: Annotated[
-        str | None, typer.Option("--profile", help="quick or full (default: ppo.profile).")
+        Profile | None, typer.Option("--profile", help="Budget profile (default: ppo.profile).")
     ] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue from the last checkpoint.")
     ] = False,
     location: Annotated[
-        str | None, typer.Option("--location", help="Default: simulation.location.")
+        str | None,
+        typer.Option(
+            "--location",
+            help="Location id of catalog.csv (default: simulation.location).",
+            callback=_location_id,
+        ),
     ] = None,
 ) -> None:
     """Train the PPO agent for one demand mode (params.yaml group `ppo`).
@@ -242,10 +297,16 @@ def train(
 
     from inventory import stages
 
-    files = stages.train(get_config(), mode, location=location, resume=resume, profile=profile)
+    files = stages.train(
+        get_config(),
+        mode.value,
+        location=location,
+        resume=resume,
+        profile=profile.value if profile else None,
+    )
     metrics = json.loads(Path(files["metrics"]).read_text())
     echo(
-        f"{mode}: {metrics['total_timesteps']:,} steps in {metrics['training_time_s']:.0f} s "
+        f"{mode.value}: {metrics['total_timesteps']:,} steps in {metrics['training_time_s']:.0f} s "
         f"({metrics['steps_per_s']:,.0f} steps/s); best held-out mean cost "
         f"{metrics['best_eval_cost']:,.0f} at step {metrics['best_timesteps']:,}"
     )
@@ -255,13 +316,13 @@ def train(
 @app.command("solve")
 def solve(
     mode: Annotated[
-        str,
+        Mode,
         typer.Option(
             "--mode",
             help="deterministic (plan on the forecast) or stochastic "
             "(sample-average plan over milp.saa_scenarios training scenarios).",
         ),
-    ] = "deterministic",
+    ] = Mode.deterministic,
 ) -> None:
     """Solve the MILP order plan with GLPK or HiGHS (params.yaml group `milp`).
 
@@ -272,12 +333,12 @@ def solve(
 
     from inventory import stages
 
-    files = stages.solve(get_config(), mode)
+    files = stages.solve(get_config(), mode.value)
     m = json.loads(Path(files["metrics"]).read_text())
     gap = "n/a" if m["gap"] is None else f"{100 * m['gap']:.2f}%"
     bound = "n/a" if m["bound"] is None else f"{m['bound']:,.1f}"
     echo(
-        f"{mode}: {m['status']} plan, cost {m['objective']:,.1f}, bound {bound}, gap {gap} "
+        f"{mode.value}: {m['status']} plan, cost {m['objective']:,.1f}, bound {bound}, gap {gap} "
         f"({m['solver']}, {m['method']}, {m['solve_time_s']:.1f} s)"
     )
     _written(files)
@@ -301,7 +362,10 @@ def recommend(
     """
     from inventory import stages
 
-    files = stages.recommend(get_config(), state=str(state) if state else None)
+    config = get_config()
+    if state is not None:
+        _reading(state)
+    files = stages.recommend(config, state=str(state) if state else None)
     echo(Path(files["markdown"]).read_text())
     _written(files)
 
@@ -309,12 +373,12 @@ def recommend(
 @app.command("evaluate")
 def evaluate(
     mode: Annotated[
-        str,
+        EvalMode,
         typer.Option(
             "--mode",
             help="deterministic (demand = forecast), stochastic (shared scenarios) or both.",
         ),
-    ] = "both",
+    ] = EvalMode.both,
 ) -> None:
     """Compare the policies in params (`evaluation` group) on the same demand scenarios.
 
@@ -328,7 +392,7 @@ def evaluate(
     def progress(items, description):
         return tqdm(items, desc=description, unit="policy", leave=False)
 
-    files = stages.evaluate(get_config(), mode=mode, progress=progress)
+    files = stages.evaluate(get_config(), mode=mode.value, progress=progress)
     for key, path in files.items():
         if key.endswith("metrics"):
             echo(_evaluation_table(path))
@@ -378,22 +442,67 @@ def serve() -> None:
     serve_all(str(_OPTIONS["params"]))
 
 
+def _unwrap(doc: str) -> str:
+    """A docstring with each paragraph on one line, for the terminal (not the source) to
+    wrap: typer's rich help keeps single line breaks and cut sentences in two."""
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs)
+
+
+for _typer_app in (app, data_app):
+    for _info in _typer_app.registered_commands:
+        if _info.help is None and _info.callback is not None and _info.callback.__doc__:
+            _info.help = _unwrap(_info.callback.__doc__)
+
+
+def _command(argv: list[str]) -> str:
+    """``inventory <command>`` from the arguments (root options skipped)."""
+    words, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--params", "-p"):
+            skip = True
+        elif arg.startswith("-"):
+            if words:
+                break
+        else:
+            words.append(arg)
+            if words[0] != "data" or len(words) == 2:
+                break
+    return " ".join(["inventory", *words])
+
+
+def _fail(message: object, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
 def main() -> None:
-    """Console entry point: run the app, one clear error line on bad input."""
+    """Console entry point: run the app; every failure is one ``error:`` line.
+
+    Usage errors print the usage and exit 2 (typer's standalone mode); bad input
+    (``ValueError``, ``OSError``, ``KeyError``) prints its message and exits 1; anything
+    else prints the command, the input it was reading and a hint, and exits 1. ``--debug``
+    shows the traceback instead.
+    """
     debug = "--debug" in sys.argv
     try:
-        app(standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        app()
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
     except (ValueError, OSError, KeyError) as exc:
         if debug:
             raise
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        typer.echo(f"error: {message}", err=True)
-        sys.exit(1)
+        _fail(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
+    except Exception as exc:  # the last resort: one line, never a traceback
+        if debug:
+            raise
+        reading = f" while reading {_OPTIONS['input']}" if _OPTIONS["input"] else ""
+        detail = (str(exc).strip().splitlines() or [""])[0][:300]
+        _fail(
+            f"{_command(sys.argv[1:])} failed{reading}: {type(exc).__name__}: {detail} "
+            "(unexpected; rerun with --debug for the traceback)"
+        )

@@ -42,6 +42,7 @@ import pandera.pandas as pa
 from scipy import optimize, stats
 
 from inventory.config import ForecastConfig
+from inventory.identifiers import csv_safe
 from inventory.io import read_json, write_csv, write_json
 from inventory.scenarios import FAMILIES, DemandModel
 
@@ -847,7 +848,7 @@ def write_forecast(
         "demand_model": save_demand_model(demand_model, result.demand_models),
         "backtest": write_csv(backtest, _dated(result.backtest)),
         "metrics": write_json(metrics, result.summary),
-        "by_sku": write_csv(by_sku, result.by_sku.round(5)),
+        "by_sku": write_csv(by_sku, csv_safe(result.by_sku.round(5))),
     }
     return {name: str(path) for name, path in paths.items()}
 
@@ -877,7 +878,11 @@ def read_forecast(path: str | Path, config: ForecastConfig | None = None) -> pd.
     try:
         return forecast_schema(config or ForecastConfig()).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
-        raise ValueError(f"{path}: invalid forecast file:\n{exc.failure_cases}") from exc
+        cases = exc.failure_cases[["column", "check", "index", "failure_case"]]
+        raise ValueError(
+            f"{path}: invalid forecast file (written with other forecast settings? rerun "
+            f"`inventory forecast`):\n{cases.head(10).to_string(index=False)}"
+        ) from exc
 
 
 def planning_forecast(

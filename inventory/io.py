@@ -17,7 +17,54 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["atomic_path", "write_text", "write_json", "write_csv", "read_json"]
+__all__ = [
+    "atomic_path",
+    "confined",
+    "remove_tree",
+    "write_text",
+    "write_json",
+    "write_csv",
+    "read_json",
+]
+
+
+def confined(root: str | Path, *parts: str | Path) -> Path:
+    """``root / parts``, checked to stay strictly inside ``root`` once resolved.
+
+    Every output folder or file whose name is built from an identifier (mode, location,
+    SKU) goes through here, and so does every delete, so no name like ``x/../..`` can make
+    a command write or delete outside its own folder.
+
+    Args:
+        root: The output folder (``models``, ``artifacts/locations``, ...).
+        parts: Path parts below it, relative.
+
+    Returns:
+        ``Path(root, *parts)`` as given (not resolved), so printed paths stay short.
+
+    Raises:
+        ValueError: a part is absolute, or the resolved path is ``root`` itself or
+            outside it (``..``, a symbolic link pointing out).
+    """
+    path = Path(root, *parts)
+    base = Path(root).resolve()
+    target = path.resolve()
+    if any(Path(part).is_absolute() for part in parts) or not target.is_relative_to(base):
+        raise ValueError(f"{path}: refusing to write or delete outside {root}/")
+    if target == base:
+        raise ValueError(f"{path}: refusing to write or delete {root}/ itself")
+    return path
+
+
+def remove_tree(root: str | Path, *parts: str | Path) -> None:
+    """Delete the folder ``root / parts`` (if present) after :func:`confined` checked it."""
+    import shutil
+
+    path = confined(root, *parts)
+    if path.is_symlink():
+        path.unlink()  # never follow a link out of root
+    elif path.exists():
+        shutil.rmtree(path)
 
 
 @contextlib.contextmanager

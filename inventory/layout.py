@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inventory.config import Config
+from inventory.identifiers import check_id
+from inventory.io import confined
 
 __all__ = ["Layout"]
 
@@ -106,8 +108,12 @@ class Layout:
         return self.artifacts / "locations"
 
     def model_dir(self, mode: str, location: str | None = None) -> Path:
-        """``models/ppo_<mode>`` (default location) or ``models/ppo_<mode>_<location>``."""
-        return self.models / (f"ppo_{mode}_{location}" if location else f"ppo_{mode}")
+        """``models/ppo_<mode>`` (default location) or ``models/ppo_<mode>_<location>``.
+
+        Raises:
+            ValueError: the name would lead outside ``models/`` (a path-like mode or location).
+        """
+        return confined(self.models, f"ppo_{mode}_{location}" if location else f"ppo_{mode}")
 
     def trained_model(self, mode: str, location: str, default_location: str) -> Path:
         """The model folder of ``mode`` for ``location``: the first that holds a model of
@@ -120,7 +126,7 @@ class Layout:
 
     def location_root(self, location: str) -> Path:
         """The folder of one location in the scale-out."""
-        return self.locations / location
+        return confined(self.locations, check_id(location, "location"))
 
     def for_location(self, location: str) -> Layout:
         """The layout of one location's folder (same data folder)."""

@@ -34,6 +34,8 @@ import numpy as np
 import pandas as pd
 
 from inventory.config import DriftConfig
+from inventory.data.schemas import MAX_NUMBER
+from inventory.identifiers import ID_RULE, is_valid_id
 from inventory.io import atomic_path, write_json, write_text
 
 __all__ = [
@@ -112,12 +114,19 @@ def _save(snapshot: Any, path: str | Path) -> Path:
     return Path(path)
 
 
+def _label(column: object) -> str:
+    """A column name as Evidently may show it: Evidently writes names raw into JSON inside a
+    ``<script>`` block of its HTML, so ``<``, ``>`` and ``&`` must not reach it (a SKU named
+    ``</script>...`` would end the block); they become their HTML entities' text."""
+    return html.escape(str(column), quote=False)
+
+
 def _run_report(reference: pd.DataFrame, current: pd.DataFrame, config: DriftConfig) -> Any:
     """Evidently DataDriftPreset of ``current`` against ``reference`` (numerical columns)."""
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
 
-    columns = [str(c) for c in reference.columns]
+    columns = [_label(c) for c in reference.columns]
     definition = DataDefinition(numerical_columns=columns)
     preset = DataDriftPreset(
         method=config.method, threshold=config.threshold, drift_share=config.drift_share
@@ -125,8 +134,8 @@ def _run_report(reference: pd.DataFrame, current: pd.DataFrame, config: DriftCon
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return Report([preset]).run(
-            Dataset.from_pandas(current.rename(columns=str), data_definition=definition),
-            Dataset.from_pandas(reference.rename(columns=str), data_definition=definition),
+            Dataset.from_pandas(current.rename(columns=_label), data_definition=definition),
+            Dataset.from_pandas(reference.rename(columns=_label), data_definition=definition),
         )
 
 
@@ -270,10 +279,12 @@ def _key(frame: pd.DataFrame, multi: bool) -> pd.DataFrame:
 def read_new_demand(path: str | Path, default_location: str) -> pd.DataFrame:
     """Read a CSV of recent weekly demand: sku, week, demand[, location].
 
-    Weeks may be any date of the week (they are moved to its ISO Monday).
+    Weeks are ISO dates ``YYYY-MM-DD`` (``03/04/2024`` is refused: day and month are
+    ambiguous), any day of the week (moved to its ISO Monday).
 
     Raises:
-        ValueError: missing file or columns, unparsable dates, or negative/non-numeric demand.
+        ValueError: missing file or columns; bad dates, ids (:data:`inventory.identifiers.
+            ID_RULE`) or demand (negative, non-numeric), naming the lines.
     """
     path = Path(path)
     if not path.exists():
@@ -284,12 +295,23 @@ def read_new_demand(path: str | Path, default_location: str) -> pd.DataFrame:
         raise ValueError(f"{path}: missing column(s) {sorted(missing)}; need sku, week, demand")
     if "location" not in frame:
         frame["location"] = default_location
-    week = pd.to_datetime(frame["week"], errors="coerce")
+    text = frame["week"].astype("string").str.strip()
+    week = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
     demand = pd.to_numeric(frame["demand"], errors="coerce")
-    bad = frame.index[week.isna() | demand.isna() | (demand < 0)]
-    if len(bad):
-        lines = ", ".join(str(i + 2) for i in bad[:10])
-        raise ValueError(f"{path}: bad week or demand (non-negative number) on line(s) {lines}")
+    problems = {
+        "week (a date YYYY-MM-DD; day/month order is ambiguous otherwise)": week.isna(),
+        f"demand (a number from 0 to {MAX_NUMBER:g})": ~demand.between(0, MAX_NUMBER),
+        f"sku or location ({ID_RULE})": ~(
+            frame["sku"].map(is_valid_id) & frame["location"].map(is_valid_id)
+        ).astype(bool),
+    }
+    found = [
+        f"bad {what} on line(s) {', '.join(str(i + 2) for i in frame.index[bad][:10])}"
+        for what, bad in problems.items()
+        if bad.any()
+    ]
+    if found:
+        raise ValueError(f"{path}: " + "; ".join(found))
     week = week - pd.to_timedelta(week.dt.dayofweek, "D")
     return frame.assign(week=week.dt.normalize(), demand=demand.astype(float))[
         ["sku", "location", "week", "demand"]

@@ -34,7 +34,9 @@ import numpy as np
 import pandas as pd
 
 from inventory.config import Config
+from inventory.data.schemas import MAX_NUMBER
 from inventory.dynamics import SimulationResult, containers_used, simulate
+from inventory.identifiers import csv_safe, markdown_text
 from inventory.instance import Instance
 from inventory.io import read_json, write_csv, write_json, write_text
 from inventory.report import best_policy, markdown_table
@@ -107,17 +109,27 @@ def read_state(path: str | Path, instance: Instance) -> pd.DataFrame:
     if unknown_cols:
         raise ValueError(f"{path}: unknown column(s) {', '.join(unknown_cols)}")
     problems = []
-    duplicated = sorted(frame.loc[frame["sku"].duplicated(), "sku"].unique())
+    frame["sku"] = frame["sku"].fillna("").str.strip()
+    empty = frame.index[frame["sku"] == ""].tolist()
+    if empty:
+        problems.append(f"column sku: empty on line(s) {[i + 2 for i in empty]}")
+    named = frame.loc[frame["sku"] != "", "sku"]
+    duplicated = sorted(named[named.duplicated()].unique())
     if duplicated:
         problems.append(f"duplicate sku(s) {', '.join(duplicated)}")
-    unknown = sorted(set(frame["sku"]) - set(instance.skus))
+    unknown = sorted(set(named) - set(instance.skus))
     if unknown:
-        problems.append(f"sku(s) not in the catalog of {instance.location}: {', '.join(unknown)}")
+        problems.append(
+            f"sku(s) not in the catalog of {instance.location}: {', '.join(map(repr, unknown))}"
+        )
     for column in frame.columns.drop("sku"):
         values = pd.to_numeric(frame[column], errors="coerce")
-        bad = frame.index[values.isna() | (values < 0)].tolist()
+        bad = frame.index[values.isna() | (values < 0) | (values > MAX_NUMBER)].tolist()
         if bad:
-            problems.append(f"column {column}: rows {[i + 2 for i in bad]} must be numbers >= 0")
+            problems.append(
+                f"column {column}: lines {[i + 2 for i in bad]} must be numbers >= 0 "
+                f"(at most {MAX_NUMBER:g})"
+            )
         weeks = _PO_COLUMN.match(str(column))
         if weeks and int(weeks.group(1)) >= instance.horizon_weeks:
             problems.append(f"column {column}: beyond the {instance.horizon_weeks}-week horizon")
@@ -278,9 +290,10 @@ def to_markdown(recommendation: Recommendation) -> str:
         }
     )
     lines = [
-        f"# Orders for the week of {s['week']} ({s['location']})",
+        f"# Orders for the week of {s['week']} ({markdown_text(s['location'])})",
         "",
-        f"Policy: **{s['policy']}**. Order {s['order_units']} units in {s['skus_ordered']} SKUs: "
+        f"Policy: **{markdown_text(s['policy'])}**. Order {s['order_units']} units in "
+        f"{s['skus_ordered']} SKUs: "
         f"{s['order_volume']} volume in {s['containers']} of {s['max_containers']} containers "
         f"(fill rate {100 * float(s['container_fill_rate']):.1f}%).",
         "",
@@ -354,10 +367,11 @@ def write_recommendation(
     policy = built[name]
     rec = recommend_orders(instance, policy, name, config.recommend.lookahead_weeks)
     files = {
-        "orders": write_csv(reports_dir / "recommendation.csv", rec.orders),
+        # csv_safe: no cell a spreadsheet would run as a formula (ids are checked at input)
+        "orders": write_csv(reports_dir / "recommendation.csv", csv_safe(rec.orders)),
         "markdown": write_text(reports_dir / "recommendation.md", to_markdown(rec)),
-        "projection": write_csv(artifacts_dir / "projection.csv", rec.projection),
-        "plan": write_csv(artifacts_dir / "plan.csv", rec.plan),
+        "projection": write_csv(artifacts_dir / "projection.csv", csv_safe(rec.projection)),
+        "plan": write_csv(artifacts_dir / "plan.csv", csv_safe(rec.plan)),
         "metrics": write_json(metrics_dir / "recommendation.json", rec.summary),
     }
     return {key: str(path) for key, path in files.items()}

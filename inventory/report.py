@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from inventory.identifiers import html_text, markdown_text
 from inventory.io import read_json, write_text
 
 __all__ = [
@@ -52,12 +53,13 @@ def _cell(value: object) -> str:
         if value != value:  # NaN
             return "-"
         return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.3g}"
-    return str(value).replace("|", "\\|")
+    return markdown_text(value)
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
-    """A GitHub-flavoured markdown table (no extra dependency)."""
-    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    """A GitHub-flavoured markdown table (no extra dependency); text cells are escaped
+    (:func:`inventory.identifiers.markdown_text`), so a cell shows exactly its text."""
+    header = "| " + " | ".join(markdown_text(c) for c in frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
     rows = [
         "| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.itertuples(index=False)
@@ -224,23 +226,28 @@ def _solve_table(solves: Mapping[str, Path]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _drift_lines(drift: Mapping[str, Any] | None, html_link: str | None) -> list[str]:
+def _drift_lines(
+    drift: Mapping[str, Any] | None, html_link: str | None, text=markdown_text
+) -> list[str]:
+    """The drift summary as markdown list lines; ``text`` escapes what the data put there
+    (SKU ids, the gate's reason), :func:`str` when the caller escapes for HTML itself."""
     if drift is None:
         return ["No drift check found."]
     gate = drift.get("gate", {}) if isinstance(drift.get("gate"), Mapping) else {}
     lines = []
     for key in ("dataset_drift", "drift_share", "share_of_drifted_features", "method", "threshold"):
         if key in drift:
-            lines.append(f"- {key.replace('_', ' ')}: {drift[key]}")
+            lines.append(f"- {key.replace('_', ' ')}: {text(drift[key])}")
     drifted = drift.get("drifted_skus")
     if isinstance(drifted, list):
-        shown = ", ".join(map(str, drifted[:15])) + (" ..." if len(drifted) > 15 else "")
+        shown = ", ".join(map(text, drifted[:15])) + (" ..." if len(drifted) > 15 else "")
         lines.append(f"- drifted SKUs ({len(drifted)}): {shown or 'none'}")
     if gate:
-        lines.append(f"- gate: **{gate.get('decision')}** ({gate.get('reason', '')})")
+        decision, reason = text(gate.get("decision")), text(gate.get("reason", ""))
+        lines.append(f"- gate: **{decision}** ({reason})")
     if html_link:
         lines.append(f"- [Evidently report]({html_link})")
-    return lines or [f"`{drift}`"]
+    return lines or [text(drift)]
 
 
 def build_report(
@@ -368,7 +375,8 @@ def _html(
     if not milp.empty:
         parts += ["<h2>MILP plans</h2>", milp.to_html(index=False, border=0)]
     parts.append("<h2>Demand drift</h2><ul>")
-    parts += [f"<li>{html.escape(line.lstrip('- '))}</li>" for line in _drift_lines(drift, None)]
+    lines = _drift_lines(drift, None, text=str)
+    parts += [f"<li>{html_text(line.removeprefix('- '))}</li>" for line in lines]
     if link:
         parts.append(f"<li><a href='{html.escape(link)}'>Evidently report</a></li>")
     parts.append("</ul>")

@@ -207,8 +207,14 @@ def train(
         profile: ``quick`` or ``full``; default ``ppo.profile``.
         layout: Where the project's files are (default: the working directory).
     """
+    from inventory.identifiers import check_id
+    from inventory.scenarios import MODES
     from inventory.training import train_ppo
 
+    if mode not in MODES:  # before any folder is built from it
+        raise ValueError(f"mode must be deterministic or stochastic, got {mode!r}")
+    if location is not None:
+        check_id(location, "location")
     if profile is not None:
         if profile not in ("quick", "full"):
             raise ValueError(f"profile must be quick or full, got {profile!r}")

@@ -32,7 +32,6 @@ Layout of the model folder (``models/ppo_<mode>[_<location>]/``): ``model.zip``,
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,7 +49,7 @@ from inventory.config import Config, PPOProfileConfig, config_to_dict
 from inventory.dynamics import simulate
 from inventory.env import EnvSettings, InventoryVecEnv, env_settings
 from inventory.instance import Instance
-from inventory.io import atomic_path, read_json, write_csv, write_json
+from inventory.io import atomic_path, confined, read_json, remove_tree, write_csv, write_json
 from inventory.policies import tune_base_stock
 from inventory.ppo_policy import (
     META_FILE,
@@ -372,10 +371,11 @@ def train_ppo(
     torch.set_num_threads(ppo.torch_threads)
     folder = Path(model_folder)
     suffix = f"{mode}_{location}" if location else mode
-    curve_path = Path(metrics_root) / f"learning_curve_{suffix}.csv"
+    curve_path = confined(metrics_root, f"learning_curve_{suffix}.csv")
     checkpoint = latest_checkpoint(folder) if resume else None
     if checkpoint is None and folder.exists():
-        shutil.rmtree(folder)  # a fresh run must not leave an older best model behind
+        # a fresh run must not leave an older best model behind
+        remove_tree(folder.parent, folder.name)
     setup = training_setup(config, instance, mode, demand_model)
     state = read_json(checkpoint / STATE_FILE) if checkpoint else {}
     done = int(state.get("timesteps", 0))
@@ -425,6 +425,6 @@ def train_ppo(
         "torch_threads": ppo.torch_threads,
         "n_envs": run.n_envs,
     }
-    write_json(Path(metrics_root) / f"train_{suffix}.json", metrics)
+    write_json(confined(metrics_root, f"train_{suffix}.json"), metrics)
     curve = pd.DataFrame(callback.rows, columns=list(CURVE_COLUMNS))
     return TrainResult(folder, metrics, curve, model)

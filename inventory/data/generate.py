@@ -179,6 +179,8 @@ def generate_tables(config: DataConfig) -> Tables:
     start = pd.Timestamp(config.start_week)
     if start.dayofweek != 0:
         raise ValueError(f"data.start_week: {config.start_week} is not a Monday")
+    if not config.locations:
+        raise ValueError("data.locations: empty; list at least one location id, e.g. [L1]")
     rng = np.random.default_rng(config.seed)
     parts = [_location_tables(rng, config, loc, start) for loc in config.locations]
     frames = {

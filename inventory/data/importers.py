@@ -37,6 +37,7 @@ import pandas as pd
 from inventory.config import DataConfig
 from inventory.data.generate import max_containers_for, seed_costs
 from inventory.data.schemas import (
+    MAX_NUMBER,
     DataValidationError,
     Tables,
     check_table,
@@ -91,12 +92,16 @@ def _numbers(frame: pd.DataFrame, columns: list[str], path: str | Path) -> pd.Da
     bad = []
     for column in columns:
         parsed = pd.to_numeric(frame[column], errors="coerce")
+        huge = parsed.abs() > MAX_NUMBER  # inf, 1e308: they overflow sums and solvers
+        parsed = parsed.where(~huge)
         for i in frame.index[parsed.isna()]:
             bad.append(
                 {
                     "file": Path(path).name,
                     "column": column,
-                    "check": "must be a number",
+                    "check": f"must be between -{MAX_NUMBER:g} and {MAX_NUMBER:g}"
+                    if huge[i]
+                    else "must be a number",
                     "line": int(i) + 2,
                     "value": frame.at[i, column],
                 }

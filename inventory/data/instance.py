@@ -96,17 +96,17 @@ def build_instance(
     Raises:
         ValueError: unknown location, or a forecast that does not cover the horizon.
     """
+    if location not in tables.locations():
+        raise ValueError(
+            f"{FILES['catalog']}: location {location!r} not found; locations: "
+            f"{', '.join(tables.locations())}"
+        )
     if forecast is not None:
         # Checked against this location only: an override may cover just the planned one.
         frames = {name: _at(frame, location) for name, frame in frames_of(tables).items()}
         frames["forecast"] = _at(forecast, location)
         tables = check_tables(frames, "forecast override")
     catalog = tables.catalog[tables.catalog["location"] == location]
-    if catalog.empty:
-        raise ValueError(
-            f"{FILES['catalog']}: location {location!r} not found; locations: "
-            f"{', '.join(tables.locations())}"
-        )
     skus = catalog["sku"].tolist()
     weeks = planning_weeks(tables.forecast, location, horizon_weeks)
     arrivals, early = _arrivals(tables.open_pos, location, skus, weeks)

@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from inventory.identifiers import ID_RULE, is_valid_id
+
 __all__ = [
     "FILES",
     "COLUMNS",
@@ -91,6 +93,11 @@ COLUMNS["demand_by_date"] = {"sku": "id", "location": "id", "date": "date", "dem
 
 FAILURE_COLUMNS = ["file", "column", "check", "line", "value"]
 
+# Largest magnitude of an input number: far above any real quantity or cost, and far
+# enough below float overflow that sums over SKUs and weeks and the solvers stay finite.
+MAX_NUMBER = 1e12
+_RANGE = f"must be between -{MAX_NUMBER:g} and {MAX_NUMBER:g}"
+
 
 def _monday() -> pa.Check:
     return pa.Check(
@@ -108,6 +115,15 @@ def _id() -> pa.Column:
     return pa.Column(str, pa.Check.str_length(min_value=1), nullable=False)
 
 
+def _name() -> pa.Column:
+    """A SKU or location id: it becomes part of file names and report cells, so it must
+    follow :data:`inventory.identifiers.ID_RULE`."""
+    rule = pa.Check(
+        lambda s: s.map(is_valid_id).astype(bool), name="identifier", error=f"must be {ID_RULE}"
+    )
+    return pa.Column(str, rule, nullable=False)
+
+
 def _num(*checks: pa.Check) -> pa.Column:
     return pa.Column(float, list(checks), nullable=False)
 
@@ -119,8 +135,8 @@ def _week() -> pa.Column:
 SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "catalog": pa.DataFrameSchema(
         {
-            "sku": _id(),
-            "location": _id(),
+            "sku": _name(),
+            "location": _name(),
             "volume": _num(pa.Check.gt(0)),
             "safety_stock_weeks": _num(pa.Check.ge(0)),
             "lead_time_weeks": _num(pa.Check.ge(0), pa.Check.le(104), _whole()),
@@ -136,27 +152,27 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
         report_duplicates="all",
     ),
     "history": pa.DataFrameSchema(
-        {"sku": _id(), "location": _id(), "week": _week(), "demand": _num(pa.Check.ge(0))},
+        {"sku": _name(), "location": _name(), "week": _week(), "demand": _num(pa.Check.ge(0))},
         unique=["sku", "location", "week"],
         report_duplicates="all",
     ),
     "forecast": pa.DataFrameSchema(
-        {"sku": _id(), "location": _id(), "week": _week(), "forecast": _num(pa.Check.ge(0))},
+        {"sku": _name(), "location": _name(), "week": _week(), "forecast": _num(pa.Check.ge(0))},
         unique=["sku", "location", "week"],
         report_duplicates="all",
     ),
     "open_pos": pa.DataFrameSchema(
         {
             "po_number": _id(),
-            "sku": _id(),
-            "location": _id(),
+            "sku": _name(),
+            "location": _name(),
             "week": _week(),
             "units": _num(pa.Check.ge(0)),
         },
     ),
     "warehouse": pa.DataFrameSchema(
         {
-            "location": _id(),
+            "location": _name(),
             "container_volume": _num(pa.Check.gt(0)),
             "max_containers": _num(pa.Check.ge(1), _whole()),
             "container_cost": _num(pa.Check.ge(0)),
@@ -169,8 +185,8 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
 
 SCHEMAS["demand_by_date"] = pa.DataFrameSchema(
     {
-        "sku": _id(),
-        "location": _id(),
+        "sku": _name(),
+        "location": _name(),
         "date": pa.Column("datetime64[ns]", nullable=False),
         "demand": _num(pa.Check.ge(0)),
     },
@@ -209,7 +225,7 @@ class DataValidationError(ValueError):
 
 def format_failures(failures: pd.DataFrame, max_rows: int = 60) -> str:
     """A readable fixed-width table of failures (at most ``max_rows`` lines)."""
-    shown = failures.head(max_rows).fillna("").astype(str)
+    shown = failures.head(max_rows).map(lambda value: "" if pd.isna(value) else str(value))
     text = shown.to_string(index=False, max_colwidth=120)
     if len(failures) > max_rows:
         text += f"\n... and {len(failures) - max_rows} more (see the JSON report)"
@@ -282,7 +298,10 @@ def _parse_column(
         what = "must be a date YYYY-MM-DD"
     else:
         parsed = pd.to_numeric(raw, errors="coerce").astype(float)
-        parsed = parsed.where(np.isfinite(parsed.to_numpy()) | parsed.isna())
+        huge = parsed.abs() > MAX_NUMBER  # inf, 1e308: they overflow sums and solvers
+        failures += [_failure(file, column, _RANGE, int(i) + 2, raw[i]) for i in raw.index[huge]]
+        parsed = parsed.where(~huge)
+        raw = raw.where(~huge)  # reported once
         what = "must be a number"
     bad = parsed.isna() & raw.notna() & (raw.astype("string").str.strip() != "")
     failures += [_failure(file, column, what, int(i) + 2, raw[i]) for i in raw.index[bad]]

@@ -56,5 +56,6 @@ def test_evaluate_includes_ppo(project: Path) -> None:
 
 def test_bad_mode_is_one_clear_error(project: Path) -> None:
     result = run(project, "train", "--mode", "sideways")
-    assert result.returncode == 1
-    assert "mode must be one of" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 2  # a usage error: the choices are a closed set (issue 16)
+    assert all(word in result.stderr for word in ("Usage:", "sideways", "deterministic"))
+    assert "Traceback" not in result.stderr

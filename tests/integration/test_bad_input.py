@@ -1,0 +1,222 @@
+"""Bad input, table-driven: every case is one error (exit 1) or usage message (exit 2), never
+a traceback, and nothing outside the project folder is created, changed or removed.
+
+Add a case with one line in :data:`CASES`: an id, the command line, an optional edit of the
+project made before the run (``EDITS``), the exit code and a word the message must hold.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+from tests.conftest import SEED_DATA
+from tests.integration.cli import run_inventory as run
+
+ROOT = Path(__file__).resolve().parents[2]
+HOSTILE_SCRIPT = "</script><img src=x onerror=alert(1)>"
+HOSTILE_FORMULA = "=cmd|' /C calc'!A0"
+
+
+class Case(NamedTuple):
+    args: tuple[str, ...]
+    edit: str | None  # key of EDITS, applied to a fresh copy of the project
+    code: int  # 1: error line, 2: usage message
+    needle: str  # must appear in stderr
+
+
+def _replace_in_data(old: str, new: str) -> Callable[[Path], None]:
+    """Replace an id in every data file (catalog, history, forecast, POs, warehouse)."""
+
+    def edit(project: Path) -> None:
+        for path in (project / "data").glob("*.csv"):
+            path.write_text(path.read_text().replace(old, new))
+
+    return edit
+
+
+def _catalog_cell(column: str, value: str) -> Callable[[Path], None]:
+    def edit(project: Path) -> None:
+        path = project / "data" / "catalog.csv"
+        lines = path.read_text().splitlines()
+        header = lines[0].split(",")
+        cells = lines[1].split(",")
+        cells[header.index(column)] = value
+        lines[1] = ",".join(cells)
+        path.write_text("\n".join(lines) + "\n")
+
+    return edit
+
+
+def _file(name: str, text: str) -> Callable[[Path], None]:
+    def edit(project: Path) -> None:
+        (project / name).write_text(text)
+
+    return edit
+
+
+def _params(old: str, new: str) -> Callable[[Path], None]:
+    def edit(project: Path) -> None:
+        path = project / "params.yaml"
+        path.write_text(path.read_text().replace(old, new, 1))
+
+    return edit
+
+
+def _seed_items(column: str, value: str) -> Callable[[Path], None]:
+    def edit(project: Path) -> None:
+        if not (SEED_DATA / "item_inventory.csv").exists():
+            pytest.skip(f"seed data not found at {SEED_DATA}")
+        lines = (SEED_DATA / "item_inventory.csv").read_text().splitlines()
+        header, cells = lines[0].split(","), lines[1].split(",")
+        cells[header.index(column)] = value
+        lines[1] = ",".join(cells)
+        (project / "items.csv").write_text("\n".join(lines) + "\n")
+
+    return edit
+
+
+_NEW = "sku,week,demand\n"
+EDITS: dict[str, Callable[[Path], None]] = {
+    "location path": _replace_in_data(",L1,", ",x/../../../victim,"),
+    "location dotdot": _replace_in_data(",L1,", ",L..1,"),
+    "sku path": _replace_in_data("SKU001,", "../../SKU001,"),
+    "sku script": _replace_in_data("SKU001,", HOSTILE_SCRIPT + ","),
+    "sku formula": _replace_in_data("SKU001,", HOSTILE_FORMULA + ","),
+    "sku at-formula": _replace_in_data("SKU002,", "@SUM(1+1),"),
+    "volume 1e308": _catalog_cell("volume", "1e308"),
+    "cost inf": _catalog_cell("lost_sale_cost", "inf"),
+    "seed volume 1e308": _seed_items("volume", "1e308"),
+    "seed leadtime 1e308": _seed_items("leadtime", "1e308"),
+    "csv sku formula": _file("demand.csv", _NEW + "=1+2,2024-01-01,3\n"),
+    "csv sku script": _file("demand.csv", _NEW + f"{HOSTILE_SCRIPT},2024-01-01,3\n"),
+    "new-demand day/month": _file("new.csv", _NEW + "SKU001,03/04/2024,3\n"),
+    "new-demand month/day": _file("new.csv", _NEW + "SKU001,12/31/2024,3\n"),
+    "new-demand script sku": _file("new.csv", _NEW + f"{HOSTILE_SCRIPT},2024-01-01,3\n"),
+    "new-demand path sku": _file("new.csv", _NEW + "../../x,2024-01-01,3\n"),
+    "state empty sku": _file("state.csv", "sku,on_hand\n,3\nSKU001,4\n"),
+    "state blank sku": _file("state.csv", "sku,on_hand\nSKU001,4\n  ,5\n"),
+    "state 1e308": _file("state.csv", "sku,on_hand\nSKU001,1e308\n"),
+    "no locations": _params("  locations: [L1]", "  locations: []"),
+    "bad location": _params("  locations: [L1]", "  locations: [../up]"),
+    "deep yaml": _file("deep.yaml", "[" * 5000 + "]" * 5000 + "\n"),
+    "deep yaml map": _file("deep.yaml", "{a: " * 3000 + "1" + "}" * 3000 + "\n"),
+}
+
+SEED = ("--forecast", str(SEED_DATA / "demand_forecast.csv"))
+SEED_POS = ("--open-pos", str(SEED_DATA / "open_purchase_orders.csv"))
+IMPORT_SEED = ("data", "import-seed", "--items", "items.csv", *SEED, *SEED_POS, "--out", "data")
+NEW_DEMAND = ("drift", "--new-demand", "new.csv")
+STATE = ("recommend", "--state", "state.csv")
+
+CASES: dict[str, Case] = {
+    # path-like ids: refused where they enter, before any folder is built or removed
+    "mode up two": Case(("train", "--mode", "stochastic/../.."), None, 2, "--mode"),
+    "mode absolute": Case(("train", "--mode", "/tmp"), None, 2, "--mode"),
+    "solve mode path": Case(("solve", "--mode", "../deterministic"), None, 2, "--mode"),
+    "location option path": Case(("train", "--location", "x/../../../victim"), None, 2, "valid"),
+    "location option abs": Case(("train", "--location", "/etc"), None, 2, "identifier"),
+    "catalog location path": Case(("validate",), "location path", 1, "location"),
+    "catalog location dotdot": Case(("validate",), "location dotdot", 1, "'..'"),
+    "catalog sku path": Case(("validate",), "sku path", 1, "sku"),
+    "train bad catalog": Case(("train", "--mode", "deterministic"), "location path", 1, "location"),
+    # script and formula SKU names: rejected by the schema
+    "sku script": Case(("validate",), "sku script", 1, "letters, digits"),
+    "sku formula": Case(("validate",), "sku formula", 1, "letters, digits"),
+    "sku at-formula": Case(("validate",), "sku at-formula", 1, "letters, digits"),
+    "import-csv formula": Case(("data", "import-csv", "demand.csv"), "csv sku formula", 1, "sku"),
+    "import-csv script": Case(("data", "import-csv", "demand.csv"), "csv sku script", 1, "sku"),
+    # overflowing numbers
+    "catalog 1e308": Case(("validate",), "volume 1e308", 1, "between"),
+    "catalog inf": Case(("solve",), "cost inf", 1, "lost_sale_cost"),
+    "seed 1e308 volume": Case(IMPORT_SEED, "seed volume 1e308", 1, "volume"),
+    "seed 1e308 lead time": Case(IMPORT_SEED, "seed leadtime 1e308", 1, "leadtime"),
+    # inputs of drift and recommend
+    "new-demand day/month": Case(NEW_DEMAND, "new-demand day/month", 1, "YYYY-MM-DD"),
+    "new-demand month/day": Case(NEW_DEMAND, "new-demand month/day", 1, "YYYY-MM-DD"),
+    "new-demand script": Case(NEW_DEMAND, "new-demand script sku", 1, "sku"),
+    "new-demand path": Case(NEW_DEMAND, "new-demand path sku", 1, "sku"),
+    "state empty sku": Case(STATE, "state empty sku", 1, "empty"),
+    "state blank sku": Case(STATE, "state blank sku", 1, "line"),
+    "state 1e308": Case(STATE, "state 1e308", 1, "on_hand"),
+    # usage errors and unknown commands: the usage message, exit 2
+    "missing argument": Case(("data", "import-csv"), None, 2, "Usage"),
+    "unknown command": Case(("nosuch",), None, 2, "nosuch"),
+    "unknown data command": Case(("data", "nosuch"), None, 2, "nosuch"),
+    "unknown option": Case(("validate", "--nosuch"), None, 2, "--nosuch"),
+    "bad evaluate mode": Case(("evaluate", "--mode", "all"), None, 2, "--mode"),
+    "bad profile": Case(("train", "--profile", "huge"), None, 2, "--profile"),
+    # params that generate no or bad data
+    "no locations": Case(("data", "generate"), "no locations", 1, "data.locations"),
+    "bad location": Case(("data", "generate"), "bad location", 1, "../up"),
+    # anything unexpected: one line naming the command and input, a hint to use --debug
+    "deep yaml": Case(("--params", "deep.yaml", "params"), "deep yaml", 1, "deep.yaml"),
+    "deep yaml map": Case(("--params", "deep.yaml", "params"), "deep yaml map", 1, "deep.yaml"),
+}
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project with the shipped params, the generated data and the forecast stage run."""
+    folder = tmp_path_factory.mktemp("base") / "project"
+    folder.mkdir()
+    shutil.copy(ROOT / "params.yaml", folder / "params.yaml")
+    for args in (("data", "generate"), ("forecast",)):
+        result = run(folder, *args)
+        assert result.returncode == 0, result.stderr
+    return folder
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes() if p.is_file() else b"<dir>"
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input_is_one_message_and_touches_nothing_outside(
+    name: str, base: Path, tmp_path: Path
+) -> None:
+    case = CASES[name]
+    outside = tmp_path / "outside"  # what x/../../../victim would reach from the project
+    (outside / "victim").mkdir(parents=True)
+    (outside / "victim" / "keep.txt").write_text("precious")
+    project = Path(shutil.copytree(base, tmp_path / "work" / "project"))
+    if case.edit:
+        EDITS[case.edit](project)
+    before_outside, before_data = _snapshot(tmp_path), _snapshot(project / "data")
+    result = run(project, *case.args)
+    assert result.returncode == case.code, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+    assert case.needle in result.stderr, result.stderr
+    if case.code == 1:
+        assert result.stderr.startswith("error: "), result.stderr
+    else:
+        assert "Usage:" in result.stderr, result.stderr
+    after = _snapshot(tmp_path)
+    changed = {
+        key
+        for key in set(before_outside) | set(after)
+        if not key.startswith("work/project/") and before_outside.get(key) != after.get(key)
+    }
+    assert not changed, changed
+    assert _snapshot(project / "data") == before_data  # a failed command writes no data
+    assert not (project.parent / "models").exists() and not (project.parent / "metrics").exists()
+
+
+def test_the_last_resort_line_names_the_command_and_hints_at_debug(
+    base: Path, tmp_path: Path
+) -> None:
+    project = Path(shutil.copytree(base, tmp_path / "project"))
+    EDITS["deep yaml"](project)
+    result = run(project, "--params", "deep.yaml", "params")
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: inventory params failed"), lines
+    assert "--debug" in lines[0]
+    debug = run(project, "--debug", "--params", "deep.yaml", "params")
+    assert debug.returncode == 1 and "Traceback" in debug.stderr
