@@ -165,7 +165,7 @@ def test_evaluator_factory_needs_a_model_and_loads_it_after_training(
     assert folder == tmp_path / "models" / "ppo_stochastic"
     current = PolicySources(demand_model_for(config, instance)[0], ppo_model=folder)
     train_demand = demand(instance)
-    with pytest.raises(ValueError, match="ppo_stochastic/model.zip"):
+    with pytest.raises(ValueError, match="ppo_stochastic/policy.pt"):
         build_policies(config, instance, "stochastic", train_demand, current, names=["ppo"])
     train_ppo(config, instance, "stochastic", model_folder=folder, metrics_root=tmp_path)
     built = build_policies(config, instance, "stochastic", train_demand, current, names=["ppo"])
