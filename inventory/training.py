@@ -16,7 +16,7 @@ budget and hyperparameters, :class:`~inventory.config.PPOProfileConfig`).
   model runs through :func:`inventory.dynamics.simulate` (the common cost, not the
   reward) on held-out scenarios (the forecast in deterministic mode; ``n_eval_scenarios``
   draws with ``ppo.eval_seed`` in stochastic mode, never the evaluator's scenarios). The
-  best model by mean cost is kept as ``model.zip``; each evaluation is a row of the
+  best model by mean cost is kept (``policy.pt``); each evaluation is a row of the
   learning curve CSV.
 - Checkpoints every ``checkpoint_freq`` steps at rollout boundaries: the model and
   normaliser, the optimizer state, the random states (numpy, torch, Python, the VecEnv's
