@@ -118,11 +118,12 @@ class Layout:
     def trained_model(self, mode: str, location: str, default_location: str) -> Path:
         """The model folder of ``mode`` for ``location``: the first that holds a model of
         ``models/ppo_<mode>`` (default location only) and ``models/ppo_<mode>_<location>``,
-        else the first of them (where training would write it)."""
+        else the first of them (where training would write it). A folder holds a model
+        when it holds its weights, ``policy.pt``."""
         candidates = [self.model_dir(mode, location)]
         if location == default_location:
             candidates.insert(0, self.model_dir(mode))
-        return next((c for c in candidates if (c / "model.zip").exists()), candidates[0])
+        return next((c for c in candidates if (c / "policy.pt").exists()), candidates[0])
 
     def location_root(self, location: str) -> Path:
         """The folder of one location in the scale-out."""

@@ -63,7 +63,7 @@ class PolicySources:
     Attributes:
         demand_model: The stochastic demand model in use (PPO warns when its model was
             trained on another one); None: not checked.
-        ppo_model: The PPO model folder of the mode (``model.zip`` inside); None: none.
+        ppo_model: The PPO model folder of the mode (``policy.pt`` inside); None: none.
         solved_plans: The solve stage's plans to replay when their key matches; None:
             always solve.
         tuning_cache: Folder of tuned levels; None: tune every time, store nothing.

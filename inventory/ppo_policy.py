@@ -16,10 +16,13 @@ forecast (``target``, :func:`target_levels`; deterministic mode's anchor in para
 ``a = 0`` is exactly the anchor rule, so PPO starts from a sensible policy and learns
 state-dependent corrections.
 
-A model folder (written by :mod:`inventory.training`) holds ``model.zip`` (the best model
-by held-out mean cost), ``vecnormalize.pkl`` and ``meta.json`` (catalog, observation
-shape, env settings, anchor offsets). Loading it for an instance with other SKUs or
-another observation shape raises :class:`ValueError`.
+A model folder (written by :mod:`inventory.training`) holds ``policy.pt`` (the weights of
+the best model by held-out mean cost), ``vecnormalize.npz`` (observation statistics) and
+``meta.json`` (catalog, observation shape, env settings, anchor offsets, the policy's
+constructor arguments and the sha256 of both files); see :mod:`inventory.model_files`.
+Nothing in it is unpickled. Loading it for an instance with other SKUs or another
+observation shape, or when a file's hash does not match ``meta.json``, raises
+:class:`ValueError`; so does a folder in SB3's pickle format (``model.zip``).
 
 The evaluator's ``"ppo"`` factory (:mod:`inventory.policy_factories`) loads the model
 folder the stage passes it, and raises ValueError when it holds no model.
@@ -38,6 +41,14 @@ from inventory.dynamics import State
 from inventory.env import EnvKnobs, EnvSettings, InventoryVecEnv
 from inventory.instance import Instance
 from inventory.io import read_json
+from inventory.model_files import (
+    NORMALIZER_FILE,
+    WEIGHTS_FILE,
+    load_normalizer,
+    load_policy,
+    refuse_legacy,
+    verify_files,
+)
 from inventory.policies import cover_levels, planner_levels
 
 __all__ = [
@@ -52,8 +63,7 @@ __all__ = [
     "target_levels",
 ]
 
-MODEL_FILE = "model.zip"
-NORMALIZER_FILE = "vecnormalize.pkl"
+MODEL_FILE = WEIGHTS_FILE
 META_FILE = "meta.json"
 
 Normalizer = Callable[[np.ndarray], np.ndarray]
@@ -135,7 +145,8 @@ class PPOPolicy:
     """A PPO model as a :class:`~inventory.policies.Policy` (deterministic actions).
 
     Args:
-        model: A stable-baselines3 PPO model.
+        model: A stable-baselines3 PPO model or its policy (anything with SB3's
+            ``predict``).
         normalize: Observation normaliser (the saved VecNormalize statistics), or None.
         meta: The model's ``meta.json`` content (env settings, catalog, anchor offset).
         where: Where the model came from (for error messages).
@@ -150,31 +161,29 @@ class PPOPolicy:
 
     @classmethod
     def load(cls, folder: str | Path, instance: Instance) -> PPOPolicy:
-        """Load ``model.zip``, ``vecnormalize.pkl`` and ``meta.json`` from ``folder``.
+        """Load ``policy.pt``, ``vecnormalize.npz`` and ``meta.json`` from ``folder``.
+
+        Both files are checked against the sha256 in ``meta.json`` before either is read.
 
         Raises:
-            ValueError: no model there, or it was trained for another catalog.
+            ValueError: no model there, a model in the old pickle format, a file changed
+                after training, or a model trained for another catalog.
         """
-        from stable_baselines3 import PPO
-        from stable_baselines3.common.vec_env import VecNormalize
-
         folder = Path(folder)
+        refuse_legacy(folder)
         if not (folder / MODEL_FILE).exists() or not (folder / META_FILE).exists():
             raise ValueError(f"no PPO model in {folder}; train one: inventory train --mode <mode>")
         meta = read_json(folder / META_FILE)
+        verify_files(folder, meta.get("files"), (MODEL_FILE, NORMALIZER_FILE))
         env = InventoryVecEnv(instance, 1, settings_from_meta(meta))
         check_catalog(meta, instance, env.core.obs_dim, str(folder))
-        model = PPO.load(folder / MODEL_FILE, device="cpu")
+        model = load_policy(folder / MODEL_FILE, meta.get("policy", {}))
         if model.observation_space.shape != env.observation_space.shape:
             raise ValueError(
                 f"PPO model {folder}: observation shape {model.observation_space.shape} does "
                 f"not match this instance's {env.observation_space.shape}; retrain it"
             )
-        normalize = None
-        if (folder / NORMALIZER_FILE).exists():
-            stats = VecNormalize.load(str(folder / NORMALIZER_FILE), env)
-            stats.training = False
-            normalize = stats.normalize_obs
+        normalize = load_normalizer(folder / NORMALIZER_FILE, env).normalize_obs
         return cls(model, normalize, meta, str(folder))
 
     def reset(self, instance: Instance, n_scenarios: int) -> None:

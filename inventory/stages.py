@@ -237,7 +237,7 @@ def train(
     )
     name = f"{mode}_{suffix}" if suffix else mode
     return {
-        "model": str(result.folder / "model.zip"),
+        "model": str(result.folder / "policy.pt"),
         "metrics": str(layout.metrics / f"train_{name}.json"),
         "learning_curve": str(layout.metrics / f"learning_curve_{name}.csv"),
     }

@@ -16,22 +16,29 @@ budget and hyperparameters, :class:`~inventory.config.PPOProfileConfig`).
   model runs through :func:`inventory.dynamics.simulate` (the common cost, not the
   reward) on held-out scenarios (the forecast in deterministic mode; ``n_eval_scenarios``
   draws with ``ppo.eval_seed`` in stochastic mode, never the evaluator's scenarios). The
-  best model by mean cost is kept as ``model.zip``; each evaluation is a row of the
+  best model by mean cost is kept (``policy.pt``); each evaluation is a row of the
   learning curve CSV.
-- Checkpoints every ``checkpoint_freq`` steps at rollout boundaries (model, normaliser and
-  the run's state: curve, best cost, elapsed time). ``resume=True`` continues from the
-  last complete checkpoint with the step count carried on (``reset_num_timesteps=False``).
+- Checkpoints every ``checkpoint_freq`` steps at rollout boundaries: the model and
+  normaliser, the optimizer state, the random states (numpy, torch, Python, the VecEnv's
+  generator), the VecEnv's current episode and last observation, SB3's step count and
+  schedule position, and the run's state (curve, best cost, elapsed time). ``resume=True``
+  restores all of it from the last complete checkpoint and carries the step count on
+  (``reset_num_timesteps=False``), so a resumed run trains exactly as one that was not
+  stopped: same weights, curve and best cost (only the timings differ).
 - Reproducible on CPU: ``set_random_seed(ppo.seed)``, a seeded VecEnv and
   ``torch.set_num_threads(ppo.torch_threads)`` (1 by default).
 
-Layout of the model folder (``models/ppo_<mode>[_<location>]/``): ``model.zip``,
-``vecnormalize.pkl`` and ``meta.json`` (the best model, what
-:class:`~inventory.ppo_policy.PPOPolicy` loads), ``last/`` (the end of training) and
-``checkpoints/step_<n>/``.
+Layout of the model folder (``models/ppo_<mode>[_<location>]/``): ``policy.pt``,
+``vecnormalize.npz`` and ``meta.json`` (the best model, what
+:class:`~inventory.ppo_policy.PPOPolicy` loads; no file holds pickled code, see
+:mod:`inventory.model_files`), ``last/`` (the end of training) and
+``checkpoints/step_<n>/`` (the same files plus ``optimizer.pt``, ``resume.npz`` and
+``state.json``, whose ``files`` records the sha256 of the others).
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,10 +53,22 @@ from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import VecNormalize
 
 from inventory.config import Config, PPOProfileConfig, config_to_dict
-from inventory.dynamics import simulate
+from inventory.dynamics import State, simulate
 from inventory.env import EnvSettings, InventoryVecEnv, env_settings
 from inventory.instance import Instance
-from inventory.io import atomic_path, confined, read_json, remove_tree, write_csv, write_json
+from inventory.io import confined, read_json, remove_tree, write_csv, write_json
+from inventory.model_files import (
+    file_hashes,
+    load_arrays,
+    load_tensors,
+    policy_spec,
+    restore_normalizer,
+    save_arrays,
+    save_normalizer,
+    save_policy,
+    save_tensors,
+    verify_files,
+)
 from inventory.policies import tune_base_stock
 from inventory.ppo_policy import (
     META_FILE,
@@ -76,10 +95,17 @@ __all__ = [
     "train_ppo",
     "latest_checkpoint",
     "save_model",
+    "run_state",
+    "run_arrays",
+    "restore_run",
 ]
 
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "state.json"
+OPTIMIZER_FILE = "optimizer.pt"
+RESUME_FILE = "resume.npz"
+MODEL_FILES = (MODEL_FILE, NORMALIZER_FILE)
+CHECKPOINT_FILES = (*MODEL_FILES, OPTIMIZER_FILE, RESUME_FILE)
 CURVE_COLUMNS = ("timesteps", "mean_cost", "cost_ci_low", "cost_ci_high", "best_cost", "elapsed_s")
 
 
@@ -160,13 +186,13 @@ def _mean_ci(values: np.ndarray) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
-def save_model(model: PPO, normalizer: VecNormalize, folder: Path) -> None:
-    """Write ``model.zip`` and ``vecnormalize.pkl`` into ``folder``, each atomically."""
+def save_model(model: PPO, normalizer: VecNormalize, folder: Path) -> dict[str, str]:
+    """Write ``policy.pt`` (weights) and ``vecnormalize.npz`` into ``folder``, each
+    atomically; return their sha256 (``meta.json``'s ``files``)."""
     folder.mkdir(parents=True, exist_ok=True)
-    with atomic_path(folder / MODEL_FILE) as tmp:
-        model.save(tmp)
-    with atomic_path(folder / NORMALIZER_FILE) as tmp:
-        normalizer.save(str(tmp))
+    save_policy(model.policy, folder / MODEL_FILE)
+    save_normalizer(normalizer, folder / NORMALIZER_FILE)
+    return file_hashes(folder, MODEL_FILES)
 
 
 class CostEvalCallback(BaseCallback):
@@ -228,8 +254,7 @@ class CostEvalCallback(BaseCallback):
             self.evaluate()
         if self.num_timesteps != self.last_checkpoint:
             self.checkpoint()  # resuming a finished run then trains no further
-        save_model(self.model, self._normalizer(), self.folder / "last")
-        write_json(self.folder / "last" / META_FILE, self.live_meta())
+        self.save_best_or_last(self.folder / "last")
 
     def _normalizer(self) -> VecNormalize:
         return self.model.get_env()
@@ -237,6 +262,11 @@ class CostEvalCallback(BaseCallback):
     def live_meta(self) -> dict[str, Any]:
         """``meta.json`` content for the current model."""
         return {**self.meta, "timesteps": self.num_timesteps}
+
+    def save_best_or_last(self, folder: Path, **extra: Any) -> None:
+        """Write the model files, then ``meta.json`` with their sha256 (written last)."""
+        hashes = save_model(self.model, self._normalizer(), folder)
+        write_json(folder / META_FILE, {**self.live_meta(), **extra, "files": hashes})
 
     def policy(self) -> PPOPolicy:
         """The live model as a Protocol policy (normalising with the current stats)."""
@@ -251,8 +281,7 @@ class CostEvalCallback(BaseCallback):
         steps = self.num_timesteps
         if mean < self.best_cost:
             self.best_cost, self.best_timesteps = mean, steps
-            save_model(self.model, self._normalizer(), self.folder)
-            write_json(self.folder / META_FILE, {**self.live_meta(), "best_eval_cost": mean})
+            self.save_best_or_last(self.folder, best_eval_cost=mean)
         values = (steps, mean, low, high, self.best_cost, self.elapsed())
         row = dict(zip(CURVE_COLUMNS, values, strict=True))
         self.rows.append(row)
@@ -261,22 +290,113 @@ class CostEvalCallback(BaseCallback):
         return mean
 
     def state(self) -> dict[str, Any]:
-        """What a resumed run needs besides the model and normaliser."""
+        """The run's state besides the model files: the callback's and SB3's counters and
+        the random states (see :func:`run_state`)."""
         return {
             "timesteps": self.num_timesteps,
             "curve": self.rows,
             "best_cost": self.best_cost,
             "best_timesteps": self.best_timesteps,
             "elapsed_s": self.elapsed(),
+            "run": run_state(self.model),
         }
 
     def checkpoint(self) -> Path:
-        """Save model, normaliser and state under ``checkpoints/step_<n>/`` (state last)."""
+        """Save everything a resume needs under ``checkpoints/step_<n>/`` (state last)."""
         folder = self.folder / CHECKPOINTS / f"step_{self.num_timesteps:010d}"
-        save_model(self.model, self._normalizer(), folder)
-        write_json(folder / STATE_FILE, self.state())
+        hashes = save_model(self.model, self._normalizer(), folder)
+        save_tensors(self.model.policy.optimizer.state_dict(), folder / OPTIMIZER_FILE)
+        save_arrays(run_arrays(self.model), folder / RESUME_FILE)
+        hashes.update(file_hashes(folder, (OPTIMIZER_FILE, RESUME_FILE)))
+        write_json(folder / STATE_FILE, {**self.state(), "files": hashes})
         self.last_checkpoint = self.num_timesteps
         return folder
+
+
+def run_state(model: PPO) -> dict[str, Any]:
+    """JSON part of what decides the rest of a run: SB3's counters and schedule position,
+    the Python, numpy (scalars) and VecEnv random states and the env's week."""
+    import torch
+
+    _, _, pos, has_gauss, cached_gaussian = np.random.get_state()
+    version, internal, gauss = random.getstate()
+    raw = model.get_env().venv
+    return {
+        "num_timesteps": int(model.num_timesteps),
+        "progress_remaining": float(model._current_progress_remaining),
+        "n_updates": int(model._n_updates),
+        "episode_num": int(model._episode_num),
+        "numpy_random": [int(pos), int(has_gauss), float(cached_gaussian)],
+        "python_random": [version, list(internal), gauss],
+        "torch_seed": int(torch.initial_seed()),
+        "env_rng": raw.rng.bit_generator.state,
+        "env_week": int(raw.core.state.t),
+    }
+
+
+def run_arrays(model: PPO) -> dict[str, np.ndarray]:
+    """Array part of what decides the rest of a run: the numpy and torch generator states,
+    the VecEnv's current episode (demand draw and state) and SB3's last observation."""
+    import torch
+
+    raw = model.get_env().venv
+    state = raw.core.state
+    arrays = {
+        "numpy_keys": np.random.get_state()[1],
+        "torch_rng": torch.get_rng_state().numpy(),
+        "env_demand": raw.core.demand,
+        "env_on_hand": state.on_hand,
+        "env_ring": state.ring,
+        "env_last_order": state.last_order,
+        "last_obs": model._last_obs,
+        "last_episode_starts": model._last_episode_starts,
+    }
+    if state.transit_total is not None:
+        arrays["env_transit_total"] = state.transit_total
+    return arrays
+
+
+def restore_run(model: PPO, checkpoint: Path, state: dict[str, Any]) -> None:
+    """Put a fresh model (built as the run built it) into the state saved in ``checkpoint``.
+
+    Raises:
+        ValueError: the checkpoint is in the old pickle format or a file's sha256 differs.
+    """
+    import torch
+
+    if "files" not in state or "run" not in state:
+        raise ValueError(
+            f"checkpoint {checkpoint} was written by an older version (pickled model); "
+            "train without --resume"
+        )
+    verify_files(checkpoint, state["files"], CHECKPOINT_FILES)
+    model.policy.load_state_dict(load_tensors(checkpoint / MODEL_FILE))
+    model.policy.optimizer.load_state_dict(load_tensors(checkpoint / OPTIMIZER_FILE))
+    restore_normalizer(model.get_env(), load_arrays(checkpoint / NORMALIZER_FILE))
+    arrays, run = load_arrays(checkpoint / RESUME_FILE), state["run"]
+    _restore_env(model.get_env().venv, arrays, run)
+    np.random.set_state(("MT19937", arrays["numpy_keys"], *run["numpy_random"]))
+    torch.set_rng_state(torch.from_numpy(arrays["torch_rng"]))
+    version, internal, gauss = run["python_random"]
+    random.setstate((version, tuple(internal), gauss))
+    model.num_timesteps = run["num_timesteps"]
+    model._current_progress_remaining = run["progress_remaining"]
+    model._n_updates, model._episode_num = run["n_updates"], run["episode_num"]
+    model._last_obs = arrays["last_obs"]
+    model._last_episode_starts = arrays["last_episode_starts"]
+
+
+def _restore_env(raw: InventoryVecEnv, arrays: dict[str, np.ndarray], run: dict[str, Any]) -> None:
+    raw.core.demand = arrays["env_demand"].copy()
+    raw.core.state = State(
+        t=run["env_week"],
+        on_hand=arrays["env_on_hand"].copy(),
+        ring=arrays["env_ring"].copy(),
+        last_order=arrays["env_last_order"].copy(),
+        transit_total=arrays["env_transit_total"].copy() if "env_transit_total" in arrays else None,
+    )
+    raw.rng.bit_generator.state = run["env_rng"]
+    raw._reset_seeds()  # the model's constructor seeded the env: that reseed is long done
 
 
 def latest_checkpoint(folder: str | Path) -> Path | None:
@@ -379,14 +499,11 @@ def train_ppo(
     setup = training_setup(config, instance, mode, demand_model)
     state = read_json(checkpoint / STATE_FILE) if checkpoint else {}
     done = int(state.get("timesteps", 0))
-    set_random_seed(ppo.seed + done)
-    env = _env(config, run, instance, setup, seed=ppo.seed + done)
-    if checkpoint is None:
-        model = _new_model(config, run, env)
-    else:
-        env = VecNormalize.load(str(checkpoint / NORMALIZER_FILE), env.venv)
-        model = PPO.load(checkpoint / MODEL_FILE, env=env, device="cpu")
-        model.set_random_seed(ppo.seed + done)
+    set_random_seed(ppo.seed)
+    env = _env(config, run, instance, setup, seed=ppo.seed)
+    model = _new_model(config, run, env)
+    if checkpoint is not None:
+        restore_run(model, checkpoint, state)
     meta = {
         **catalog_meta(instance, setup.settings, env.observation_space.shape[0]),
         "mode": mode,
@@ -396,6 +513,7 @@ def train_ppo(
         "scenarios": setup.scenarios,
         "profile": ppo.profile_for(mode),
         "ppo": config_to_dict(ppo),
+        "policy": policy_spec(model.policy),
     }
     callback = CostEvalCallback(
         instance, setup, meta, run, folder, curve_path, config.simulation.terminal_cost, state

@@ -31,7 +31,7 @@ def test_train_writes_model_metrics_and_curve(project: Path, mode: str) -> None:
     metrics = json.loads((project / "metrics" / f"train_{mode}.json").read_text())
     assert metrics["total_timesteps"] >= 256 and metrics["steps_per_s"] > 0
     assert metrics["best_eval_cost"] > 0
-    assert (project / "models" / f"ppo_{mode}" / "model.zip").exists()
+    assert (project / "models" / f"ppo_{mode}" / "policy.pt").exists()
     assert (project / "metrics" / f"learning_curve_{mode}.csv").exists()
 
 

@@ -86,7 +86,7 @@ def test_every_policy_name_has_a_factory_in_one_explicit_table() -> None:
 def test_a_missing_input_is_an_error_that_names_it(tmp_path) -> None:
     instance = make_instance(2, 10)
     folder = tmp_path / "models" / "ppo_stochastic"
-    with pytest.raises(ValueError, match=r"ppo_stochastic/model.zip.*inventory train --mode"):
+    with pytest.raises(ValueError, match=r"ppo_stochastic/policy.pt.*inventory train --mode"):
         build_policies(
             small_config(),
             instance,
@@ -243,7 +243,7 @@ def test_stage_names_the_missing_model_and_the_command(tmp_path, monkeypatch) ->
         }
     )
     stages.generate(config)
-    message = "policy ppo needs models/ppo_deterministic/model.zip: run `inventory train --mode"
+    message = "policy ppo needs models/ppo_deterministic/policy.pt: run `inventory train --mode"
     with pytest.raises(ValueError, match=message):
         stages.evaluate(config, mode="deterministic")
     assert not (tmp_path / "metrics" / "evaluation_deterministic.json").exists()

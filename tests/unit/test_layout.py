@@ -36,7 +36,7 @@ def test_trained_model_prefers_the_default_folder_for_the_default_location(tmp_p
     assert layout.trained_model("stochastic", "L2", "L1") == layout.model_dir("stochastic", "L2")
     suffixed = layout.model_dir("stochastic", "L1")
     suffixed.mkdir(parents=True)
-    (suffixed / "model.zip").write_bytes(b"")
+    (suffixed / "policy.pt").write_bytes(b"")
     assert layout.trained_model("stochastic", "L1", "L1") == suffixed
 
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import pickle
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from inventory.config import Config, config_from_dict
 from inventory.dynamics import simulate
 from inventory.instance import Instance
-from inventory.io import read_json
+from inventory.io import read_json, write_json
 from inventory.layout import Layout
+from inventory.model_files import sha256_file
 from inventory.policies import BaseStock
 from inventory.policy_factories import PolicySources, build_policies
 from inventory.ppo_policy import PPOPolicy, anchor_levels, target_levels
@@ -83,6 +88,16 @@ def test_saved_model_reloads_and_predicts_the_same_actions(tmp_path: Path, insta
     )
     loaded = PPOPolicy.load(result.folder / "last", instance)
     np.testing.assert_array_equal(orders_of(live, instance), orders_of(loaded, instance))
+    observations = np.random.default_rng(3).uniform(
+        -1, 3, (64, live.model.observation_space.shape[0])
+    )
+    observations = observations.astype(np.float32)
+    for deterministic in (True, False):
+        torch.manual_seed(0)
+        expected = live.model.predict(live.normalize(observations), deterministic=deterministic)
+        torch.manual_seed(0)
+        got = loaded.model.predict(loaded.normalize(observations), deterministic=deterministic)
+        np.testing.assert_array_equal(expected[0], got[0])
     best = PPOPolicy.load(result.folder, instance)  # the best model by held-out cost
     assert orders_of(best, instance).shape == (6, HORIZON, 3)
     metrics = read_json(tmp_path / "metrics" / "train_stochastic.json")
@@ -100,10 +115,11 @@ def test_same_seed_gives_the_same_model(tmp_path: Path, instance) -> None:
     np.testing.assert_array_equal(orders_of(a, instance), orders_of(b, instance))
 
 
-def test_resume_after_a_kill_continues_the_step_count(
-    tmp_path: Path, instance, monkeypatch
-) -> None:
-    full = train(tmp_path / "full", instance)
+def test_resume_after_a_kill_equals_not_stopping(tmp_path: Path, instance, monkeypatch) -> None:
+    """Killed after its first checkpoint and resumed, a run ends exactly where an
+    uninterrupted one does (a decaying learning rate: the schedule position matters too)."""
+    config = tiny_config(learning_rate_final=1e-5)
+    full = train(tmp_path / "full", instance, config=config)
     original = CostEvalCallback.checkpoint
 
     def killed_after_first(self):
@@ -112,16 +128,92 @@ def test_resume_after_a_kill_continues_the_step_count(
 
     monkeypatch.setattr(CostEvalCallback, "checkpoint", killed_after_first)
     with pytest.raises(KeyboardInterrupt):
-        train(tmp_path / "killed", instance)
+        train(tmp_path / "killed", instance, config=config)
     monkeypatch.setattr(CostEvalCallback, "checkpoint", original)
     checkpoint = latest_checkpoint(tmp_path / "killed" / "models" / "ppo_stochastic")
     assert checkpoint is not None and checkpoint.name == "step_0000000064"
 
-    resumed = train(tmp_path / "killed", instance, resume=True)
+    resumed = train(tmp_path / "killed", instance, config=config, resume=True)
     assert resumed.metrics["resumed_from_timesteps"] == 64
     assert resumed.metrics["total_timesteps"] == full.metrics["total_timesteps"] == 256
     assert resumed.curve["timesteps"].tolist()[:2] == [0, 64]  # curve kept, not restarted
-    assert resumed.curve["timesteps"].is_monotonic_increasing
+    # Equal to not stopping: weights, optimizer, curve and best model; only timings differ.
+    timing = ["elapsed_s"]
+    assert resumed.curve.drop(columns=timing).equals(full.curve.drop(columns=timing))
+    assert resumed.metrics["best_eval_cost"] == full.metrics["best_eval_cost"]
+    assert resumed.metrics["best_timesteps"] == full.metrics["best_timesteps"]
+    weights = resumed.model.policy.state_dict()
+    for key, value in full.model.policy.state_dict().items():
+        assert torch.equal(weights[key], value), key
+    adam = resumed.model.policy.optimizer.state_dict()["state"]
+    for index, moments in full.model.policy.optimizer.state_dict()["state"].items():
+        for name, value in moments.items():
+            assert torch.equal(adam[index][name], value), (index, name)
+    for stats in ("obs_rms", "ret_rms"):
+        mine, theirs = getattr(resumed.model.get_env(), stats), getattr(full.model.get_env(), stats)
+        np.testing.assert_array_equal(mine.mean, theirs.mean)
+        np.testing.assert_array_equal(mine.var, theirs.var)
+        assert mine.count == theirs.count
+    best = [PPOPolicy.load(r.folder, instance) for r in (full, resumed)]
+    np.testing.assert_array_equal(orders_of(best[0], instance), orders_of(best[1], instance))
+
+
+def test_a_changed_model_file_is_refused_before_it_is_read(tmp_path: Path, instance) -> None:
+    folder = train(tmp_path, instance).folder / "last"
+    weights = folder / "policy.pt"
+    original = weights.read_bytes()
+    state = torch.load(weights, weights_only=True)
+    state[next(iter(state))] += 1e-3  # a valid weights file, just not the trained one
+    torch.save(state, weights)
+    with pytest.raises(ValueError, match="policy.pt: sha256 does not match meta.json"):
+        PPOPolicy.load(folder, instance)
+    weights.write_bytes(original)
+    PPOPolicy.load(folder, instance)
+    (folder / "vecnormalize.npz").unlink()
+    with pytest.raises(ValueError, match="vecnormalize.npz is missing"):
+        PPOPolicy.load(folder, instance)
+
+
+class _Plant:
+    """Unpickling this creates the marker file (what a malicious pickle does)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.mkdir, (str(self.marker),))
+
+
+def test_planted_pickles_are_never_executed(tmp_path: Path, instance) -> None:
+    folder = train(tmp_path, instance).folder / "last"
+    marker = tmp_path / "pwned"
+    (folder / "vecnormalize.pkl").write_bytes(pickle.dumps(_Plant(marker)))
+    PPOPolicy.load(folder, instance)  # the old normaliser name is never read
+    torch.save({"weights": _Plant(marker)}, folder / "policy.pt")
+    with pytest.raises(ValueError, match="sha256 does not match"):
+        PPOPolicy.load(folder, instance)
+    meta = read_json(folder / "meta.json")  # even with meta.json rewritten to match it
+    meta["files"]["policy.pt"] = sha256_file(folder / "policy.pt")
+    write_json(folder / "meta.json", meta)
+    with pytest.raises(ValueError, match="not a weights-only tensor file"):
+        PPOPolicy.load(folder, instance)
+    assert not marker.exists()
+
+
+def test_old_pickle_format_models_and_checkpoints_are_refused(tmp_path: Path, instance) -> None:
+    result = train(tmp_path, instance)
+    old = tmp_path / "old"
+    old.mkdir()
+    for name in ("model.zip", "vecnormalize.pkl"):
+        (old / name).write_bytes(b"PK")
+    shutil.copy(result.folder / "meta.json", old / "meta.json")
+    with pytest.raises(ValueError, match=r"old format \(model.zip \+ vecnormalize.pkl\).*Retrain"):
+        PPOPolicy.load(old, instance)
+    checkpoint = latest_checkpoint(result.folder)
+    state = read_json(checkpoint / "state.json")
+    write_json(checkpoint / "state.json", {k: v for k, v in state.items() if k != "files"})
+    with pytest.raises(ValueError, match="older version.*without --resume"):
+        train(tmp_path, instance, resume=True)
 
 
 def test_adapter_rejects_a_model_for_another_catalog(tmp_path: Path, instance) -> None:
@@ -165,7 +257,7 @@ def test_evaluator_factory_needs_a_model_and_loads_it_after_training(
     assert folder == tmp_path / "models" / "ppo_stochastic"
     current = PolicySources(demand_model_for(config, instance)[0], ppo_model=folder)
     train_demand = demand(instance)
-    with pytest.raises(ValueError, match="ppo_stochastic/model.zip"):
+    with pytest.raises(ValueError, match="ppo_stochastic/policy.pt"):
         build_policies(config, instance, "stochastic", train_demand, current, names=["ppo"])
     train_ppo(config, instance, "stochastic", model_folder=folder, metrics_root=tmp_path)
     built = build_policies(config, instance, "stochastic", train_demand, current, names=["ppo"])
