@@ -12,6 +12,7 @@ Usage::
     python bench/bench_reproducibility.py             # default data and params (~25 min)
     python bench/bench_reproducibility.py --tiny      # the tests' tiny profile (~3 min)
     python bench/bench_reproducibility.py --keep DIR  # keep the clone in DIR
+    python bench/bench_reproducibility.py --tiny --from-worktree  # uncommitted code too
 
 The clone uses this environment's Python (the one running the script) for every stage.
 """
@@ -55,18 +56,38 @@ def _busy() -> None:
         pass
 
 
-def prepare(repo: Path, tiny: bool) -> None:
-    """Clone HEAD into ``repo`` and generate its data (tracked by data.dvc)."""
-    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(repo)], check=True)
+def _copy_worktree(repo: Path) -> None:
+    """The working tree's project files (committed or not) in a new git + DVC repo."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for folder in ("inventory", "tasks", "flows", "tests", "bench"):
+        shutil.copytree(ROOT / folder, repo / folder, ignore=ignore)
+    for name in ("dvc.yaml", "params.yaml", ".gitignore", ".dvcignore", "data.dvc"):
+        if (ROOT / name).exists():
+            shutil.copy(ROOT / name, repo / name)
+    _run(repo, "git", "init", "-q")
+    _run(repo, "dvc", "init", "-q")
+
+
+def prepare(repo: Path, tiny: bool, from_worktree: bool = False) -> None:
+    """Clone HEAD (or copy the working tree) into ``repo``; generate its data."""
+    if from_worktree:
+        repo.mkdir(parents=True)
+        _copy_worktree(repo)
+    else:
+        subprocess.run(["git", "clone", "--quiet", str(ROOT), str(repo)], check=True)
     _run(repo, "git", "config", "user.name", "Reproducibility Bench")
     _run(repo, "git", "config", "user.email", "bench@example.com")
+    _run(repo, "dvc", "config", "core.analytics", "false")
     if tiny:
         sys.path.insert(0, str(ROOT))
         from tests.integration.tiny_profile import write_tiny_params
 
         write_tiny_params(repo / "params.yaml", repo / "params.yaml")
     _run(repo, sys.executable, "-m", "inventory", "data", "generate", "--if-missing")
-    _run(repo, "dvc", "commit", "--force", "--quiet", "data.dvc")
+    if (repo / "data.dvc").exists():
+        _run(repo, "dvc", "commit", "--force", "--quiet", "data.dvc")
+    else:
+        _run(repo, "dvc", "add", "-q", "data")
 
 
 def timed_repro(repo: Path, *extra: str) -> float:
@@ -112,13 +133,16 @@ def main() -> int:
     parser.add_argument("--tiny", action="store_true", help="the tests' tiny profile")
     parser.add_argument("--load-per-core", type=int, default=2, help="busy loops per core")
     parser.add_argument("--keep", type=Path, default=None, help="keep the clone here")
+    parser.add_argument(
+        "--from-worktree", action="store_true", help="copy the working tree instead of HEAD"
+    )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="repro-bench-"))
     repo = (args.keep or workdir / "project").resolve()
     if repo.exists():
         raise SystemExit(f"--keep {repo}: the folder exists; choose a new one")
     try:
-        prepare(repo, args.tiny)
+        prepare(repo, args.tiny, args.from_worktree)
         quiet_s = timed_repro(repo)
         quiet = metric_files(repo / "metrics")
         _run(repo, "git", "add", "-A")
