@@ -104,7 +104,8 @@ class LostSalesProblem:
 
         Raises:
             ValueError: more than one SKU, safety stock, a non-stationary forecast, open
-                purchase orders, or a lead time below 1.
+                purchase orders, a lead time below 1, or a ramp, container capacity or
+                container cost that could change the orders or the cost.
         """
         if instance.n_skus != 1:
             raise ValueError(f"the lost-sales oracle takes one SKU, got {instance.n_skus}")
@@ -113,13 +114,23 @@ class LostSalesProblem:
             raise ValueError("the lost-sales oracle needs safety stock 0 and a constant forecast")
         if instance.arrivals.any():
             raise ValueError("the lost-sales oracle does not model open purchase orders")
-        return cls(
+        problem = cls(
             demand_mean=float(forecast[0]),
             lead_time_weeks=int(instance.lead_time_weeks[0]),
             holding_cost=float(instance.overstock_cost[0]),
             lost_sale_cost=float(instance.lost_sale_cost[0]),
             **options,
         )
+        cap = problem.position_cap
+        binding = instance.ramp_limit[0] < cap + instance.last_order[0]
+        if binding or instance.capacity_volume < cap * instance.volume[0]:
+            raise ValueError(
+                f"the lost-sales oracle needs orders up to {cap} units never cut: raise the "
+                "ramp limit and the container capacity (see lost_sales_instance)"
+            )
+        if instance.container_cost != 0:
+            raise ValueError("the lost-sales oracle does not price containers: set cost 0")
+        return problem
 
     @property
     def position_cap(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -126,4 +127,9 @@ def test_bad_input_is_refused() -> None:
 
 def test_problem_from_instance_round_trips() -> None:
     problem = LostSalesProblem(3.0, 3, 2.0, 19.0)
-    assert LostSalesProblem.from_instance(lost_sales_instance(problem, 20)) == problem
+    instance = lost_sales_instance(problem, 20)
+    assert LostSalesProblem.from_instance(instance) == problem
+    with pytest.raises(ValueError, match="ramp limit"):
+        LostSalesProblem.from_instance(replace(instance, ramp_limit=np.array([3.0])))
+    with pytest.raises(ValueError, match="safety stock"):
+        LostSalesProblem.from_instance(replace(instance, safety_stock_weeks=np.array([1.0])))
