@@ -457,7 +457,8 @@ for _typer_app in (app, data_app):
 
 def _command(argv: list[str]) -> str:
     """``inventory <command>`` from the arguments (root options skipped)."""
-    words, skip = [], False
+    words: list[str] = []
+    skip = False
     for arg in argv:
         if skip:
             skip = False

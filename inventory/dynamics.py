@@ -163,7 +163,8 @@ class SimulationResult:
 
     def total_cost(self) -> np.ndarray:
         """Total cost per scenario over the horizon, terminal cost included, shape (N,)."""
-        return sum(self.cost_by_component().values())
+        parts = list(self.cost_by_component().values())
+        return sum(parts[1:], start=parts[0])
 
 
 def initial_state(instance: Instance, n_scenarios: int) -> State:

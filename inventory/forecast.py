@@ -41,7 +41,7 @@ import pandas as pd
 import pandera.pandas as pa
 from scipy import optimize, stats
 
-from inventory.config import ForecastConfig
+from inventory.config import ForecastConfig, default_config
 from inventory.identifiers import csv_safe
 from inventory.io import read_json, write_csv, write_json
 from inventory.scenarios import FAMILIES, DemandModel
@@ -98,7 +98,7 @@ def seasonal_naive(history: np.ndarray, steps: int, config: ForecastConfig) -> n
 
 
 def holt_winters(history: np.ndarray, steps: int, config: ForecastConfig) -> np.ndarray:
-    """statsmodels Holt-Winters: damped additive trend, additive season (if 2 seasons)."""
+    """Holt-Winters (statsmodels): damped additive trend, additive season (if 2 seasons)."""
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
     season = config.season_length_weeks
@@ -707,7 +707,7 @@ def _backtest_frame(results: list[SkuForecast], location: str) -> pd.DataFrame:
     )
 
 
-def _overall(backtest: pd.DataFrame, column: str) -> dict[str, float]:
+def _overall(backtest: pd.DataFrame, column: str) -> dict[str, float | None]:
     error = backtest[column] - backtest["demand"]
     total = float(backtest["demand"].sum())
     return {
@@ -760,7 +760,7 @@ def _summary(
 
 def forecast_schema(config: ForecastConfig) -> pa.DataFrameSchema:
     """Pandera schema of the forecast stage output (``artifacts/forecast.csv``)."""
-    number = {"nullable": False, "checks": [pa.Check.ge(0)]}
+    number: dict[str, Any] = {"nullable": False, "checks": [pa.Check.ge(0)]}
     names = quantile_columns(config)
     ordered = pa.Check(
         lambda df: (df[names].diff(axis=1).iloc[:, 1:] >= 0).all(axis=1),
@@ -876,7 +876,7 @@ def read_forecast(path: str | Path, config: ForecastConfig | None = None) -> pd.
     for column in frame.columns.drop(["sku", "location", "week", "model"], errors="ignore"):
         frame[column] = frame[column].astype(float)
     try:
-        return forecast_schema(config or ForecastConfig()).validate(frame, lazy=True)
+        return forecast_schema(config or default_config().forecast).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases[["column", "check", "index", "failure_case"]]
         raise ValueError(

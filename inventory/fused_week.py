@@ -46,6 +46,7 @@ scipy.linalg) and load the kernels from the cache, 0.3 s if scipy is already imp
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numba as nb
 import numpy as np
@@ -53,7 +54,7 @@ import numpy as np
 __all__ = ["band", "scale_to_capacity", "full_week", "cost_week"]
 
 _NEG_MAX = -np.finfo(np.float64).max  # what np.nan_to_num makes of -inf
-_JIT = {"cache": True, "nogil": True, "error_model": "numpy", "boundscheck": False}
+_JIT: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "numpy", "boundscheck": False}
 # Outputs and state are writable arrays; inputs are typed read-only, which accepts both.
 _F1, _F2, _F3 = nb.float64[::1], nb.float64[:, ::1], nb.float64[:, :, ::1]
 _B2 = nb.boolean[:, ::1]

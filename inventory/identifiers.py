@@ -68,7 +68,7 @@ _SCRIPT_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\
 
 
 def script_json(payload: Any) -> str:
-    """JSON safe inside an HTML ``<script>`` block (``<``, ``>``, ``&`` as ``\\u`` escapes),
+    r"""JSON safe inside an HTML ``<script>`` block (``<``, ``>``, ``&`` as ``\u`` escapes),
     so no string in ``payload`` can close the block."""
     text = json.dumps(payload)
     for char, escaped in _SCRIPT_ESCAPES.items():

@@ -35,6 +35,7 @@ import itertools
 import time
 from dataclasses import dataclass, field
 from math import comb
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -99,7 +100,7 @@ class LostSalesProblem:
             raise ValueError(f"max_position must be >= 1, got {self.max_position}")
 
     @classmethod
-    def from_instance(cls, instance: Instance, **options: float | int | None) -> LostSalesProblem:
+    def from_instance(cls, instance: Instance, **options: Any) -> LostSalesProblem:
         """The problem of a one-SKU instance built like :func:`lost_sales_instance`.
 
         Raises:
@@ -363,7 +364,7 @@ def best_base_stock(
         low = int(problem.lead_time_weeks * problem.demand_mean)
         levels = range(low, problem.position_cap + problem.position_margin + 1)
     costs = {level: evaluate_base_stock(problem, level) for level in levels}
-    best = min(costs, key=costs.get)
+    best = min(costs, key=lambda level: costs[level])
     if len(costs) > 2 and best in (levels[0], levels[-1]):
         raise ValueError(f"best base-stock level {best} is at the end of {levels}; widen it")
     return best, costs[best], costs

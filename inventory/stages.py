@@ -338,7 +338,6 @@ def solve(
         ValueError: bad mode, infeasible data (naming the constraint family), a missing
             solver (saying how to install it) or no plan within the time limit.
     """
-
     from inventory.dynamics import simulate_plan
     from inventory.milp import solve_plan
     from inventory.milp_policies import plan_key, saa_settings, write_solved_plan

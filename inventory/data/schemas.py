@@ -341,7 +341,7 @@ def _pandera_failures(
                     ", ".join(schema.unique),
                     "duplicate key",
                     line,
-                    " | ".join(_show(v) for v in keys),
+                    " | ".join(str(_show(v)) for v in keys),
                 )
             )
             continue
