@@ -194,6 +194,28 @@ def data_import_csv(
     _written(write_tables(result.tables, out or config.data.dir))
 
 
+@data_app.command("append-demand")
+def data_append_demand(
+    demand: Annotated[
+        Path, typer.Argument(help="New weeks: sku, week or date, demand[, location].")
+    ],
+) -> None:
+    """Append new weeks of demand to the history (validated like an import).
+
+    The given forecast rolls forward past the new weeks. Record the new data version with
+    `dvc add data` (README "Drift and retraining").
+    """
+    from inventory import stages
+
+    _reading(demand)
+    appended = stages.append_demand(get_config(), demand)
+    echo(
+        f"appended {appended['n_weeks']} week(s) ({appended['first_week']} to "
+        f"{appended['last_week']}, {appended['n_rows']} rows) to {appended['history']}"
+    )
+    echo("record the new data version: dvc add data && git add data.dvc")
+
+
 @app.command("validate")
 def validate() -> None:
     """Validate the data folder and exit 1 when it is invalid.
