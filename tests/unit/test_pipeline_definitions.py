@@ -89,3 +89,11 @@ def test_scale_out_outputs_are_tracked_by_their_own_dvc_pipeline() -> None:
     spec = yaml.safe_load((ROOT / "locations" / "dvc.yaml").read_text())["stages"]["scale_out"]
     assert spec["outs"] == ["artifacts/locations"]
     assert spec["cmd"] == "python -m flows.scale_out" and spec["wdir"] == ".."
+
+
+def test_task_run_names_carry_the_item_and_the_location() -> None:
+    from flows.training import task_run_name
+
+    assert task_run_name("train@stochastic") == "train-stochastic"
+    assert task_run_name("train@stochastic", "L1") == "train-stochastic-L1"
+    assert task_run_name("report", "3010") == "report-3010"
