@@ -58,6 +58,7 @@ def _fan_out(
             pipeline_steps(tuple(modes)),
             params,
             root=str(Path(params).parent),
+            location=location,
             retries=retries,
             retry_delay_s=retry_delay_s,
         )

@@ -3,6 +3,12 @@
 The same two deployments as ``prefect.yaml`` (weekly retraining, daily drift check), with
 the same cron schedules (:data:`flows.SCHEDULES`), run by this process instead of a work
 pool's worker. Stop it with Ctrl-C.
+
+Serving and a work pool share the deployment names (``training/weekly-retrain``,
+``monitoring/daily-drift-check``): whichever registered last runs them, and when this
+process stops, Prefect pauses them (``pause_on_stop``), also for the work pool. Deployments
+that must keep running belong to a work pool and its worker alone; ``prefect deploy --all``
+registers them again, unpaused.
 """
 
 from __future__ import annotations
@@ -31,9 +37,14 @@ def deployments(params: str) -> list:
     ]
 
 
-def serve_all(params: str) -> None:
-    """Register both deployments with the Prefect server and run their scheduled flows."""
-    serve(*deployments(params))
+def serve_all(params: str, pause_on_stop: bool = True) -> None:
+    """Register both deployments with the Prefect server and run their scheduled flows.
+
+    Args:
+        params: The params file the runs read.
+        pause_on_stop: Pause both deployments when this process stops.
+    """
+    serve(*deployments(params), pause_on_shutdown=pause_on_stop)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ After the stages, the flow records the run in DVC (``dvc commit``: dvc.lock gets
 of the code, params and outputs that were just produced, and the outputs go to the DVC
 cache), so ``dvc status`` is clean and the next ``dvc metrics diff`` compares this run with
 the previous one. It does so only when it ran on the repository's own ``params.yaml``.
-The evaluation results are published as Prefect markdown artifacts.
+The evaluation results are published as Prefect markdown artifacts, this week's orders as
+a table artifact; each task logs its stage's summary through Prefect's logger.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+import yaml
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect_dask import DaskTaskRunner
 
 import tasks
@@ -37,6 +40,9 @@ __all__ = [
     "run_steps",
     "dask_runner",
     "dvc_commit",
+    "dvc_add_data",
+    "is_repo_params",
+    "task_run_name",
     "training_flow",
 ]
 
@@ -93,24 +99,36 @@ def pipeline_steps(modes: tuple[str, ...] = MODES) -> list[Step]:
 STEPS = pipeline_steps()
 
 
+def task_run_name(step: str, location: str | None = None) -> str:
+    """The task-run name of a step: ``train@stochastic`` -> ``train-stochastic[-<location>]``."""
+    name = step.replace("@", "-")
+    return f"{name}-{location}" if location else name
+
+
 def run_steps(
     steps: list[Step],
     params: str,
     *,
     root: str | None = None,
+    location: str | None = None,
     retries: int = 0,
     retry_delay_s: float = 0.0,
 ) -> dict[str, Any]:
     """Submit every step to the flow's task runner, each after the steps it waits for.
 
-    ``root``: the folder the stages read and write under (default the working directory).
+    ``root``: the folder the stages read and write under (default the working directory);
+    ``location``: appended to the task-run names (the scale-out's ``train-stochastic-L1``).
 
     Returns:
         The futures by step name (resolve with ``.result()``).
     """
     futures: dict[str, Any] = {}
     for step in steps:
-        task = step.task.with_options(retries=retries, retry_delay_seconds=retry_delay_s)
+        task = step.task.with_options(
+            retries=retries,
+            retry_delay_seconds=retry_delay_s,
+            task_run_name=task_run_name(step.name, location),
+        )
         extra = {"root": root} if root is not None else {}
         futures[step.name] = task.submit(
             params, **step.options, **extra, wait_for=[futures[name] for name in step.after]
@@ -118,10 +136,42 @@ def run_steps(
     return futures
 
 
+def _dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "dvc", *args], cwd=repo, capture_output=True, text=True, check=False
+    )
+
+
+def dvc_add_data(repo: Path) -> dict[str, str | None]:
+    """Record the data folder as a new data version (``dvc add data``).
+
+    ``data.dvc`` gets the new hash and the DVC cache the new files; the previous version
+    stays in the cache and in git's committed ``data.dvc``
+    (``git checkout <commit> -- data.dvc && dvc checkout data.dvc`` brings it back).
+
+    Returns:
+        The previous and the new hash of the data folder.
+    """
+
+    def current() -> str | None:
+        path = repo / "data.dvc"
+        return yaml.safe_load(path.read_text())["outs"][0]["md5"] if path.exists() else None
+
+    previous = current()
+    done = _dvc(repo, "add", "--quiet", "data")
+    if done.returncode != 0:
+        raise RuntimeError(f"dvc add data failed: {done.stderr.strip() or done.stdout.strip()}")
+    return {"previous": previous, "current": current()}
+
+
 def dvc_commit(repo: Path) -> str:
-    """Record the outputs of every dvc.yaml stage in dvc.lock and the DVC cache."""
+    """Record the outputs of every stage of dvc.yaml in dvc.lock and the DVC cache.
+
+    Only the project's dvc.yaml: the scale-out's pipeline (``locations/dvc.yaml``) is
+    reproduced on its own.
+    """
     done = subprocess.run(
-        [sys.executable, "-m", "dvc", "commit", "--force", "--quiet"],
+        [sys.executable, "-m", "dvc", "commit", "--force", "--quiet", "dvc.yaml"],
         cwd=repo,
         capture_output=True,
         text=True,
@@ -130,7 +180,7 @@ def dvc_commit(repo: Path) -> str:
     if done.returncode != 0:
         raise RuntimeError(f"dvc commit failed: {done.stderr.strip() or done.stdout.strip()}")
     status = subprocess.run(
-        [sys.executable, "-m", "dvc", "status", "--quiet"],
+        [sys.executable, "-m", "dvc", "status", "--quiet", "dvc.yaml"],
         cwd=repo,
         check=False,
     )
@@ -148,7 +198,19 @@ def _publish_evaluations(modes: tuple[str, ...], metrics_dir: Path) -> None:
             )
 
 
-def _is_repo_params(params: str) -> bool:
+def _publish_orders(reports_dir: Path) -> None:
+    path = reports_dir / "recommendation.csv"
+    if path.exists():
+        orders = pd.read_csv(path, dtype=str, keep_default_na=False)
+        create_table_artifact(
+            table=orders.to_dict(orient="records"),
+            key="orders-this-week",
+            description=f"This week's orders ({path})",
+        )
+
+
+def is_repo_params(params: str) -> bool:
+    """Whether ``params`` is the params.yaml of the DVC project in the working directory."""
     here = Path.cwd()
     return (here / "dvc.yaml").exists() and Path(params).resolve() == (here / DEFAULT_PARAMS)
 
@@ -201,8 +263,9 @@ def training_flow(params: str = str(DEFAULT_PARAMS), modes: list[str] | None = N
         params, list(chosen), config.pipeline.retries, config.pipeline.retry_delay_s
     )
     _publish_evaluations(chosen, Path("metrics"))
+    _publish_orders(Path("reports"))
     dvc = "not recorded"
-    if config.pipeline.dvc_commit and chosen == MODES and _is_repo_params(params):
+    if config.pipeline.dvc_commit and chosen == MODES and is_repo_params(params):
         dvc = dvc_commit(Path.cwd())
     get_run_logger().info("training flow done; dvc: %s", dvc)
     return {"stages": written, "dvc": dvc}

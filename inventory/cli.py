@@ -194,6 +194,28 @@ def data_import_csv(
     _written(write_tables(result.tables, out or config.data.dir))
 
 
+@data_app.command("append-demand")
+def data_append_demand(
+    demand: Annotated[
+        Path, typer.Argument(help="New weeks: sku, week or date, demand[, location].")
+    ],
+) -> None:
+    """Append new weeks of demand to the history (validated like an import).
+
+    The given forecast rolls forward past the new weeks. Record the new data version with
+    `dvc add data` (README "Drift and retraining").
+    """
+    from inventory import stages
+
+    _reading(demand)
+    appended = stages.append_demand(get_config(), demand)
+    echo(
+        f"appended {appended['n_weeks']} week(s) ({appended['first_week']} to "
+        f"{appended['last_week']}, {appended['n_rows']} rows) to {appended['history']}"
+    )
+    echo("record the new data version: dvc add data && git add data.dvc")
+
+
 @app.command("validate")
 def validate() -> None:
     """Validate the data folder and exit 1 when it is invalid.
@@ -426,11 +448,20 @@ def report() -> None:
 
 
 @app.command("serve")
-def serve() -> None:
+def serve(
+    pause_on_stop: Annotated[
+        bool,
+        typer.Option(
+            "--pause-on-stop/--no-pause-on-stop",
+            help="Pause the deployments when serve stops (Prefect's default).",
+        ),
+    ] = True,
+) -> None:
     """Serve the weekly retraining and daily drift-check Prefect deployments (Ctrl-C stops).
 
     Needs a Prefect API: `prefect server start` in another terminal (and
-    PREFECT_API_URL=http://127.0.0.1:4200/api), or Prefect Cloud.
+    PREFECT_API_URL=http://127.0.0.1:4200/api), or Prefect Cloud. Stopping it pauses the
+    two deployments, also for a work pool that registered the same names (README).
     """
     project = str(Path.cwd())  # flows/ is a folder of the project, not an installed package
     if not (Path(project) / "flows").is_dir():
@@ -439,7 +470,7 @@ def serve() -> None:
         sys.path.insert(0, project)
     from flows.serve import serve_all  # the orchestrator is imported only by this command
 
-    serve_all(str(_OPTIONS["params"]))
+    serve_all(str(_OPTIONS["params"]), pause_on_stop=pause_on_stop)
 
 
 def _unwrap(doc: str) -> str:

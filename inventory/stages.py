@@ -100,6 +100,32 @@ def generate(
     return write_tables(generate_tables(config.data), out)
 
 
+def append_demand(
+    config: Config, demand: str | Path, layout: Layout | None = None
+) -> dict[str, str | int]:
+    """Append new weeks of demand to the data folder's history (a data import, like
+    :func:`generate`; no pipeline stage writes the data folder).
+
+    Validated like the long-format import; the given forecast rolls forward past the new
+    weeks (:mod:`inventory.data.append`).
+
+    Returns:
+        The history file, the first and last appended week, weeks and rows appended.
+    """
+    from inventory.data import FILES
+    from inventory.data.append import append_demand as append
+
+    data_dir = _layout(config, layout).data_dir
+    result = append(demand, data_dir, config.data)
+    return {
+        "history": str(data_dir / FILES["history"]),
+        "first_week": result.first_week,
+        "last_week": result.last_week,
+        "n_weeks": result.n_weeks,
+        "n_rows": result.n_rows,
+    }
+
+
 def validate(config: Config, layout: Layout | None = None) -> dict[str, str]:
     """Validate the data folder; write ``reports/validation.json`` (valid or not).
 
@@ -181,6 +207,65 @@ def drift(
     windows = drift_windows(frame, given, new, config.drift, model, config.simulation.eval_seed)
     result = detect_drift(*windows, config.drift)
     return write_drift(result, drift_gate(result.summary, config.drift), *outputs)
+
+
+def new_demand_costs(
+    config: Config, current: str | Path, label: str, layout: Layout | None = None
+) -> dict[str, str]:
+    """Score the PPO models of both modes on new weekly demand (:mod:`inventory.retraining`).
+
+    Writes ``metrics/retrain/<label>.json`` (the weeks, the forecast each model planned
+    with, and per mode the cost on the new demand). The retraining flow calls it before
+    the new weeks are appended (``<run>-before``) and after the retrained pipeline
+    (``<run>-after``).
+
+    Raises:
+        ValueError: a bad CSV, a label that is not an identifier, or no forecast yet.
+    """
+    from inventory.data import load_tables
+    from inventory.forecast import planning_forecast
+    from inventory.identifiers import check_id
+    from inventory.io import confined
+    from inventory.monitoring import read_new_demand
+    from inventory.retraining import costs_on_new_demand, new_demand_instance
+    from inventory.scenarios import MODES
+
+    layout = _layout(config, layout)
+    path = confined(layout.metrics / "retrain", f"{check_id(label, 'label')}.json")
+    forecast = planning_forecast(layout.forecast, config.forecast)
+    if forecast is None:
+        raise ValueError(f"{layout.forecast}: not found; run `inventory forecast` first")
+    location = config.simulation.location
+    new = read_new_demand(current, location)
+    instance, demand, source = new_demand_instance(
+        load_tables(layout.data_dir), location, new, forecast
+    )
+    models = {mode: layout.trained_model(mode, location, location) for mode in MODES}
+    scores = costs_on_new_demand(instance, demand, models, config.simulation.terminal_cost)
+    weeks = f"{instance.weeks[0]} to {instance.weeks[-1]}"
+    payload = {"label": label, "location": location, "weeks": weeks, "forecast": source}
+    write_json(path, {**payload, "scores": scores})
+    return {"metrics": str(path)}
+
+
+def compare_retraining(
+    config: Config, before: str | Path, after: str | Path, layout: Layout | None = None
+) -> dict[str, str]:
+    """Compare two :func:`new_demand_costs` files: did retraining lower the cost?
+
+    Writes ``metrics/retrain.json`` (per mode the cost before and after, the change and
+    whether it fell) and ``reports/retrain.md``.
+    """
+    from inventory.io import read_json, write_text
+    from inventory.retraining import compare_costs, comparison_markdown
+
+    layout = _layout(config, layout)
+    comparison = compare_costs(read_json(before), read_json(after))
+    comparison["before"], comparison["after"] = str(before), str(after)
+    metrics, report = layout.metrics / "retrain.json", layout.reports / "retrain.md"
+    write_json(metrics, comparison)
+    write_text(report, comparison_markdown(comparison, "Retraining on the new demand"))
+    return {"metrics": str(metrics), "report": str(report)}
 
 
 def train(

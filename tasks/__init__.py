@@ -14,14 +14,17 @@ fails at once, because running it again would fail the same way.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import MissingContextError
 
 from inventory import stages
 from inventory.config import Config, load_config
 from inventory.layout import Layout
+from inventory.summaries import stage_summary
 
 __all__ = [
     "TRANSIENT_ERRORS",
@@ -35,6 +38,9 @@ __all__ = [
     "drift",
     "recommend",
     "report",
+    "append_demand",
+    "new_demand_costs",
+    "compare_retraining",
 ]
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -69,6 +75,16 @@ def _layout(config: Config, root: str | None) -> Layout | None:
     return None if root is None else Layout.from_config(config, root)
 
 
+def _logged(stage: str, written: dict[str, Any]) -> dict[str, Any]:
+    """Log ``stage``'s summary to the task run's Prefect logger; return ``written``."""
+    try:
+        logger: Any = get_run_logger()
+    except MissingContextError:  # called outside a flow run (e.g. ``task.fn``)
+        logger = logging.getLogger(f"tasks.{stage}")
+    logger.info(stage_summary(stage, written))
+    return written
+
+
 _TASK = {"cache_policy": NO_CACHE, "retry_condition_fn": retry_on_transient}
 
 
@@ -76,53 +92,81 @@ _TASK = {"cache_policy": NO_CACHE, "retry_condition_fn": retry_on_transient}
 def validate(params: str, root: str | None = None) -> dict[str, str]:
     """:func:`inventory.stages.validate`."""
     config = _config(params)
-    return stages.validate(config, layout=_layout(config, root))
+    return _logged("validate", stages.validate(config, layout=_layout(config, root)))
 
 
 @task(name="forecast", **_TASK)
 def forecast(params: str, root: str | None = None) -> dict[str, str]:
     """:func:`inventory.stages.forecast`."""
     config = _config(params)
-    return stages.forecast(config, layout=_layout(config, root))
+    return _logged("forecast", stages.forecast(config, layout=_layout(config, root)))
 
 
 @task(name="train", task_run_name="train-{mode}", **_TASK)
 def train(params: str, mode: str, root: str | None = None) -> dict[str, str]:
     """:func:`inventory.stages.train` for one demand mode."""
     config = _config(params)
-    return stages.train(config, mode=mode, layout=_layout(config, root))
+    return _logged("train", stages.train(config, mode=mode, layout=_layout(config, root)))
 
 
 @task(name="solve", task_run_name="solve-{mode}", **_TASK)
 def solve(params: str, mode: str, root: str | None = None) -> dict[str, str]:
     """:func:`inventory.stages.solve` for one demand mode."""
     config = _config(params)
-    return stages.solve(config, mode=mode, layout=_layout(config, root))
+    return _logged("solve", stages.solve(config, mode=mode, layout=_layout(config, root)))
 
 
 @task(name="evaluate", task_run_name="evaluate-{mode}", **_TASK)
 def evaluate(params: str, mode: str, root: str | None = None) -> dict[str, str]:
     """:func:`inventory.stages.evaluate` for one demand mode."""
     config = _config(params)
-    return stages.evaluate(config, mode=mode, layout=_layout(config, root))
+    return _logged("evaluate", stages.evaluate(config, mode=mode, layout=_layout(config, root)))
 
 
 @task(name="drift", **_TASK)
 def drift(params: str, current: str | None = None, root: str | None = None) -> dict[str, str]:
     """:func:`inventory.stages.drift`, optionally on a CSV of recent weekly demand."""
     config = _config(params)
-    return stages.drift(config, current=current, layout=_layout(config, root))
+    return _logged("drift", stages.drift(config, current=current, layout=_layout(config, root)))
 
 
 @task(name="recommend", **_TASK)
 def recommend(params: str, state: str | None = None, root: str | None = None) -> dict[str, str]:
     """:func:`inventory.stages.recommend`, optionally from today's state CSV."""
     config = _config(params)
-    return stages.recommend(config, state=state, layout=_layout(config, root))
+    return _logged("recommend", stages.recommend(config, state=state, layout=_layout(config, root)))
 
 
 @task(name="report", **_TASK)
 def report(params: str, root: str | None = None) -> dict[str, str]:
     """:func:`inventory.stages.report`."""
     config = _config(params)
-    return stages.report(config, layout=_layout(config, root))
+    return _logged("report", stages.report(config, layout=_layout(config, root)))
+
+
+@task(name="append-demand", **_TASK)
+def append_demand(params: str, demand: str, root: str | None = None) -> dict[str, Any]:
+    """:func:`inventory.stages.append_demand` (a data import, not a pipeline stage)."""
+    config = _config(params)
+    written = stages.append_demand(config, demand, layout=_layout(config, root))
+    return _logged("append-demand", written)
+
+
+@task(name="new-demand-costs", task_run_name="new-demand-costs-{label}", **_TASK)
+def new_demand_costs(
+    params: str, current: str, label: str, root: str | None = None
+) -> dict[str, str]:
+    """:func:`inventory.stages.new_demand_costs`."""
+    config = _config(params)
+    written = stages.new_demand_costs(config, current, label, layout=_layout(config, root))
+    return _logged("new-demand-costs", written)
+
+
+@task(name="compare-retraining", **_TASK)
+def compare_retraining(
+    params: str, before: str, after: str, root: str | None = None
+) -> dict[str, str]:
+    """:func:`inventory.stages.compare_retraining`."""
+    config = _config(params)
+    written = stages.compare_retraining(config, before, after, layout=_layout(config, root))
+    return _logged("compare-retraining", written)

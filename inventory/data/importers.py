@@ -46,7 +46,14 @@ from inventory.data.schemas import (
     read_raw,
 )
 
-__all__ = ["ImportResult", "import_seed", "import_demand_csv", "SEED_COLUMNS"]
+__all__ = [
+    "ImportResult",
+    "import_seed",
+    "import_demand_csv",
+    "read_demand_rows",
+    "fill_weeks",
+    "SEED_COLUMNS",
+]
 
 SEED_COLUMNS = {
     "items": [
@@ -244,7 +251,12 @@ def _warehouse(
 # --------------------------------------------------------------------------- long format
 
 
-def _demand_history(path: str | Path, config: DataConfig) -> pd.DataFrame:
+def read_demand_rows(path: str | Path, config: DataConfig) -> pd.DataFrame:
+    """Read and validate a long-format demand file: weekly rows (sku, location, week, demand).
+
+    Raises:
+        ValueError: missing columns, or bad values (every one listed at once).
+    """
     frame = read_raw(path)
     time_column = "week" if "week" in frame.columns else "date"
     missing = [c for c in ("sku", time_column, "demand") if c not in frame.columns]
@@ -263,7 +275,7 @@ def _demand_history(path: str | Path, config: DataConfig) -> pd.DataFrame:
     return rows.groupby(["sku", "location", "week"], as_index=False)["demand"].sum()
 
 
-def _fill_weeks(history: pd.DataFrame) -> pd.DataFrame:
+def fill_weeks(history: pd.DataFrame) -> pd.DataFrame:
     """Zero demand for weeks without rows, from each SKU's first week to the last week."""
     last = history["week"].max()
     parts = []
@@ -295,8 +307,8 @@ def import_demand_csv(
     Raises:
         ValueError: bad file, bad values (all listed at once) or duplicate (sku, week).
     """
-    raw = _demand_history(path, config)
-    history = _fill_weeks(raw)
+    raw = read_demand_rows(path, config)
+    history = fill_weeks(raw)
     mean = history.groupby(["sku", "location"], sort=True)["demand"].apply(
         lambda s: s.tail(13).mean()
     )

@@ -111,7 +111,7 @@ def test_monitoring_retrains_on_shifted_demand(harness, in_project) -> None:
     import asyncio
 
     keys = {a.key: a for a in asyncio.run(artifact())}
-    assert "evaluation-stochastic" in keys
+    assert {"evaluation-stochastic", "orders-this-week", "drift-verdict"} <= set(keys)
     assert "| policy |" in keys["evaluation-stochastic"].data
 
 
@@ -126,3 +126,14 @@ def test_scale_out_runs_each_location_on_dask(harness, in_project) -> None:
         assert (Path(folder).parent / "models" / "ppo_stochastic").is_dir()
         orders = pd.read_csv(Path(folder) / "recommendation.csv")
         assert set(orders["location"]) == {location}
+
+    async def task_run_names():
+        from prefect.client.orchestration import get_client
+
+        async with get_client() as client:
+            return {run.name for run in await client.read_task_runs()}
+
+    import asyncio
+
+    names = asyncio.run(task_run_names())
+    assert {"train-stochastic-L1", "train-stochastic-L2"} <= names, sorted(names)

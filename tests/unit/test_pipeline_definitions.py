@@ -13,11 +13,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def dvc_graph() -> nx.DiGraph:
-    """dvc.yaml's stages (foreach items expanded) with an edge upstream -> downstream."""
+    """dvc.yaml's stages (foreach items expanded) with an edge upstream -> downstream.
+
+    Only the project's dvc.yaml: the scale-out's locations/dvc.yaml is a pipeline of its own.
+    """
     from dvc.repo import Repo
 
     with Repo(str(ROOT)) as repo:
-        stages = {s.addressing for s in repo.index.stages if not s.addressing.endswith(".dvc")}
+        stages = {
+            s.addressing
+            for s in repo.index.stages
+            if Path(s.path) == ROOT / "dvc.yaml" and not s.addressing.endswith(".dvc")
+        }
         graph = nx.DiGraph()
         graph.add_nodes_from(stages)
         for stage, upstream in repo.index.graph.edges:
@@ -76,3 +83,17 @@ def test_prefect_yaml_and_serve_share_the_schedules() -> None:
     assert deployed == SCHEDULES
     for entrypoint, _ in SCHEDULES.values():
         assert (ROOT / entrypoint.split(":")[0]).exists()
+
+
+def test_scale_out_outputs_are_tracked_by_their_own_dvc_pipeline() -> None:
+    spec = yaml.safe_load((ROOT / "locations" / "dvc.yaml").read_text())["stages"]["scale_out"]
+    assert spec["outs"] == ["artifacts/locations"]
+    assert spec["cmd"] == "python -m flows.scale_out" and spec["wdir"] == ".."
+
+
+def test_task_run_names_carry_the_item_and_the_location() -> None:
+    from flows.training import task_run_name
+
+    assert task_run_name("train@stochastic") == "train-stochastic"
+    assert task_run_name("train@stochastic", "L1") == "train-stochastic-L1"
+    assert task_run_name("report", "3010") == "report-3010"
