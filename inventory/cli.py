@@ -382,8 +382,8 @@ def evaluate(
 ) -> None:
     """Compare the policies in params (`evaluation` group) on the same demand scenarios.
 
-    Writes metrics/evaluation_<mode>.json, artifacts/evaluation/<mode>/*.csv and
-    reports/figures/evaluation_<mode>_*.png.
+    Writes metrics/evaluation_<mode>.json (headline), artifacts/evaluation/<mode>/
+    (detail.json, CSVs) and reports/figures/evaluation_<mode>_*.png.
     """
     from tqdm import tqdm
 
@@ -394,7 +394,7 @@ def evaluate(
 
     files = stages.evaluate(get_config(), mode=mode.value, progress=progress)
     for key, path in files.items():
-        if key.endswith("metrics"):
+        if key.endswith("_detail"):  # every metric, intervals included
             echo(_evaluation_table(path))
     _written(files)
 

@@ -383,18 +383,21 @@ def solve(
 
 def report(config: Config, layout: Layout | None = None) -> dict[str, str]:
     """``reports/summary.md`` and ``reports/index.html`` from the other stages' outputs."""
+    from inventory.evaluation import detail_path
     from inventory.report import MODES, build_report
 
     layout = _layout(config, layout)
     metrics, reports = layout.metrics, layout.reports
     return build_report(
-        evaluations={mode: metrics / f"evaluation_{mode}.json" for mode in MODES},
+        evaluations={mode: detail_path(layout.evaluation, mode) for mode in MODES},
         learning_curves={mode: metrics / f"learning_curve_{mode}.csv" for mode in MODES},
         drift_json=metrics / "drift.json",
         drift_html=reports / "drift.html",
         solves={mode: metrics / f"solve_{mode}.json" for mode in MODES},
         plan_csv=layout.recommendation / "plan.csv",
         recommendation_md=reports / "recommendation.md",
+        orders_csv=reports / "recommendation.csv",
+        orders_json=metrics / "recommendation.json",
         out_dir=reports,
         figures_dir=reports / "summary_figures",
         n_plot_skus=config.evaluation.n_plot_skus,
