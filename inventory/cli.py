@@ -354,18 +354,27 @@ def recommend(
             "open_po_week_1, ...] (default: the data folder).",
         ),
     ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Folder of an ad hoc run's files (default with --state: reports/adhoc/).",
+        ),
+    ] = None,
 ) -> None:
     """This week's order per SKU from the policy in params (`recommend` group).
 
     Writes reports/recommendation.csv and .md (order, containers, projected on hand
-    against target over the lead time, reason) and metrics/recommendation.json.
+    against target over the lead time, reason) and metrics/recommendation.json. With
+    --state or --out (an ad hoc run) every file goes to that folder instead (default
+    reports/adhoc/), never over the pipeline's DVC-tracked outputs.
     """
     from inventory import stages
 
     config = get_config()
     if state is not None:
         _reading(state)
-    files = stages.recommend(config, state=str(state) if state else None)
+    files = stages.recommend(config, state=str(state) if state else None, out_dir=out)
     echo(Path(files["markdown"]).read_text())
     _written(files)
 

@@ -243,8 +243,14 @@ def train(
     }
 
 
+ADHOC_FOLDER = "adhoc"
+
+
 def recommend(
-    config: Config, state: str | Path | None = None, layout: Layout | None = None
+    config: Config,
+    state: str | Path | None = None,
+    layout: Layout | None = None,
+    out_dir: str | Path | None = None,
 ) -> dict[str, str]:
     """This week's orders from the policy in params (``recommend`` group).
 
@@ -252,6 +258,10 @@ def recommend(
     projection over the lead time and the plan over the horizon) and
     ``metrics/recommendation.json``. ``state`` is an optional CSV of today's on hand, last
     order and open POs (see :func:`inventory.recommend.read_state`).
+
+    An ad hoc run (``state`` given, or ``out_dir``) writes every one of those files into
+    ``out_dir`` (default ``reports/adhoc/``) instead, never over the pipeline's
+    DVC-tracked outputs (``dvc checkout`` would then refuse without ``--force``).
 
     Raises:
         ValueError: the chosen policy's input is missing (e.g. ``recommend.policy: ppo``
@@ -264,13 +274,16 @@ def recommend(
     mode = config.recommend.mode
     demand = _demand_model(config, instance, layout) if mode == "stochastic" else None
     model = demand[0] if demand is not None else None
+    adhoc = out_dir is not None or state is not None
+    folder = Path(out_dir) if out_dir is not None else layout.reports / ADHOC_FOLDER
     return write_recommendation(
         config,
         instance,
         state,
         metrics_dir=layout.metrics,
-        reports_dir=layout.reports,
-        artifacts_dir=layout.recommendation,
+        reports_dir=folder if adhoc else layout.reports,
+        artifacts_dir=folder if adhoc else layout.recommendation,
+        summary_dir=folder if adhoc else layout.metrics,
         demand_model=demand,
         sources=_policy_sources(config, layout, instance, mode, model),
     )

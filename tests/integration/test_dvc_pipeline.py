@@ -60,6 +60,7 @@ def repo(tmp_path_factory) -> Path:
     run(repo, "git", "config", "user.name", "Pipeline Test")
     run(repo, "git", "config", "user.email", "pipeline-test@example.com")
     run(repo, "dvc", "init", "-q")
+    shutil.copytree(ROOT / ".dvc" / "plots", repo / ".dvc" / "plots")  # plot templates
     run(repo, "dvc", "config", "core.analytics", "false")
     run(repo, sys.executable, "-m", "inventory", "data", "generate")
     run(repo, "dvc", "add", "-q", "data")
