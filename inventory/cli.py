@@ -220,7 +220,7 @@ def forecast() -> None:
     from inventory.io import read_json
 
     files = stages.forecast(get_config())
-    summary = read_json(files["metrics"])
+    summary = read_json(files.get("detail", files["metrics"]))
     if "overall" in summary:
         overall = summary["overall"]
         echo(
@@ -247,8 +247,9 @@ def drift(
     """Check demand drift with Evidently against the data the models were fitted on and
     decide retrain/keep (`drift` group).
 
-    Writes metrics/drift.json (drift share, drifted features and SKUs, gate) and
-    reports/drift.html, reports/drift_skus.html.
+    Writes metrics/drift.json (drift shares, gate decision), artifacts/drift/detail.json
+    (drifted features and SKUs, windows, the gate's reason) and reports/drift.html,
+    reports/drift_skus.html.
     """
     from inventory import stages
     from inventory.io import read_json
@@ -257,7 +258,7 @@ def drift(
     if new_demand is not None:
         _reading(new_demand)
     files = stages.drift(config, current=str(new_demand) if new_demand else None)
-    summary = read_json(files["metrics"])
+    summary = read_json(files.get("detail", files["metrics"]))
     if summary.get("status") != "skipped":
         echo(
             f"drifted features {summary['share_of_drifted_features']:.0%} "

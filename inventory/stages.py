@@ -140,6 +140,11 @@ def forecast(config: Config, layout: Layout | None = None) -> dict[str, str]:
     )
 
 
+def drift_detail_path(layout: Layout) -> Path:
+    """Where the drift stage keeps every figure it computed (``artifacts/drift/detail.json``)."""
+    return layout.artifacts / "drift" / "detail.json"
+
+
 def drift(
     config: Config, current: str | Path | None = None, layout: Layout | None = None
 ) -> dict[str, str]:
@@ -149,7 +154,9 @@ def drift(
     without history: draws from the fitted demand model around the forecast of the new
     weeks); the current window is ``current`` (a CSV of recent weeks: sku, week, demand[, location])
     or else the last ``drift.current_weeks`` weeks of history. Writes ``metrics/drift.json``
-    (with ``gate``), ``reports/drift.html`` and ``reports/drift_skus.html``.
+    (headline and the gate's decision), ``artifacts/drift/detail.json`` (everything, the
+    gate's reason included), ``reports/drift.html`` and ``reports/drift_skus.html`` (the
+    same bytes for the same inputs: Evidently's random ids are renumbered).
     """
     import pandas as pd
 
@@ -174,13 +181,16 @@ def drift(
         layout.reports / "drift.html",
         layout.reports / "drift_skus.html",
     )
+    detail = drift_detail_path(layout)
     if frame.empty and new is None:
         reason = "no demand history: nothing the models were fitted on to compare with"
-        return write_drift(None, ("keep", f"no drift check: {reason}"), *outputs, reason)
+        gate = ("keep", f"no drift check: {reason}")
+        return write_drift(None, gate, *outputs, reason, detail_path=detail)
     model = demand_model_table(layout.demand_model)
     windows = drift_windows(frame, given, new, config.drift, model, config.simulation.eval_seed)
     result = detect_drift(*windows, config.drift)
-    return write_drift(result, drift_gate(result.summary, config.drift), *outputs)
+    gate = drift_gate(result.summary, config.drift)
+    return write_drift(result, gate, *outputs, detail_path=detail)
 
 
 def train(
@@ -404,7 +414,7 @@ def report(config: Config, layout: Layout | None = None) -> dict[str, str]:
     return build_report(
         evaluations={mode: detail_path(layout.evaluation, mode) for mode in MODES},
         learning_curves={mode: metrics / f"learning_curve_{mode}.csv" for mode in MODES},
-        drift_json=metrics / "drift.json",
+        drift_json=drift_detail_path(layout),
         drift_html=reports / "drift.html",
         solves={mode: metrics / f"solve_{mode}.json" for mode in MODES},
         plan_csv=layout.recommendation / "plan.csv",
