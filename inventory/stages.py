@@ -121,7 +121,9 @@ def forecast(config: Config, layout: Layout | None = None) -> dict[str, str]:
 
     Writes ``artifacts/forecast.csv`` (forecast, prediction quantiles, model),
     ``artifacts/demand_model.json``, ``artifacts/forecast_backtest.csv``,
-    ``metrics/forecast.json`` and ``metrics/forecast_by_sku.csv``. Without history the given
+    ``metrics/forecast.json`` (headline: overall WAPE, bias, MASE),
+    ``artifacts/forecast_detail.json`` (every summary figure) and
+    ``metrics/forecast_by_sku.csv``. Without history the given
     forecast is kept and the metrics say so.
     """
     from inventory.data import load_tables
@@ -137,6 +139,7 @@ def forecast(config: Config, layout: Layout | None = None) -> dict[str, str]:
         backtest=layout.forecast_backtest,
         metrics=layout.metrics / "forecast.json",
         by_sku=layout.metrics / "forecast_by_sku.csv",
+        detail=layout.artifacts / "forecast_detail.json",
     )
 
 
