@@ -289,6 +289,8 @@ def _plot_learning(curves: dict[str, pd.DataFrame], out: Path) -> Path:
         y = next((c for c in curve.columns if "cost" in c), curve.columns[-1])
         ax.plot(curve[x], curve[y], marker="o", label=f"{mode} ({y})")
     ax.set_xlabel("timesteps")
+    for axis in (ax.xaxis, ax.yaxis):  # 150,000 rather than 150000
+        axis.set_major_formatter(plt.matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
     ax.set_title("PPO learning curves (held-out evaluation)", fontsize=10)
     ax.legend()
     fig.tight_layout()
@@ -581,7 +583,7 @@ white-space:nowrap}td.trust{white-space:normal;min-width:14em}
 th{background:#f3f3f3}.num{text-align:right;font-variant-numeric:tabular-nums}
 img{max-width:100%;height:auto;display:block}
 .badge{display:inline-block;background:#fff3cd;border:1px solid #e0b400;border-radius:4px;
-padding:0 5px;margin:1px 3px 1px 0;font-size:.85em;white-space:nowrap}
+padding:0 5px;margin:1px 3px 1px 0;font-size:.85em}
 .lead{font-size:1.05em}.gate{font-weight:bold}.note{color:#555;font-size:.9em}
 </style></head>
 <body><main>
