@@ -44,7 +44,7 @@ __all__ = ["monitoring_flow", "gate_decision", "keep_drift_report", "run_label"]
 
 def gate_decision(written: dict[str, str]) -> dict:
     """The drift gate's decision from what the drift stage wrote."""
-    return read_json(written["metrics"])["gate"]
+    return read_json(written.get("detail", written["metrics"]))["gate"]  # with its reason
 
 
 def run_label() -> str:

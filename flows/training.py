@@ -187,9 +187,11 @@ def dvc_commit(repo: Path) -> str:
     return "up to date" if status.returncode == 0 else "changed"
 
 
-def _publish_evaluations(modes: tuple[str, ...], metrics_dir: Path) -> None:
+def _publish_evaluations(modes: tuple[str, ...], evaluation_dir: Path) -> None:
+    from inventory.evaluation import detail_path  # lazily: it imports the policies
+
     for mode in modes:
-        path = metrics_dir / f"evaluation_{mode}.json"
+        path = detail_path(evaluation_dir, mode)  # with the confidence intervals
         if path.exists():
             create_markdown_artifact(
                 markdown=evaluation_markdown(path, title=f"Evaluation ({mode} demand)"),
@@ -262,7 +264,7 @@ def training_flow(params: str = str(DEFAULT_PARAMS), modes: list[str] | None = N
     written = _stages.with_options(task_runner=dask_runner(config))(
         params, list(chosen), config.pipeline.retries, config.pipeline.retry_delay_s
     )
-    _publish_evaluations(chosen, Path("metrics"))
+    _publish_evaluations(chosen, Path("artifacts") / "evaluation")
     _publish_orders(Path("reports"))
     dvc = "not recorded"
     if config.pipeline.dvc_commit and chosen == MODES and is_repo_params(params):

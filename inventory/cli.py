@@ -242,7 +242,7 @@ def forecast() -> None:
     from inventory.io import read_json
 
     files = stages.forecast(get_config())
-    summary = read_json(files["metrics"])
+    summary = read_json(files.get("detail", files["metrics"]))
     if "overall" in summary:
         overall = summary["overall"]
         echo(
@@ -269,8 +269,9 @@ def drift(
     """Check demand drift with Evidently against the data the models were fitted on and
     decide retrain/keep (`drift` group).
 
-    Writes metrics/drift.json (drift share, drifted features and SKUs, gate) and
-    reports/drift.html, reports/drift_skus.html.
+    Writes metrics/drift.json (drift shares, gate decision), artifacts/drift/detail.json
+    (drifted features and SKUs, windows, the gate's reason) and reports/drift.html,
+    reports/drift_skus.html.
     """
     from inventory import stages
     from inventory.io import read_json
@@ -279,7 +280,7 @@ def drift(
     if new_demand is not None:
         _reading(new_demand)
     files = stages.drift(config, current=str(new_demand) if new_demand else None)
-    summary = read_json(files["metrics"])
+    summary = read_json(files.get("detail", files["metrics"]))
     if summary.get("status") != "skipped":
         echo(
             f"drifted features {summary['share_of_drifted_features']:.0%} "
@@ -376,18 +377,27 @@ def recommend(
             "open_po_week_1, ...] (default: the data folder).",
         ),
     ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Folder of an ad hoc run's files (default with --state: reports/adhoc/).",
+        ),
+    ] = None,
 ) -> None:
     """This week's order per SKU from the policy in params (`recommend` group).
 
     Writes reports/recommendation.csv and .md (order, containers, projected on hand
-    against target over the lead time, reason) and metrics/recommendation.json.
+    against target over the lead time, reason) and metrics/recommendation.json. With
+    --state or --out (an ad hoc run) every file goes to that folder instead (default
+    reports/adhoc/), never over the pipeline's DVC-tracked outputs.
     """
     from inventory import stages
 
     config = get_config()
     if state is not None:
         _reading(state)
-    files = stages.recommend(config, state=str(state) if state else None)
+    files = stages.recommend(config, state=str(state) if state else None, out_dir=out)
     echo(Path(files["markdown"]).read_text())
     _written(files)
 
@@ -404,8 +414,8 @@ def evaluate(
 ) -> None:
     """Compare the policies in params (`evaluation` group) on the same demand scenarios.
 
-    Writes metrics/evaluation_<mode>.json, artifacts/evaluation/<mode>/*.csv and
-    reports/figures/evaluation_<mode>_*.png.
+    Writes metrics/evaluation_<mode>.json (headline), artifacts/evaluation/<mode>/
+    (detail.json, CSVs) and reports/figures/evaluation_<mode>_*.png.
     """
     from tqdm import tqdm
 
@@ -416,7 +426,7 @@ def evaluate(
 
     files = stages.evaluate(get_config(), mode=mode.value, progress=progress)
     for key, path in files.items():
-        if key.endswith("metrics"):
+        if key.endswith("_detail"):  # every metric, intervals included
             echo(_evaluation_table(path))
     _written(files)
 

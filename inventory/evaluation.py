@@ -49,7 +49,26 @@ __all__ = [
     "summarise",
     "health_metrics",
     "check_hindsight",
+    "HEADLINE_METRICS",
+    "CLASSICAL_POLICIES",
+    "headline_metrics",
+    "detail_path",
 ]
+
+# What metrics/evaluation_<mode>.json keeps per policy (``dvc metrics show|diff`` stay
+# readable); everything else goes to artifacts/evaluation/<mode>/detail.json.
+HEADLINE_METRICS = (
+    "total_cost",
+    "gap_to_hindsight",
+    "fill_rate",
+    "diff_to_reference",
+    "limit_hit",
+    "fallback_weeks",
+    "own_gap",
+    "n_scenarios",  # only on a policy run on the first k scenarios (the hindsight bound)
+)
+# The classical policies PPO's gain is measured against (the best of those evaluated).
+CLASSICAL_POLICIES = ("order_up_to", "base_stock", "s_S")
 
 
 # --------------------------------------------------------------------------- metrics
@@ -389,22 +408,11 @@ def evaluate_policies(
 # --------------------------------------------------------------------------- outputs
 
 
-def write_evaluation(
-    evaluation: Evaluation,
-    instance: Instance,
-    *,
-    metrics_dir: str | Path,
-    artifacts_dir: str | Path,
-    figures_dir: str | Path,
-    n_plot_skus: int = 4,
-) -> dict[str, str]:
-    """Write the metrics JSON, the CSV tables and the PNG figures; return their paths."""
-    mode = evaluation.mode
-    folder = Path(artifacts_dir) / mode
-    n_scenarios = max(len(s.total_cost) for s in evaluation.summaries.values())
+def _detail_payload(evaluation: Evaluation) -> dict:
+    """Every metric of every policy, and the stress sets (the detail output)."""
     payload = {
-        "mode": mode,
-        "n_scenarios": n_scenarios,
+        "mode": evaluation.mode,
+        "n_scenarios": max(len(s.total_cost) for s in evaluation.summaries.values()),
         "scenarios": evaluation.scenario_description,
         "reference": evaluation.reference,
         "confidence": evaluation.confidence,
@@ -415,8 +423,60 @@ def write_evaluation(
     }
     if evaluation.stress:
         payload["stress"] = evaluation.stress
+    return payload
+
+
+def detail_path(artifacts_dir: str | Path, mode: str) -> Path:
+    """Where the evaluation of ``mode`` keeps every metric: ``<artifacts>/<mode>/detail.json``."""
+    return Path(artifacts_dir) / mode / "detail.json"
+
+
+def headline_metrics(detail: dict) -> dict:
+    """The few numbers ``dvc metrics show`` lists for one evaluation.
+
+    Per policy the :data:`HEADLINE_METRICS` it has, plus ``ppo_gain_over_classical``: the
+    best classical policy's mean cost minus PPO's, as a share of the former (positive = PPO
+    is cheaper), when PPO and a classical policy were evaluated.
+    """
+    policies = detail["policies"]
+    out = {
+        "n_scenarios": detail["n_scenarios"],
+        "policies": {
+            name: {k: entry[k] for k in HEADLINE_METRICS if k in entry}
+            for name, entry in policies.items()
+        },
+    }
+    classical = [policies[n]["total_cost"] for n in CLASSICAL_POLICIES if n in policies]
+    if "ppo" in policies and classical:
+        best = min(classical)
+        gain = (best - policies["ppo"]["total_cost"]) / max(abs(best), 1e-12)
+        out["ppo_gain_over_classical"] = round(float(gain), 6)
+    return out
+
+
+def write_evaluation(
+    evaluation: Evaluation,
+    instance: Instance,
+    *,
+    metrics_dir: str | Path,
+    artifacts_dir: str | Path,
+    figures_dir: str | Path,
+    n_plot_skus: int = 4,
+) -> dict[str, str]:
+    """Write the metrics JSON, the CSV tables and the PNG figures; return their paths.
+
+    ``metrics_dir/evaluation_<mode>.json`` holds the headline (:func:`headline_metrics`);
+    ``artifacts_dir/<mode>/detail.json`` every metric (intervals, cost components, stress
+    sets); ``weekly.csv`` is long (one row per policy and week) for ``dvc plots``.
+    """
+    mode = evaluation.mode
+    folder = Path(artifacts_dir) / mode
+    payload = _detail_payload(evaluation)
     paths = {
-        "metrics": write_json(Path(metrics_dir) / f"evaluation_{mode}.json", payload),
+        "metrics": write_json(
+            Path(metrics_dir) / f"evaluation_{mode}.json", headline_metrics(payload)
+        ),
+        "detail": write_json(detail_path(artifacts_dir, mode), payload),
         "costs": write_csv(folder / "costs.csv", evaluation.table()),
         "weekly": write_csv(
             folder / "weekly.csv",

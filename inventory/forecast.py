@@ -832,6 +832,7 @@ def write_forecast(
     backtest: Path,
     metrics: Path,
     by_sku: Path,
+    detail: Path | None = None,
 ) -> dict[str, str]:
     """Write the forecast stage's outputs atomically; return name -> path.
 
@@ -840,17 +841,26 @@ def write_forecast(
         forecast: CSV of the forecast and its quantiles.
         demand_model: JSON of the fitted demand models.
         backtest: CSV of the out-of-sample backtest forecasts (the drift reference).
-        metrics: JSON of the summary metrics.
+        metrics: JSON of the summary metrics; with ``detail``, only the headline
+            (``n_skus``, ``source`` and ``overall``: WAPE, bias, MASE, seasonal naive).
         by_sku: CSV of the metrics per SKU.
+        detail: JSON of every summary figure (model and family counts, backtest folds).
     """
     paths = {
         "forecast": write_csv(forecast, _dated(result.forecast)),
         "demand_model": save_demand_model(demand_model, result.demand_models),
         "backtest": write_csv(backtest, _dated(result.backtest)),
-        "metrics": write_json(metrics, result.summary),
+        "metrics": write_json(metrics, _headline(result.summary) if detail else result.summary),
         "by_sku": write_csv(by_sku, csv_safe(result.by_sku.round(5))),
     }
+    if detail is not None:
+        paths["detail"] = write_json(detail, result.summary)
     return {name: str(path) for name, path in paths.items()}
+
+
+def _headline(summary: dict) -> dict:
+    """What ``dvc metrics show`` lists for the forecast: SKUs, source, overall accuracy."""
+    return {key: summary[key] for key in ("n_skus", "source", "overall") if key in summary}
 
 
 def _dated(frame: pd.DataFrame) -> pd.DataFrame:

@@ -25,6 +25,7 @@ naming the drifted SKUs. :func:`drift_gate` turns the result into "retrain" or "
 from __future__ import annotations
 
 import html
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +50,25 @@ __all__ = [
     "model_reference",
     "read_new_demand",
     "write_drift",
+    "stable_ids",
+    "HEADLINE_KEYS",
 ]
+
+# What metrics/drift.json keeps (``dvc metrics show`` stays readable); the rest (feature
+# scores, drifted SKUs, windows, the gate's reason) goes to the detail JSON.
+HEADLINE_KEYS = (
+    "dataset_drift",
+    "share_of_drifted_features",
+    "share_of_drifted_skus",
+    "n_skus_tested",
+    "status",
+)
+
+# Evidently gives every widget a fresh UUIDv7 and every metric a random ``metric_<hex>``
+# name at each run; the library's own constants are other UUID versions.
+_RANDOM_IDS = re.compile(
+    r"\b[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}\b|(?<=metric_)[0-9a-f]{32}\b"
+)
 
 FEATURES = ("level_ratio", "variability", "zero_share", "forecast_error")
 
@@ -108,9 +127,26 @@ class DriftResult:
     sku_snapshot: Any
 
 
+def stable_ids(page: str) -> str:
+    """``page`` with Evidently's random ids renumbered in order of first appearance, so the
+    same report gives the same bytes at every run (DVC then sees an unchanged output).
+    Each id maps to one new id, so the page's references between elements still hold."""
+    seen: dict[str, str] = {}
+
+    def renumber(match: re.Match) -> str:
+        old = match.group(0)
+        if old not in seen:
+            n = len(seen)
+            seen[old] = f"{n:032x}" if len(old) == 32 else f"00000000-0000-7000-8000-{n:012x}"
+        return seen[old]
+
+    return _RANDOM_IDS.sub(renumber, page)
+
+
 def _save(snapshot: Any, path: str | Path) -> Path:
     with atomic_path(path) as tmp:
         snapshot.save_html(str(tmp))
+        tmp.write_text(stable_ids(tmp.read_text(encoding="utf-8")), encoding="utf-8")
     return Path(path)
 
 
@@ -437,15 +473,23 @@ def write_drift(
     html_path: str | Path,
     sku_html_path: str | Path,
     skipped_reason: str = "",
+    detail_path: str | Path | None = None,
 ) -> dict[str, str]:
-    """Write ``metrics/drift.json`` (summary + gate) and the HTML reports atomically.
+    """Write ``metrics/drift.json`` (headline + gate) and the HTML reports atomically.
 
-    A report that could not be made (no check, or no SKU to test) is a short page saying
-    why, so the declared outputs always exist.
+    With ``detail_path``, the metrics keep :data:`HEADLINE_KEYS` and the gate's decision,
+    and ``detail_path`` gets everything (feature scores, drifted SKUs, the windows
+    compared, the gate's reason); without it the metrics hold everything. A report that could
+    not be made (no check, or no SKU to test) is a short page saying why, so the declared
+    outputs always exist.
     """
     summary = result.summary if result else {"status": "skipped", "reason": skipped_reason}
     payload = {**summary, "gate": {"decision": gate[0], "reason": gate[1]}}
-    write_json(metrics_path, payload)
+    headline = {key: payload[key] for key in HEADLINE_KEYS if key in payload}
+    gate_headline = {"decision": gate[0]}  # the reason (a sentence) is in the detail
+    write_json(metrics_path, {**headline, "gate": gate_headline} if detail_path else payload)
+    if detail_path is not None:
+        write_json(detail_path, payload)
     if result is None:
         write_text(html_path, _skipped_page(skipped_reason))
     else:
@@ -458,4 +502,5 @@ def write_drift(
         "metrics": str(metrics_path),
         "report": str(html_path),
         "sku_report": str(sku_html_path),
+        **({"detail": str(detail_path)} if detail_path is not None else {}),
     }

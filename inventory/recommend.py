@@ -333,6 +333,7 @@ def write_recommendation(
     artifacts_dir: Path,
     demand_model: tuple[DemandModel, str] | None = None,
     sources: PolicySources | None = None,
+    summary_dir: Path | None = None,
 ) -> dict[str, str]:
     """Build the chosen policy as the evaluator does, recommend, write CSV/markdown/JSON.
 
@@ -340,12 +341,13 @@ def write_recommendation(
         config: The validated config (``recommend`` group).
         instance: The planning instance.
         state: Optional CSV of today's state (:func:`read_state`).
-        metrics_dir: Folder of the evaluation metrics (``best``) and of
-            ``recommendation.json``.
+        metrics_dir: Folder of the evaluation metrics (``best``) and, unless
+            ``summary_dir`` is given, of ``recommendation.json``.
         reports_dir: Folder of ``recommendation.csv`` and ``.md``.
         artifacts_dir: Folder of ``projection.csv`` and ``plan.csv``.
         demand_model: (model, description) of stochastic mode, as the evaluator's.
         sources: What the policy reads (model folder, solved plans, tuning cache).
+        summary_dir: Folder of ``recommendation.json`` (default ``metrics_dir``).
 
     Returns:
         The files written, by name (``orders``, ``markdown``, ``projection``, ``plan``,
@@ -372,6 +374,6 @@ def write_recommendation(
         "markdown": write_text(reports_dir / "recommendation.md", to_markdown(rec)),
         "projection": write_csv(artifacts_dir / "projection.csv", csv_safe(rec.projection)),
         "plan": write_csv(artifacts_dir / "plan.csv", csv_safe(rec.plan)),
-        "metrics": write_json(metrics_dir / "recommendation.json", rec.summary),
+        "metrics": write_json((summary_dir or metrics_dir) / "recommendation.json", rec.summary),
     }
     return {key: str(path) for key, path in files.items()}

@@ -1,14 +1,24 @@
 """The pipeline's report: ``reports/summary.md`` and ``reports/index.html``.
 
-Everything here is read from what the other stages wrote (metrics JSON, curves CSV, the
-drift report, this week's orders); nothing is recomputed. The page has:
+Everything here is read from what the other stages wrote (evaluation details, solve
+metrics, curves CSV, the drift report, this week's orders); nothing is recomputed. The
+page leads with what the planner acts on:
 
+- this week's orders (SKU, units, containers, arrival, reason), the policy used and the
+  drift gate's verdict;
+- how far to trust each number: rows whose solver hit its wall-clock safety limit, fell
+  back to a rule or returned a heuristic plan carry a badge with the reason (issue 12);
 - the comparison table per demand mode: mean cost with its confidence interval, fill rate,
   cycle service level and gap to the hindsight bound;
-- PNG plots: cost by policy (with the intervals), inventory against target for a few SKUs
-  (the recommended policy on the forecast), PPO learning curves;
-- the drift summary with a link to the Evidently HTML report;
-- this week's orders.
+- the MILP plans (status, objective, bound, gap);
+- PNG plots sized for a laptop screen: cost by policy on a log axis (the do-nothing row
+  does not squash the others), the recommended policy's inventory against target for a
+  few SKUs, PPO learning curves;
+- the drift summary with a link to the Evidently HTML report.
+
+The HTML escapes every value by default (:func:`_cell_html`); only markup built here
+from escaped parts (:class:`_Html`) passes unescaped. Numbers are formatted for people:
+thousands separators, sensible decimals, percentages.
 
 Missing inputs (e.g. a mode that was not run) are listed on the page rather than failing,
 so a partial pipeline still gets a report; the dvc stage declares every input it reads.
@@ -16,9 +26,9 @@ so a partial pipeline still gets a report; the dvc stage declares every input it
 
 from __future__ import annotations
 
-import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from string import Template
 from typing import Any
 
 import pandas as pd
@@ -33,6 +43,9 @@ __all__ = [
     "best_policy",
     "evaluation_markdown",
     "build_report",
+    "trust_notes",
+    "format_number",
+    "format_percent",
 ]
 
 MODES = ("deterministic", "stochastic")
@@ -48,11 +61,33 @@ _COLUMNS = {
 }
 
 
+def format_number(value: object, decimals: int | None = None) -> str:
+    """A number for people: thousands separators; ``decimals`` digits (default: none from
+    1,000 up, two below, three significant below 1); ``-`` for missing or NaN."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "-" if value is None else str(value)
+    if value != value:  # NaN
+        return "-"
+    if decimals is None:
+        if isinstance(value, int) or abs(value) >= 1000:
+            decimals = 0
+        elif abs(value) >= 1 or value == 0:
+            decimals = 2
+        else:
+            return f"{value:.3g}"
+    return f"{value:,.{decimals}f}"
+
+
+def format_percent(value: object, signed: bool = False) -> str:
+    """A share as a percentage with one decimal (``0.0312`` -> ``3.1%``); ``-`` if missing."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        return "-"
+    return f"{100 * value:{'+' if signed else ''}.1f}%"
+
+
 def _cell(value: object) -> str:
     if isinstance(value, float):
-        if value != value:  # NaN
-            return "-"
-        return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.3g}"
+        return format_number(value)
     return markdown_text(value)
 
 
@@ -84,8 +119,54 @@ def _entries(payload: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     return {name: value for name, value in policies.items() if isinstance(value, Mapping)}
 
 
+def trust_notes(entry: Mapping[str, Any], stress: Mapping[str, float] | None = None) -> list[str]:
+    """Why a row's numbers deserve less trust (empty: nothing to flag).
+
+    Args:
+        entry: A policy's evaluation metrics or a solve stage's metrics: ``limit_hit`` /
+            ``limit_hits``, ``own_gap`` (else ``gap``), ``fallback_weeks``,
+            ``heuristic_plans``.
+        stress: The same counts summed over the stress sets (``limit_hits``,
+            ``fallback_weeks``).
+    """
+    notes = []
+    hits = entry.get("limit_hits")
+    if entry.get("limit_hit") or (isinstance(hits, int | float) and hits > 0):
+        gap = entry.get("own_gap", entry.get("gap"))
+        text = "safety time limit hit"
+        if isinstance(hits, int | float) and hits > 1:
+            text += f" ({int(hits)} solves)"
+        if isinstance(gap, int | float):
+            text += f", own gap {format_percent(gap)}"
+        notes.append(text)
+    for key, label in (
+        ("fallback_weeks", "fallback weeks"),
+        ("heuristic_plans", "heuristic plans"),
+    ):
+        count = entry.get(key)
+        if isinstance(count, int | float) and count > 0:
+            notes.append(f"{format_number(int(count))} {label}")
+    for key, label in (("limit_hits", "limit hits"), ("fallback_weeks", "fallback weeks")):
+        count = (stress or {}).get(key, 0)
+        if count > 0:
+            notes.append(f"stress sets: {format_number(int(count))} {label}")
+    return notes
+
+
+def _stress_health(payload: Mapping[str, Any], name: str) -> dict[str, float]:
+    """A policy's limit hits and fallback weeks summed over the stress sets."""
+    totals = {"limit_hits": 0.0, "fallback_weeks": 0.0}
+    stress = payload.get("stress")
+    for figures in stress.values() if isinstance(stress, Mapping) else ():
+        for key in totals:
+            value = figures.get(f"{name}_{key}") if isinstance(figures, Mapping) else None
+            totals[key] += float(value) if isinstance(value, int | float) else 0.0
+    return totals
+
+
 def comparison_table(payload: Mapping[str, Any]) -> pd.DataFrame:
-    """One row per policy, sorted by mean cost: cost with CI, fill rate, service, gap."""
+    """One row per policy, sorted by mean cost: cost with CI, fill rate, service, gap and
+    the trust notes (:func:`trust_notes`, joined by ``; ``)."""
     rows = []
     total = payload.get("n_scenarios")
     for name, entry in _entries(payload).items():
@@ -93,12 +174,13 @@ def comparison_table(payload: Mapping[str, Any]) -> pd.DataFrame:
         if isinstance(subset, int | float) and total and subset < total:
             name = f"{name} (first {int(subset)} scenarios)"  # e.g. the hindsight bound
         row = {"policy": name} | {col: _lookup(entry, keys) for col, keys in _COLUMNS.items()}
+        row["trust"] = "; ".join(trust_notes(entry, _stress_health(payload, str(name))))
         cost = entry.get("cost") if isinstance(entry.get("cost"), Mapping) else {}
         ci = cost.get("ci") or entry.get("cost_ci")
         if isinstance(ci, list | tuple) and len(ci) == 2:
             row["ci low"], row["ci high"] = float(ci[0]), float(ci[1])
         rows.append(row)
-    frame = pd.DataFrame(rows, columns=["policy", *_COLUMNS])
+    frame = pd.DataFrame(rows, columns=["policy", *_COLUMNS, "trust"])
     bound = frame.loc[frame["policy"].str.contains("hindsight"), "mean cost"]
     if frame["gap to hindsight"].isna().all() and len(bound) == 1:
         frame["gap to hindsight"] = frame["mean cost"] / max(float(bound.iloc[0]), 1e-12) - 1
@@ -120,15 +202,15 @@ def best_policy(payload: Mapping[str, Any]) -> str:
 
 def _display(frame: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({"policy": frame["policy"]})
-    out["mean cost [CI]"] = [
-        f"{c:,.0f} [{lo:,.0f}, {hi:,.0f}]" if lo == lo else f"{c:,.0f}"
-        for c, lo, hi in zip(frame["mean cost"], frame["ci low"], frame["ci high"], strict=True)
+    out["mean cost"] = [format_number(c, 0) for c in frame["mean cost"]]
+    out["confidence interval"] = [
+        f"{lo:,.0f} to {hi:,.0f}" if lo == lo and hi == hi and lo != hi else "-"
+        for lo, hi in zip(frame["ci low"], frame["ci high"], strict=True)
     ]
     for col in ("fill rate", "service level"):
-        out[col] = [f"{100 * v:.1f}%" if v == v else "-" for v in frame[col]]
-    out["gap to hindsight"] = [
-        f"{100 * v:+.1f}%" if v == v else "-" for v in frame["gap to hindsight"]
-    ]
+        out[col] = [format_percent(v) for v in frame[col]]
+    out["gap to hindsight"] = [format_percent(v, signed=True) for v in frame["gap to hindsight"]]
+    out["trust"] = frame["trust"].fillna("")
     return out
 
 
@@ -141,42 +223,58 @@ def evaluation_markdown(path: str | Path, title: str = "Evaluation") -> str:
 # --------------------------------------------------------------------------- plots
 
 
-def _plot_costs(tables: dict[str, pd.DataFrame], out: Path) -> Path:
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(tables), figsize=(6 * len(tables), 4), squeeze=False)
-    for ax, (mode, frame) in zip(axes[0], tables.items(), strict=True):
+    return plt
+
+
+def _plot_costs(tables: dict[str, pd.DataFrame], out: Path) -> Path:
+    """Mean cost with its interval per policy, one panel per mode, on a log axis: the
+    do-nothing policy costs many times the others and would squash a linear scale."""
+    plt = _pyplot()
+    rows = sum(len(frame) for frame in tables.values())
+    fig, axes = plt.subplots(
+        len(tables), 1, figsize=(9, 1.2 + 0.4 * rows + 0.6 * len(tables)), squeeze=False
+    )
+    for ax, (mode, frame) in zip(axes[:, 0], tables.items(), strict=True):
+        frame = frame.dropna(subset=["mean cost"])
         low = (frame["mean cost"] - frame["ci low"]).fillna(0).clip(lower=0)
         high = (frame["ci high"] - frame["mean cost"]).fillna(0).clip(lower=0)
-        ax.barh(frame["policy"], frame["mean cost"], xerr=[low, high], color="tab:blue")
+        positions = range(len(frame))
+        ax.errorbar(frame["mean cost"], positions, xerr=[low, high], fmt="o", capsize=3)
+        for y, cost in zip(positions, frame["mean cost"], strict=True):
+            ax.annotate(f"{cost:,.0f}", (cost, y), xytext=(6, 4), textcoords="offset points")
+        ax.set_yticks(list(positions), frame["policy"])
+        ax.set_xscale("log")
         ax.invert_yaxis()
-        ax.set_title(f"Mean cost by policy ({mode})")
-        ax.set_xlabel("total cost over the horizon")
+        ax.margins(x=0.15)
+        ax.grid(axis="x", which="both", alpha=0.3)
+        ax.set_title(f"Mean cost by policy ({mode} demand, log scale)", fontsize=10)
+    axes[-1, 0].set_xlabel("total cost over the horizon")
     fig.tight_layout()
     fig.savefig(out, dpi=100)
     plt.close(fig)
     return out
 
 
-def _plot_inventory(plan: pd.DataFrame, n_skus: int, out: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def _plot_inventory(plan: pd.DataFrame, n_skus: int, out: Path, policy: str = "") -> Path:
+    plt = _pyplot()
     skus = list(dict.fromkeys(plan["sku"]))[:n_skus]
-    fig, axes = plt.subplots(len(skus), 1, figsize=(8, 2.2 * len(skus)), squeeze=False)
+    fig, axes = plt.subplots(len(skus), 1, figsize=(9, 0.6 + 2 * len(skus)), squeeze=False)
     for ax, sku in zip(axes[:, 0], skus, strict=True):
         rows = plan[plan["sku"] == sku]
         weeks = pd.to_datetime(rows["week"])
         ax.plot(weeks, rows["end_inventory"], label="end inventory")
         ax.plot(weeks, rows["target"], "--", label="target")
         ax.bar(weeks, rows["order_units"], width=3, alpha=0.3, label="order")
-        ax.set_title(sku, fontsize=9)
-    axes[0, 0].legend(fontsize=8)
+        ax.set_ylabel(f"{sku}\nunits", fontsize=9)
+    axes[0, 0].legend(fontsize=8, ncol=3)
+    shown = f"policy {policy}" if policy else "the recommended policy"
+    axes[0, 0].set_title(f"{shown} on the forecast: end inventory vs target", fontsize=10)
     fig.tight_layout()
     fig.savefig(out, dpi=100)
     plt.close(fig)
@@ -184,18 +282,16 @@ def _plot_inventory(plan: pd.DataFrame, n_skus: int, out: Path) -> Path:
 
 
 def _plot_learning(curves: dict[str, pd.DataFrame], out: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 3.6))
     for mode, curve in curves.items():
         x = curve.columns[0]
         y = next((c for c in curve.columns if "cost" in c), curve.columns[-1])
         ax.plot(curve[x], curve[y], marker="o", label=f"{mode} ({y})")
     ax.set_xlabel("timesteps")
-    ax.set_title("PPO learning curves (held-out evaluation)")
+    for axis in (ax.xaxis, ax.yaxis):  # 150,000 rather than 150000
+        axis.set_major_formatter(plt.matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
+    ax.set_title("PPO learning curves (held-out evaluation)", fontsize=10)
     ax.legend()
     fig.tight_layout()
     fig.savefig(out, dpi=100)
@@ -203,27 +299,80 @@ def _plot_learning(curves: dict[str, pd.DataFrame], out: Path) -> Path:
     return out
 
 
-# --------------------------------------------------------------------------- page
+# --------------------------------------------------------------------------- tables
 
 
 def _solve_table(solves: Mapping[str, Path]) -> pd.DataFrame:
     rows = []
     for mode, path in solves.items():
         payload = read_json(path)
-        gap = payload.get("gap")
         rows.append(
             {
                 "mode": mode,
                 "status": payload.get("status"),
-                "objective": payload.get("objective"),
-                "bound": payload.get("bound"),
-                "gap": f"{100 * gap:.2f}%" if isinstance(gap, int | float) else "-",
+                "objective": format_number(payload.get("objective"), 0),
+                "bound": format_number(payload.get("bound"), 0),
+                "gap": format_percent(payload.get("gap")),
                 "solver": f"{payload.get('solver')} ({payload.get('method')})",
-                "time (s)": payload.get("solve_time_s"),
-                "simulated cost": payload.get("simulated_cost"),
+                "time (s)": format_number(payload.get("solve_time_s"), 1),
+                "simulated cost": format_number(payload.get("simulated_cost"), 0),
+                "trust": "; ".join(trust_notes(payload)),
             }
         )
     return pd.DataFrame(rows)
+
+
+# Columns of this week's orders: CSV column -> (header, decimals; None = text).
+_ORDER_COLUMNS = {
+    "sku": ("SKU", None),
+    "order_units": ("order (units)", 0),
+    "containers_filled": ("containers", 2),
+    "on_hand": ("on hand", 0),
+    "arrival_week": ("arrives", None),
+    "projected_on_hand": ("projected on hand at arrival", 0),
+    "target": ("target at arrival", 0),
+    "reason": ("reason", None),
+}
+
+
+def _orders_table(orders: pd.DataFrame) -> pd.DataFrame:
+    """This week's orders formatted for people (the columns of :data:`_ORDER_COLUMNS`)."""
+    out = pd.DataFrame()
+    for column, (header, decimals) in _ORDER_COLUMNS.items():
+        if column not in orders:
+            continue
+        values = orders[column]
+        if decimals is None:
+            out[header] = values.astype(str)
+        else:  # a small order shows as "<0.01" containers, not as nothing
+            out[header] = [
+                f"<{10**-decimals:.{decimals}f}"
+                if 0 < float(v) < 10**-decimals / 2
+                else format_number(float(v), decimals)
+                for v in values
+            ]
+    return out
+
+
+def _orders_summary(summary: Mapping[str, Any]) -> str:
+    """One sentence: what to order in total and how full the containers are."""
+    if not summary:
+        return ""
+    return (
+        f"Order {format_number(summary.get('order_units'))} units in "
+        f"{format_number(summary.get('skus_ordered'))} SKUs: "
+        f"{format_number(summary.get('order_volume'), 0)} volume in "
+        f"{format_number(summary.get('containers'))} of "
+        f"{format_number(summary.get('max_containers'))} containers "
+        f"(container fill {format_percent(summary.get('container_fill_rate'))})."
+    )
+
+
+def _gate(drift: Mapping[str, Any] | None) -> tuple[str, str]:
+    gate = (drift or {}).get("gate")
+    if not isinstance(gate, Mapping):
+        return "", ""
+    return str(gate.get("decision", "")), str(gate.get("reason", ""))
 
 
 def _drift_lines(
@@ -233,21 +382,43 @@ def _drift_lines(
     (SKU ids, the gate's reason), :func:`str` when the caller escapes for HTML itself."""
     if drift is None:
         return ["No drift check found."]
-    gate = drift.get("gate", {}) if isinstance(drift.get("gate"), Mapping) else {}
     lines = []
-    for key in ("dataset_drift", "drift_share", "share_of_drifted_features", "method", "threshold"):
+    labels = {"drift_share": "drift share threshold", "threshold": "p-value threshold"}
+    for key in ("dataset_drift", "share_of_drifted_features", "drift_share", "method", "threshold"):
         if key in drift:
-            lines.append(f"- {key.replace('_', ' ')}: {text(drift[key])}")
+            value = drift[key]
+            if key.startswith("share") or key == "drift_share":
+                value = format_percent(value)
+            elif isinstance(value, bool):
+                value = "yes" if value else "no"
+            lines.append(f"- {labels.get(key, key.replace('_', ' '))}: {text(value)}")
     drifted = drift.get("drifted_skus")
     if isinstance(drifted, list):
         shown = ", ".join(map(text, drifted[:15])) + (" ..." if len(drifted) > 15 else "")
         lines.append(f"- drifted SKUs ({len(drifted)}): {shown or 'none'}")
-    if gate:
-        decision, reason = text(gate.get("decision")), text(gate.get("reason", ""))
-        lines.append(f"- gate: **{decision}** ({reason})")
     if html_link:
         lines.append(f"- [Evidently report]({html_link})")
     return lines or [text(drift)]
+
+
+TRUST_LEGEND = (
+    "How far to trust this: a row without a badge came from a solve that stopped on its "
+    "own criteria (counts, gaps) and reproduces on any machine. A badge says why a row "
+    "deserves less trust: safety time limit hit = a solver stopped on the wall-clock "
+    "safety net, so the result depends on the machine's speed (own gap = how far its plan "
+    "may be from optimal); fallback weeks = scenario-weeks ordered by the fallback rule "
+    "because a solve gave no plan; heuristic plans = plans the solver returned without a "
+    "proven bound; stress sets = the same counts on the stress scenarios."
+)
+
+
+# --------------------------------------------------------------------------- page
+
+
+def _read_orders(orders_csv: Path | None) -> pd.DataFrame | None:
+    if orders_csv is None or not orders_csv.exists():
+        return None
+    return pd.read_csv(orders_csv, dtype={"sku": str, "location": str})
 
 
 def build_report(
@@ -261,21 +432,27 @@ def build_report(
     figures_dir: Path | None = None,
     n_plot_skus: int = 4,
     solves: Mapping[str, Path] | None = None,
+    orders_csv: Path | None = None,
+    orders_json: Path | None = None,
 ) -> dict[str, str]:
     """Write ``summary.md``, ``index.html`` and the PNG plots into ``out_dir``.
 
     Args:
-        evaluations: Evaluation metrics JSON by demand mode.
+        evaluations: Evaluation details JSON by demand mode (``detail.json``; the
+            headline metrics JSON works too, without intervals).
         learning_curves: Learning-curve CSV by mode.
         drift_json: The drift stage's metrics (with its gate decision).
         drift_html: The Evidently HTML report.
-        solves: The solve stage's metrics JSON by mode (status, objective, bound, gap).
         plan_csv: The recommended policy simulated on the forecast (sku, week,
             end_inventory, target, order_units).
-        recommendation_md: This week's orders as markdown.
+        recommendation_md: This week's orders as markdown (used when ``orders_csv`` is
+            missing).
         out_dir: The reports folder.
         figures_dir: Where the PNG plots go (default ``out_dir``).
         n_plot_skus: SKUs in the inventory-against-target plot.
+        solves: The solve stage's metrics JSON by mode (status, objective, bound, gap).
+        orders_csv: This week's orders (``reports/recommendation.csv``).
+        orders_json: Their totals and the policy used (``metrics/recommendation.json``).
 
     Returns:
         The files written, by name.
@@ -284,19 +461,23 @@ def build_report(
     figures_dir.mkdir(parents=True, exist_ok=True)
     rel = figures_dir.relative_to(out_dir) if figures_dir.is_relative_to(out_dir) else figures_dir
     missing = [str(p) for p in [*evaluations.values(), *learning_curves.values()] if not p.exists()]
-    tables = {m: comparison_table(read_json(p)) for m, p in evaluations.items() if p.exists()}
+    payloads = {m: read_json(p) for m, p in evaluations.items() if p.exists()}
+    tables = {m: comparison_table(payload) for m, payload in payloads.items()}
     curves = {m: pd.read_csv(p) for m, p in learning_curves.items() if p.exists()}
+    summary = read_json(orders_json) if orders_json is not None and orders_json.exists() else {}
+    policy = str(summary.get("policy", ""))
     written: dict[str, str] = {}
     images: list[tuple[str, str]] = []
     if tables:
         written["cost_plot"] = str(_plot_costs(tables, figures_dir / "cost_by_policy.png"))
         images.append(("Cost by policy", str(rel / "cost_by_policy.png")))
     if plan_csv is not None and plan_csv.exists():
-        plan = pd.read_csv(plan_csv)
+        plan = pd.read_csv(plan_csv, dtype={"sku": str})
         written["inventory_plot"] = str(
-            _plot_inventory(plan, n_plot_skus, figures_dir / "inventory_vs_target.png")
+            _plot_inventory(plan, n_plot_skus, figures_dir / "inventory_vs_target.png", policy)
         )
-        images.append(("Inventory against target", str(rel / "inventory_vs_target.png")))
+        title = f"Inventory against target ({policy or 'recommended policy'}, on the forecast)"
+        images.append((title, str(rel / "inventory_vs_target.png")))
     if curves:
         written["learning_plot"] = str(_plot_learning(curves, figures_dir / "learning_curves.png"))
         images.append(("Learning curves", str(rel / "learning_curves.png")))
@@ -311,82 +492,210 @@ def build_report(
         if drift_html is not None and drift_html.exists()
         else None
     )
-    orders = (
-        recommendation_md.read_text() if recommendation_md and recommendation_md.exists() else ""
+    page = _Page(
+        orders=_read_orders(orders_csv),
+        orders_md=(
+            recommendation_md.read_text()
+            if recommendation_md is not None and recommendation_md.exists()
+            else ""
+        ),
+        summary=summary,
+        policy_trust=_policy_trust(payloads, policy),
+        tables=tables,
+        milp=milp,
+        images=images,
+        drift=drift,
+        link=link,
+        missing=missing,
     )
-    sections = ["# Inventory planning report", ""]
-    for mode, frame in tables.items():
-        sections += [
-            f"## Policies compared ({mode} demand)",
-            "",
-            markdown_table(_display(frame)),
-            "",
-        ]
-    sections += [
-        "Mean cost over the evaluation scenarios with its confidence interval; fill "
-        "rate = units served / demanded; service level = share of SKU-weeks without "
-        "lost sales; gap to hindsight = mean cost over the hindsight MILP's proven lower "
-        "bound, both on the scenarios the hindsight plans were solved for.",
-        "",
-    ]
-    sections += [f"![{title}]({name})" for title, name in images] + [""]
-    if not milp.empty:
-        sections += ["## MILP plans", "", markdown_table(milp), ""]
-    sections += ["## Demand drift", "", *_drift_lines(drift, link), ""]
-    if orders:
-        sections += ["## This week's orders", "", orders.replace("# ", "### ", 1), ""]
-    if missing:
-        sections += ["## Missing inputs", "", *[f"- {m}" for m in missing], ""]
-    markdown = "\n".join(sections)
-    written["summary"] = str(write_text(out_dir / "summary.md", markdown))
-    written["html"] = str(
-        write_text(
-            out_dir / "index.html", _html(tables, images, milp, drift, link, orders, missing)
-        )
-    )
+    written["summary"] = str(write_text(out_dir / "summary.md", page.markdown()))
+    written["html"] = str(write_text(out_dir / "index.html", page.html()))
     return written
 
 
-def _html(
-    tables: Mapping[str, pd.DataFrame],
-    images: list[tuple[str, str]],
-    milp: pd.DataFrame,
-    drift: Mapping[str, Any] | None,
-    link: str | None,
-    orders: str,
-    missing: list[str],
-) -> str:
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        "<title>Inventory planning report</title>",
-        "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}"
-        "</style></head><body><h1>Inventory planning report</h1>",
-    ]
-    for mode, frame in tables.items():
-        parts += [
-            f"<h2>Policies compared ({html.escape(mode)} demand)</h2>",
-            _display(frame).to_html(index=False, border=0),
+def _policy_trust(payloads: Mapping[str, Mapping[str, Any]], policy: str) -> list[str]:
+    """The trust notes of the policy that made this week's orders, in any mode."""
+    notes = []
+    for mode, payload in payloads.items():
+        entry = _entries(payload).get(policy)
+        if entry is not None:
+            notes += [f"{note} ({mode})" for note in trust_notes(entry)]
+    return notes
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+class _Html(str):
+    """Markup built here from escaped parts: :func:`_cell_html` passes it unescaped."""
+
+
+def _cell_html(value: object) -> str:
+    return value if isinstance(value, _Html) else html_text(value)
+
+
+def _badges(notes: str | Sequence[str]) -> _Html:
+    items = [n for n in notes.split("; ")] if isinstance(notes, str) else list(notes)
+    return _Html("".join(f"<span class='badge'>&#9888; {html_text(n)}</span>" for n in items if n))
+
+
+_NUMERIC = {
+    "mean cost", "fill rate", "service level", "gap to hindsight", "objective", "bound",
+    "gap", "time (s)", "simulated cost", "order (units)", "containers", "on hand",
+    "projected on hand at arrival", "target at arrival",
+}  # fmt: skip
+
+
+def _html_table(frame: pd.DataFrame, css: str = "") -> str:
+    """An HTML table whose cells are escaped (:func:`_cell_html`); numbers right-aligned,
+    a ``trust`` column shown as badges."""
+    heads = "".join(
+        f"<th{' class=num' if c in _NUMERIC else ''}>{html_text(c)}</th>" for c in frame.columns
+    )
+    rows = []
+    for row in frame.itertuples(index=False):
+        cells = []
+        for column, value in zip(frame.columns, row, strict=True):
+            value = _badges(value) if column == "trust" else value
+            css_class = "num" if column in _NUMERIC else column if column == "trust" else ""
+            attribute = f" class={css_class}" if css_class else ""
+            cells.append(f"<td{attribute}>{_cell_html(value)}</td>")
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    return (
+        f"<div class='scroll'><table class='{html_text(css)}'><thead><tr>{heads}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
+_PAGE = Template(
+    """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Inventory planning report</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:0;color:#222;line-height:1.4}
+main{max-width:1180px;margin:auto;padding:0 16px 32px}
+h1{font-size:1.6em}h2{font-size:1.25em;margin-top:1.6em;border-bottom:1px solid #ddd}
+.scroll{overflow-x:auto;max-width:100%}
+table{border-collapse:collapse;font-size:.92em}
+th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top;
+white-space:nowrap}td.trust{white-space:normal;min-width:14em}
+th{background:#f3f3f3}.num{text-align:right;font-variant-numeric:tabular-nums}
+img{max-width:100%;height:auto;display:block}
+.badge{display:inline-block;background:#fff3cd;border:1px solid #e0b400;border-radius:4px;
+padding:0 5px;margin:1px 3px 1px 0;font-size:.85em}
+.lead{font-size:1.05em}.gate{font-weight:bold}.note{color:#555;font-size:.9em}
+</style></head>
+<body><main>
+<h1>Inventory planning report</h1>
+$body
+</main></body></html>
+"""
+)
+
+
+class _Page:
+    """The report's content, rendered as markdown (``summary.md``) or HTML (``index.html``)."""
+
+    def __init__(self, **parts: Any) -> None:
+        self.__dict__.update(parts)
+
+    # ----------------------------------------------------------------- markdown
+
+    def markdown(self) -> str:
+        out = ["# Inventory planning report", "", "## This week's orders", ""]
+        s = self.summary
+        if s:
+            out += [
+                f"Week of {markdown_text(s.get('week', '-'))} at location "
+                f"{markdown_text(s.get('location', '-'))}. "
+                f"Policy used: **{markdown_text(s.get('policy', '-'))}**.",
+                "",
+            ]
+        decision, reason = _gate(self.drift)
+        if decision:
+            why = f" ({markdown_text(reason)})" if reason else ""
+            out += [f"Drift gate: **{markdown_text(decision)}**{why}.", ""]
+        if self.policy_trust:
+            out += ["Trust: " + "; ".join(map(markdown_text, self.policy_trust)), ""]
+        if s:
+            out += [_orders_summary(s), ""]
+        if self.orders is not None:
+            out += [markdown_table(_orders_table(self.orders)), ""]
+        elif self.orders_md:
+            out += [self.orders_md.replace("# ", "### ", 1), ""]
+        else:
+            out += ["No orders found: run `inventory recommend`.", ""]
+        out += [f"*{TRUST_LEGEND}*", ""]
+        for mode, frame in self.tables.items():
+            out += [f"## Policies compared ({mode} demand)", "", markdown_table(_display(frame))]
+            out += [""]
+        out += [_COMPARISON_NOTE, ""]
+        if not self.milp.empty:
+            out += ["## MILP plans", "", markdown_table(self.milp), ""]
+        out += [f"![{title}]({name})" for title, name in self.images] + [""]
+        out += ["## Demand drift", "", *_drift_lines(self.drift, self.link), ""]
+        if self.missing:
+            out += ["## Missing inputs", "", *[f"- {m}" for m in self.missing], ""]
+        return "\n".join(out)
+
+    # ----------------------------------------------------------------- html
+
+    def html(self) -> str:
+        body = ["<h2 id='orders'>This week's orders</h2>", self._html_lead()]
+        if self.orders is not None:
+            body.append(_html_table(_orders_table(self.orders), "orders"))
+        elif self.orders_md:
+            body.append(f"<pre>{html_text(self.orders_md)}</pre>")
+        else:
+            body.append("<p>No orders found: run <code>inventory recommend</code>.</p>")
+        body.append(f"<p class='note'>{html_text(TRUST_LEGEND)}</p>")
+        for mode, frame in self.tables.items():
+            body += [
+                f"<h2>Policies compared ({html_text(mode)} demand)</h2>",
+                _html_table(_display(frame), "policies"),
+            ]
+        if self.tables:
+            body.append(f"<p class='note'>{html_text(_COMPARISON_NOTE)}</p>")
+        if not self.milp.empty:
+            body += ["<h2>MILP plans</h2>", _html_table(self.milp, "milp")]
+        body += [
+            f"<h2>{html_text(t)}</h2><img src='{html_text(n)}' alt='{html_text(t)}'>"
+            for t, n in self.images
         ]
-    parts += [
-        f"<h3>{html.escape(t)}</h3><img src='{html.escape(n)}' alt='{html.escape(t)}'>"
-        for t, n in images
-    ]
-    if not milp.empty:
-        parts += ["<h2>MILP plans</h2>", milp.to_html(index=False, border=0)]
-    parts.append("<h2>Demand drift</h2><ul>")
-    lines = _drift_lines(drift, None, text=str)
-    parts += [f"<li>{html_text(line.removeprefix('- '))}</li>" for line in lines]
-    if link:
-        parts.append(f"<li><a href='{html.escape(link)}'>Evidently report</a></li>")
-    parts.append("</ul>")
-    if orders:
-        parts += ["<h2>This week's orders</h2>", f"<pre>{html.escape(orders)}</pre>"]
-    if missing:
-        parts += [
-            "<h2>Missing inputs</h2><ul>",
-            *[f"<li>{html.escape(m)}</li>" for m in missing],
-            "</ul>",
-        ]
-    parts.append("</body></html>")
-    return "\n".join(parts)
+        body.append("<h2>Demand drift</h2><ul>")
+        lines = _drift_lines(self.drift, None, text=str)
+        body += [f"<li>{html_text(line.removeprefix('- '))}</li>" for line in lines]
+        if self.link:
+            body.append(f"<li><a href='{html_text(self.link)}'>Evidently report</a></li>")
+        body.append("</ul>")
+        if self.missing:
+            body += ["<h2>Missing inputs</h2><ul>"]
+            body += [f"<li>{html_text(m)}</li>" for m in self.missing] + ["</ul>"]
+        return _PAGE.substitute(body="\n".join(body))
+
+    def _html_lead(self) -> str:
+        s = self.summary
+        parts = []
+        if s:
+            parts.append(
+                f"Week of <strong>{html_text(s.get('week', '-'))}</strong> at location "
+                f"<strong>{html_text(s.get('location', '-'))}</strong>. Policy used: "
+                f"<strong>{html_text(s.get('policy', '-'))}</strong>"
+                f"{_badges(self.policy_trust)}."
+            )
+        decision, reason = _gate(self.drift)
+        if decision:
+            why = f" ({html_text(reason)})" if reason else ""
+            parts.append(f"Drift gate: <span class='gate'>{html_text(decision)}</span>{why}.")
+        if s:
+            parts.append(html_text(_orders_summary(s)))
+        return "".join(f"<p class='lead'>{p}</p>" for p in parts)
+
+
+_COMPARISON_NOTE = (
+    "Mean cost over the evaluation scenarios with its confidence interval; fill rate = "
+    "units served / demanded; service level = share of SKU-weeks without lost sales; gap "
+    "to hindsight = mean cost over the hindsight MILP's proven lower bound, both on the "
+    "scenarios the hindsight plans were solved for."
+)

@@ -147,7 +147,9 @@ def forecast(config: Config, layout: Layout | None = None) -> dict[str, str]:
 
     Writes ``artifacts/forecast.csv`` (forecast, prediction quantiles, model),
     ``artifacts/demand_model.json``, ``artifacts/forecast_backtest.csv``,
-    ``metrics/forecast.json`` and ``metrics/forecast_by_sku.csv``. Without history the given
+    ``metrics/forecast.json`` (headline: overall WAPE, bias, MASE),
+    ``artifacts/forecast_detail.json`` (every summary figure) and
+    ``metrics/forecast_by_sku.csv``. Without history the given
     forecast is kept and the metrics say so.
     """
     from inventory.data import load_tables
@@ -163,7 +165,13 @@ def forecast(config: Config, layout: Layout | None = None) -> dict[str, str]:
         backtest=layout.forecast_backtest,
         metrics=layout.metrics / "forecast.json",
         by_sku=layout.metrics / "forecast_by_sku.csv",
+        detail=layout.artifacts / "forecast_detail.json",
     )
+
+
+def drift_detail_path(layout: Layout) -> Path:
+    """Where the drift stage keeps every figure it computed (``artifacts/drift/detail.json``)."""
+    return layout.artifacts / "drift" / "detail.json"
 
 
 def drift(
@@ -175,7 +183,9 @@ def drift(
     without history: draws from the fitted demand model around the forecast of the new
     weeks); the current window is ``current`` (a CSV of recent weeks: sku, week, demand[, location])
     or else the last ``drift.current_weeks`` weeks of history. Writes ``metrics/drift.json``
-    (with ``gate``), ``reports/drift.html`` and ``reports/drift_skus.html``.
+    (headline and the gate's decision), ``artifacts/drift/detail.json`` (everything, the
+    gate's reason included), ``reports/drift.html`` and ``reports/drift_skus.html`` (the
+    same bytes for the same inputs: Evidently's random ids are renumbered).
     """
     import pandas as pd
 
@@ -200,13 +210,16 @@ def drift(
         layout.reports / "drift.html",
         layout.reports / "drift_skus.html",
     )
+    detail = drift_detail_path(layout)
     if frame.empty and new is None:
         reason = "no demand history: nothing the models were fitted on to compare with"
-        return write_drift(None, ("keep", f"no drift check: {reason}"), *outputs, reason)
+        gate = ("keep", f"no drift check: {reason}")
+        return write_drift(None, gate, *outputs, reason, detail_path=detail)
     model = demand_model_table(layout.demand_model)
     windows = drift_windows(frame, given, new, config.drift, model, config.simulation.eval_seed)
     result = detect_drift(*windows, config.drift)
-    return write_drift(result, drift_gate(result.summary, config.drift), *outputs)
+    gate = drift_gate(result.summary, config.drift)
+    return write_drift(result, gate, *outputs, detail_path=detail)
 
 
 def new_demand_costs(
@@ -328,8 +341,14 @@ def train(
     }
 
 
+ADHOC_FOLDER = "adhoc"
+
+
 def recommend(
-    config: Config, state: str | Path | None = None, layout: Layout | None = None
+    config: Config,
+    state: str | Path | None = None,
+    layout: Layout | None = None,
+    out_dir: str | Path | None = None,
 ) -> dict[str, str]:
     """This week's orders from the policy in params (``recommend`` group).
 
@@ -337,6 +356,10 @@ def recommend(
     projection over the lead time and the plan over the horizon) and
     ``metrics/recommendation.json``. ``state`` is an optional CSV of today's on hand, last
     order and open POs (see :func:`inventory.recommend.read_state`).
+
+    An ad hoc run (``state`` given, or ``out_dir``) writes every one of those files into
+    ``out_dir`` (default ``reports/adhoc/``) instead, never over the pipeline's
+    DVC-tracked outputs (``dvc checkout`` would then refuse without ``--force``).
 
     Raises:
         ValueError: the chosen policy's input is missing (e.g. ``recommend.policy: ppo``
@@ -349,13 +372,16 @@ def recommend(
     mode = config.recommend.mode
     demand = _demand_model(config, instance, layout) if mode == "stochastic" else None
     model = demand[0] if demand is not None else None
+    adhoc = out_dir is not None or state is not None
+    folder = Path(out_dir) if out_dir is not None else layout.reports / ADHOC_FOLDER
     return write_recommendation(
         config,
         instance,
         state,
         metrics_dir=layout.metrics,
-        reports_dir=layout.reports,
-        artifacts_dir=layout.recommendation,
+        reports_dir=folder if adhoc else layout.reports,
+        artifacts_dir=folder if adhoc else layout.recommendation,
+        summary_dir=folder if adhoc else layout.metrics,
         demand_model=demand,
         sources=_policy_sources(config, layout, instance, mode, model),
     )
@@ -467,18 +493,21 @@ def solve(
 
 def report(config: Config, layout: Layout | None = None) -> dict[str, str]:
     """``reports/summary.md`` and ``reports/index.html`` from the other stages' outputs."""
+    from inventory.evaluation import detail_path
     from inventory.report import MODES, build_report
 
     layout = _layout(config, layout)
     metrics, reports = layout.metrics, layout.reports
     return build_report(
-        evaluations={mode: metrics / f"evaluation_{mode}.json" for mode in MODES},
+        evaluations={mode: detail_path(layout.evaluation, mode) for mode in MODES},
         learning_curves={mode: metrics / f"learning_curve_{mode}.csv" for mode in MODES},
-        drift_json=metrics / "drift.json",
+        drift_json=drift_detail_path(layout),
         drift_html=reports / "drift.html",
         solves={mode: metrics / f"solve_{mode}.json" for mode in MODES},
         plan_csv=layout.recommendation / "plan.csv",
         recommendation_md=reports / "recommendation.md",
+        orders_csv=reports / "recommendation.csv",
+        orders_json=metrics / "recommendation.json",
         out_dir=reports,
         figures_dir=reports / "summary_figures",
         n_plot_skus=config.evaluation.n_plot_skus,

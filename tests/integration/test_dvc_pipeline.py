@@ -60,6 +60,7 @@ def repo(tmp_path_factory) -> Path:
     run(repo, "git", "config", "user.name", "Pipeline Test")
     run(repo, "git", "config", "user.email", "pipeline-test@example.com")
     run(repo, "dvc", "init", "-q")
+    shutil.copytree(ROOT / ".dvc" / "plots", repo / ".dvc" / "plots")  # plot templates
     run(repo, "dvc", "config", "core.analytics", "false")
     run(repo, sys.executable, "-m", "inventory", "data", "generate")
     run(repo, "dvc", "add", "-q", "data")
@@ -88,6 +89,13 @@ def test_repro_runs_every_stage_and_writes_metrics(repo: Path, first_run: str) -
     assert (repo / "reports" / "recommendation.csv").exists()
     shown = run(repo, "dvc", "metrics", "show", "--json")
     assert "evaluation_stochastic.json" in shown
+    # headline metrics only: the intervals and stress sets live in the detail output
+    assert "ci_low" not in shown and "stress" not in shown and "ppo_gain_over_classical" in shown
+    detail = repo / "artifacts" / "evaluation" / "stochastic" / "detail.json"
+    assert "stress" in json.loads(detail.read_text())
+    plots = json.loads(run(repo, "dvc", "plots", "show", "--json", "--split"))["data"]
+    weekly = next(k for k in plots if k.endswith("stochastic/weekly.csv"))
+    assert plots[weekly][0]["content"]["encoding"]["color"]["field"] == "policy"  # a line each
     assert "up to date" in run(repo, "dvc", "status", "data.dvc")  # data/ is only read
     run(repo, "git", "add", "dvc.lock")
     run(repo, "git", "commit", "-q", "-m", "first run")
@@ -96,6 +104,12 @@ def test_repro_runs_every_stage_and_writes_metrics(repo: Path, first_run: str) -
 def test_second_repro_does_nothing(repo: Path, first_run: str) -> None:
     again = run(repo, "dvc", "repro")
     assert ran_stages(again) == set(), again
+    assert "up to date" in run(repo, "dvc", "status")
+
+
+def test_rerunning_drift_leaves_every_output_unchanged(repo: Path, first_run: str) -> None:
+    # Evidently's HTML used to hold fresh random ids at each run: "modified" after a keep
+    run(repo, "dvc", "repro", "--force", "--single-item", "drift")
     assert "up to date" in run(repo, "dvc", "status")
 
 

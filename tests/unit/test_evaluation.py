@@ -11,7 +11,13 @@ import pytest
 
 from inventory.config import Config, EvaluationConfig, SimulationConfig
 from inventory.dynamics import simulate
-from inventory.evaluation import evaluate_policies, run_evaluation, write_evaluation
+from inventory.evaluation import (
+    HEADLINE_METRICS,
+    evaluate_policies,
+    headline_metrics,
+    run_evaluation,
+    write_evaluation,
+)
 from inventory.policies import (
     BoundsScenarios,
     DoNothing,
@@ -145,8 +151,12 @@ def test_run_evaluation_writes_small_metrics_csv_and_figures(tmp_path) -> None:
     )
     payload = json.loads((tmp_path / "metrics" / "evaluation_stochastic.json").read_text())
     assert set(payload["policies"]) == {"order_up_to", "base_stock", "s_S", "do_nothing"}
-    assert (tmp_path / "metrics" / "evaluation_stochastic.json").stat().st_size < 20_000
-    assert "demand_plus_30" in payload["stress"]
+    assert (tmp_path / "metrics" / "evaluation_stochastic.json").stat().st_size < 2_000
+    # the metrics keep the headline (dvc metrics show stays readable), the detail the rest
+    assert set(payload["policies"]["base_stock"]) <= set(HEADLINE_METRICS)
+    detail = json.loads(Path(paths["detail"]).read_text())
+    assert "demand_plus_30" in detail["stress"]
+    assert "total_cost_ci_low" in detail["policies"]["base_stock"]
     costs = {n: m["total_cost"] for n, m in payload["policies"].items()}
     assert max(costs, key=costs.get) == "do_nothing"
     weekly = pd.read_csv(paths["weekly"])
@@ -174,7 +184,7 @@ def test_write_evaluation_deterministic_has_point_intervals(tmp_path) -> None:
         figures_dir=tmp_path,
         n_plot_skus=2,
     )
-    rule = json.loads(Path(paths["metrics"]).read_text())["policies"]["rule"]
+    rule = json.loads(Path(paths["detail"]).read_text())["policies"]["rule"]
     assert rule["total_cost_ci_low"] == rule["total_cost"] == rule["total_cost_ci_high"]
 
 
@@ -329,3 +339,23 @@ def test_solver_health_reaches_the_metrics_and_the_stress_sets() -> None:
     assert "limit_hit" not in evaluation.summaries["rule"].metrics
     assert evaluation.stress["up"]["solver_fallback_weeks"] == 5 * 8
     assert evaluation.stress["down"]["solver_limit_hits"] == 1
+
+
+def test_headline_metrics_keep_a_few_numbers_and_ppo_gain() -> None:
+    detail = {
+        "mode": "stochastic",
+        "n_scenarios": 10,
+        "reference": "base_stock",
+        "policies": {
+            "base_stock": {"total_cost": 100.0, "total_cost_ci_low": 90.0, "fill_rate": 0.9},
+            "s_S": {"total_cost": 80.0, "fill_rate": 0.95},
+            "ppo": {"total_cost": 60.0, "fill_rate": 0.97, "cost_overstock": 1.0},
+            "milp_rolling": {"total_cost": 70.0, "limit_hit": True, "limit_hits": 2},
+        },
+        "stress": {"level_up": {"ppo": 1.0}},
+    }
+    headline = headline_metrics(detail)
+    assert headline["ppo_gain_over_classical"] == pytest.approx(0.25)  # vs s_S
+    assert headline["policies"]["base_stock"] == {"total_cost": 100.0, "fill_rate": 0.9}
+    assert headline["policies"]["milp_rolling"]["limit_hit"] is True
+    assert "stress" not in headline

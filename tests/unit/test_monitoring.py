@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ from inventory.monitoring import (
     drift_gate,
     drift_windows,
     read_new_demand,
+    stable_ids,
     write_drift,
 )
 
@@ -86,6 +88,40 @@ def test_json_is_valid_and_html_exists(shifted, tmp_path) -> None:
     for path in paths[1:]:
         assert path.stat().st_size > 10_000 and "<html" in path.read_text()[:2000].lower()
     assert set(written) == {"metrics", "report", "sku_report"}
+
+
+def test_metrics_keep_the_headline_and_the_detail_the_rest(shifted, tmp_path) -> None:
+    gate = drift_gate(shifted.summary, CONFIG)
+    paths = (tmp_path / "drift.json", tmp_path / "drift.html", tmp_path / "drift_skus.html")
+    written = write_drift(shifted, gate, *paths, detail_path=tmp_path / "detail.json")
+    headline = json.loads(paths[0].read_text())
+    assert headline["gate"] == {"decision": "retrain"} and "drifted_skus" not in headline
+    assert len(headline) <= 6
+    detail = json.loads(Path(written["detail"]).read_text())
+    assert detail["gate"]["reason"] == gate[1] and "feature_scores" in detail
+
+
+def test_the_same_check_writes_the_same_html_bytes(reference, tmp_path) -> None:
+    current = _window("2025-01-06", 13, seed=2, factor=1.5)
+    pages = []
+    for run in ("first", "second"):  # two Evidently runs: fresh random ids each time
+        again = detect_drift(reference, current, CONFIG)
+        gate = drift_gate(again.summary, CONFIG)
+        folder = tmp_path / run
+        folder.mkdir()
+        write_drift(again, gate, folder / "d.json", folder / "d.html", folder / "s.html")
+        pages.append(((folder / "d.html").read_bytes(), (folder / "s.html").read_bytes()))
+    assert pages[0] == pages[1]
+
+
+def test_stable_ids_renumber_consistently_and_leave_other_uuids() -> None:
+    v7, v7b = "01a22d3a-eff5-7ed2-b296-7cc2db7abe4e", "01a22d3b-47ad-70df-8ba6-d05f484532c3"
+    v1 = "6ba7b810-9dad-11d1-80b4-00c04fd430c8"  # a library constant (UUID v1)
+    page = f'var metric_{"ab" * 16} = {{"id": "{v7}", "x": "{v7b}", "y": "{v7}", "c": "{v1}"}}'
+    out = stable_ids(page)
+    assert v7 not in out and v7b not in out and v1 in out and "ab" * 16 not in out
+    assert out.count("00000000-0000-7000-8000-000000000001") == 2  # same id, same new id
+    assert stable_ids(page) == out
 
 
 def test_skipped_check_keeps_and_says_why(tmp_path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -117,3 +119,30 @@ def test_bad_state_csv_is_rejected(tmp_path, content: str, message: str) -> None
     path.write_text(content)
     with pytest.raises(ValueError, match=message):
         read_state(path, make_instance(4, 8, seed=3))
+
+
+def test_an_adhoc_run_never_writes_the_pipeline_outputs(tmp_path) -> None:
+    from inventory import stages
+    from inventory.config import load_config
+    from inventory.layout import Layout
+
+    params = tmp_path / "params.yaml"
+    params.write_text(
+        "data:\n  n_skus: 3\n  history_weeks: 60\n  horizon_weeks: 8\n"
+        "recommend:\n  policy: order_up_to\n  mode: deterministic\n"
+    )
+    config = load_config(params)
+    layout = Layout.from_config(config, tmp_path)
+    stages.generate(config, layout=layout)
+    state = tmp_path / "state.csv"
+    state.write_text("sku,on_hand\nSKU001,4\n")
+    files = stages.recommend(config, state=state, layout=layout)
+    adhoc = tmp_path / "reports" / "adhoc"
+    assert {Path(p).parent for p in files.values()} == {adhoc}
+    assert (adhoc / "recommendation.csv").exists() and (adhoc / "recommendation.json").exists()
+    assert not (tmp_path / "reports" / "recommendation.csv").exists()
+    assert not (tmp_path / "metrics").exists() and not (tmp_path / "artifacts").exists()
+    elsewhere = stages.recommend(config, state=state, layout=layout, out_dir=tmp_path / "x")
+    assert Path(elsewhere["orders"]).parent == tmp_path / "x"
+    assert set(stages.recommend(config, layout=layout)) == set(files)  # the pipeline's run
+    assert (tmp_path / "reports" / "recommendation.csv").exists()

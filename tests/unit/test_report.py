@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from inventory.report import best_policy, build_report, comparison_table, markdown_table
+from inventory.report import (
+    best_policy,
+    build_report,
+    comparison_table,
+    format_number,
+    format_percent,
+    markdown_table,
+    trust_notes,
+)
 
 
 def evaluation(path: Path, costs: dict[str, float]) -> Path:
@@ -87,6 +98,141 @@ def test_build_report_writes_summary_html_and_plots(tmp_path) -> None:
     assert "<table" in (reports / "index.html").read_text()
     for key in ("cost_plot", "inventory_plot", "learning_plot"):
         assert Path(written[key]).read_bytes()[:4] == b"\x89PNG"
+
+
+def _full_report(tmp_path: Path) -> Path:
+    """A report from every kind of input: orders, a policy whose solver hit its limit."""
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    detail = evaluation(
+        metrics / "detail.json", {"ppo": 450770.4, "milp_rolling": 552678.1, "do_nothing": 2.5e6}
+    )
+    payload = json.loads(detail.read_text())
+    payload["policies"]["milp_rolling"].update(
+        limit_hit=True, limit_hits=1, own_gap=0.0312, fallback_weeks=12
+    )
+    detail.write_text(json.dumps(payload))
+    solve = metrics / "solve_stochastic.json"
+    solve.write_text(json.dumps({"status": "feasible", "objective": 1.342361e5, "gap": 0.02}))
+    orders = tmp_path / "recommendation.csv"
+    pd.DataFrame(
+        {
+            "sku": ["SKU001", "<b>x</b>"],
+            "order_units": [1200, 0],
+            "containers_filled": [0.5123, 0.0],
+            "on_hand": [120.0, 11.0],
+            "arrival_week": ["2023-06-19", "2023-06-12"],
+            "projected_on_hand": [119.22, 9.0],
+            "target": [105.28, 9.0],
+            "reason": ["below target", "no order needed"],
+        }
+    ).to_csv(orders, index=False)
+    summary = metrics / "recommendation.json"
+    summary.write_text(
+        json.dumps(
+            {
+                "policy": "ppo",
+                "location": "L1",
+                "week": "2023-05-01",
+                "order_units": 1200,
+                "order_volume": 4672.12,
+                "containers": 2,
+                "max_containers": 3,
+                "container_fill_rate": 0.9941,
+                "skus_ordered": 1,
+            }
+        )
+    )
+    drift = metrics / "drift.json"
+    drift.write_text(json.dumps({"gate": {"decision": "keep", "reason": "no drift"}}))
+    reports = tmp_path / "reports"
+    build_report(
+        {"stochastic": detail},
+        {},
+        drift,
+        None,
+        None,
+        None,
+        reports,
+        solves={"stochastic": solve},
+        orders_csv=orders,
+        orders_json=summary,
+    )
+    return reports
+
+
+def test_report_leads_with_the_orders_and_formats_numbers_for_people(tmp_path) -> None:
+    reports = _full_report(tmp_path)
+    page = (reports / "index.html").read_text()
+    assert page.index("class='orders'") < page.index("Policies compared")
+    assert "**" not in page and "<strong>ppo</strong>" in page
+    assert "Drift gate: <span class='gate'>keep</span>" in page
+    assert "1,200" in page and "0.51" in page and "99.4%" in page and "134,236" in page
+    assert "e+05" not in page and "4672.12" not in page
+    assert "&lt;b&gt;x&lt;/b&gt;" in page and "<b>x" not in page  # ids are escaped
+    summary = (reports / "summary.md").read_text()
+    assert summary.index("## This week's orders") < summary.index("## Policies compared")
+
+
+def test_rows_that_hit_a_safety_limit_carry_a_badge_and_the_page_a_legend(tmp_path) -> None:
+    page = (_full_report(tmp_path) / "index.html").read_text()
+    assert "safety time limit hit, own gap 3.1%" in page
+    assert "12 fallback weeks" in page
+    assert "How far to trust this" in page
+    assert page.count("class='badge'") == 2  # the untrusted row only
+
+
+def test_trust_notes_and_number_formats() -> None:
+    assert trust_notes({"limit_hit": False, "fallback_weeks": 0}) == []
+    assert trust_notes({"limit_hits": 3, "gap": 0.1}) == [
+        "safety time limit hit (3 solves), own gap 10.0%"
+    ]
+    assert trust_notes({}, {"limit_hits": 2.0}) == ["stress sets: 2 limit hits"]
+    assert format_number(134236.1) == "134,236" and format_number(float("nan")) == "-"
+    assert format_number(0.01234) == "0.0123" and format_percent(0.0312) == "3.1%"
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _chromium(page: Path, *flags: str) -> str:
+    with tempfile.TemporaryDirectory() as profile:
+        done = subprocess.run(
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                "--window-size=1280,900",
+                *flags,
+                page.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+    return done.stdout
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="needs chromium (Debian: apt-get install chromium), see README"
+)
+def test_report_renders_in_a_headless_browser_with_the_orders_table(tmp_path) -> None:
+    reports = _full_report(tmp_path)
+    page = reports / "index.html"
+    dom = _chromium(page, "--dump-dom")
+    assert '<table class="orders">' in dom and "SKU001" in dom and "1,200" in dom
+    assert "&lt;b&gt;x&lt;/b&gt;" in dom  # rendered as text, not as markup
+    shot = tmp_path / "report.png"
+    _chromium(page, f"--screenshot={shot}")
+    assert shot.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_tasks_retry_only_transient_failures() -> None:
