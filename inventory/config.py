@@ -316,6 +316,9 @@ class PPOConfig(_Group):
 
     _path = ("ppo",)
     profile: Literal["quick", "full"]
+    policy: Literal["shared", "catalog"] = Field(
+        description="shared: one network for every SKU; catalog: one over the catalog vector"
+    )
     seed: int = Field(ge=0)
     torch_threads: int = Field(ge=1, le=256)
     normalize_observations: bool
