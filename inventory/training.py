@@ -425,7 +425,7 @@ def _policy_choice(
         return "MlpPolicy", {"net_arch": {"pi": arch, "vf": arch}, "log_std_init": run.log_std_init}
     core = env.venv.core
     kwargs = {
-        "net_arch": arch,
+        "net_arch": list(run.shared_net_arch),
         "log_std_init": run.log_std_init,
         "n_sku_features": core.n_sku_features,
         "n_context": core.n_context,

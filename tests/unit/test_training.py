@@ -43,6 +43,7 @@ def tiny_config(policy: str = "shared", **quick) -> Config:
         "batch_size": 32,
         "n_epochs": 2,
         "net_arch": [16, 16],
+        "shared_net_arch": [16, 16],
         "eval_freq": 64,
         "checkpoint_freq": 64,
         "n_eval_scenarios": 4,
