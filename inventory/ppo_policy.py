@@ -20,9 +20,12 @@ A model folder (written by :mod:`inventory.training`) holds ``policy.pt`` (the w
 the best model by held-out mean cost), ``vecnormalize.npz`` (observation statistics) and
 ``meta.json`` (catalog, observation shape, env settings, anchor offsets, the policy's
 constructor arguments and the sha256 of both files); see :mod:`inventory.model_files`.
-Nothing in it is unpickled. Loading it for an instance with other SKUs or another
-observation shape, or when a file's hash does not match ``meta.json``, raises
-:class:`ValueError`; so does a folder in SB3's pickle format (``model.zip``).
+Nothing in it is unpickled. A catalog-network model (``ppo.policy: catalog``) records its
+SKUs and loading it for an instance with other SKUs or another observation shape raises
+:class:`ValueError`; a shared-policy model records the feature layout it needs
+(``features``: per-SKU and context names) and loads on any catalog that gives those
+features, refusing one that does not (e.g. a longer longest lead time). A hash that does
+not match ``meta.json`` or a folder in SB3's pickle format (``model.zip``) is refused too.
 
 The evaluator's ``"ppo"`` factory (:mod:`inventory.policy_factories`) loads the model
 folder the stage passes it, and raises ValueError when it holds no model.

@@ -4,8 +4,14 @@ One run trains one model per demand mode and location (cleanrl style: every knob
 the ``ppo`` group of ``params.yaml``; ``ppo.profile`` picks the ``quick`` or ``full``
 budget and hyperparameters, :class:`~inventory.config.PPOProfileConfig`).
 
+- Policy (``ppo.policy``): ``shared`` is :class:`~inventory.shared_policy.SharedSkuPolicy`,
+  one small network applied to every SKU's features plus a critic pooled over SKUs
+  (hidden sizes ``shared_net_arch``; no weight depends on the number of SKUs, so the model
+  acts on any catalog with the same feature layout); ``catalog`` is SB3's ``MlpPolicy``
+  over the whole catalog vector (``net_arch``), tied to its SKUs.
 - Environment: :class:`inventory.env.InventoryVecEnv` with ``n_envs`` copies stepped in one
-  numpy call, wrapped in SB3's ``VecNormalize`` (observation and reward statistics,
+  numpy call, wrapped in SB3's ``VecNormalize`` (reward scaling; observation statistics
+  only for the catalog policy, whose statistics per dimension tie it to the catalog;
   saved next to the model). Each mode has its own anchor, action scale and initial on-hand
   noise (``ppo.modes.<mode>``). Deterministic mode: demand = forecast, initial on hand
   varied so the policy generalises beyond one trajectory.
@@ -17,7 +23,9 @@ budget and hyperparameters, :class:`~inventory.config.PPOProfileConfig`).
   reward) on held-out scenarios (the forecast in deterministic mode; ``n_eval_scenarios``
   draws with ``ppo.eval_seed`` in stochastic mode, never the evaluator's scenarios). The
   best model by mean cost is kept (``policy.pt``); each evaluation is a row of the
-  learning curve CSV.
+  learning curve CSV. When the kept model is the step-0 one (the anchor rule), the train
+  metrics and the model's ``meta.json`` say ``beats_anchor: false`` and the evaluator
+  warns, so the anchor is never presented as a learned policy.
 - Checkpoints every ``checkpoint_freq`` steps at rollout boundaries: the model and
   normaliser, the optimizer state, the random states (numpy, torch, Python, the VecEnv's
   generator), the VecEnv's current episode and last observation, SB3's step count and
