@@ -9,8 +9,9 @@ A trained PPO model is stored as three files, none of which runs code when it is
   mean, variance and count, the running returns, clip values, gamma, epsilon), read with
   ``np.load(..., allow_pickle=False)``.
 - ``meta.json``: plain JSON, with the policy's constructor arguments and spaces
-  (SB3's ``ActorCriticPolicy`` or :class:`~inventory.shared_policy.SharedSkuPolicy`)
-  (:func:`policy_spec`) and the sha256 of every other file (``files``).
+  (:func:`policy_spec`: SB3's ``ActorCriticPolicy`` or
+  :class:`~inventory.shared_policy.SharedSkuPolicy`) and the sha256 of every other file
+  (``files``).
 
 Loading verifies every hash (:func:`verify_files`) before it reads a file, then rebuilds the
 policy from ``meta.json`` and the weights (:func:`load_policy`). SB3's own ``model.zip`` and
