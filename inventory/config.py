@@ -288,6 +288,7 @@ class PPOProfileConfig(_Group):
     max_grad_norm: float = Field(gt=0)
     log_std_init: float = Field(ge=-10, le=2)
     net_arch: tuple[int, ...] = Field(**_LIST)
+    shared_net_arch: tuple[int, ...] = Field(**_LIST)
     eval_freq: int = Field(ge=1, description="timesteps between held-out evaluations")
     n_eval_scenarios: int = Field(ge=1, le=100_000)
     checkpoint_freq: int = Field(ge=1, description="timesteps between checkpoints")
@@ -316,6 +317,9 @@ class PPOConfig(_Group):
 
     _path = ("ppo",)
     profile: Literal["quick", "full"]
+    policy: Literal["shared", "catalog"] = Field(
+        description="shared: one network for every SKU; catalog: one over the catalog vector"
+    )
     seed: int = Field(ge=0)
     torch_threads: int = Field(ge=1, le=256)
     normalize_observations: bool

@@ -30,6 +30,14 @@ Observation Space:
     last order; inventory position. Then sin and cos of the ISO week of year and the
     share of the horizon left. Values are clipped to the box.
 
+    With ``sku_features`` (the shared policy, ``ppo.policy: shared``) each SKU also gets
+    5 constants (lead time / 4, lost-sale / (lost-sale + overstock) cost, understock /
+    lost-sale cost, log(1 + mean forecast) / 5, the container share of a week of its demand
+    times P), so ``F = 9 + W + H`` per SKU, and the context adds the container share of a
+    week of mean demand, the mean ramp limit in weeks of demand and the aggregate
+    inventory position in weeks of demand: ``P * F + 6`` numbers. Every value is already
+    a ratio, so no statistic of the catalog is needed (no observation VecNormalize).
+
 Rewards:
     ``-cost / reward_scale`` per week, with cost from :mod:`inventory.dynamics` (lost
     sales, overstock, understock, containers) and, in the last week, the terminal cost if
@@ -97,6 +105,7 @@ class EnvKnobs:
     reward_scale: float | None
     initial_on_hand_noise: float
     obs_clip: float
+    sku_features: bool = False
 
 
 def env_knobs(config: Config, demand: str) -> EnvKnobs:
@@ -109,6 +118,7 @@ def env_knobs(config: Config, demand: str) -> EnvKnobs:
         reward_scale=config.env.reward_scale,
         initial_on_hand_noise=mode.initial_on_hand_noise,
         obs_clip=config.env.obs_clip,
+        sku_features=config.ppo.policy == "shared",
     )
 
 
@@ -155,7 +165,10 @@ class _Core:
         iso_week = _iso_week(weeks)
         angle = 2 * np.pi * (iso_week - 1) / 52.0
         self.season = np.stack([np.sin(angle), np.cos(angle)], axis=1)
-        self.obs_dim = p * (4 + self.width + cfg.lookahead_weeks) + 3
+        self.static, self.context = _sku_constants(instance, self.scale, cfg.sku_features)
+        self.n_sku_features = 4 + self.width + cfg.lookahead_weeks + len(self.static)
+        self.n_context = 3 + len(self.context) + (1 if cfg.sku_features else 0)
+        self.obs_dim = p * self.n_sku_features + self.n_context
         self.kernel = WeekKernel(instance, n_copies)
         self.state = initial_state(instance, n_copies)
         self.demand = np.zeros((n_copies, horizon, p))
@@ -205,8 +218,28 @@ class _Core:
         )
         horizon = self.instance.horizon_weeks
         extra = np.broadcast_to(np.append(self.season[t], (horizon - t) / horizon), (self.n, 3))
-        obs = np.concatenate([per_sku.reshape(self.n, -1), extra], axis=1)
+        blocks = [per_sku.reshape(self.n, -1)]
+        if cfg.sku_features:
+            static = np.broadcast_to(self.static, (self.n, *self.static.shape))
+            aggregate = position.sum(axis=1, keepdims=True) / self.scale.sum()
+            constants = np.broadcast_to(self.context, (self.n, len(self.context)))
+            blocks += [static.reshape(self.n, -1), extra, constants, aggregate]
+        else:
+            blocks.append(extra)
+        obs = np.concatenate(blocks, axis=1)
         return np.clip(obs, -1.0, cfg.obs_clip).astype(np.float32)
+
+    def feature_names(self) -> dict[str, Any]:
+        """The observation's layout: per-SKU feature names and context names (``meta.json``
+        of a shared-policy model; a model acts on any instance with the same layout)."""
+        names = ["on_hand", *(f"pipeline_{k}" for k in range(self.width))]
+        names += [f"forecast_{k}" for k in range(self.settings.env.lookahead_weeks)]
+        names += ["target", "last_order", "inventory_position"]
+        context = ["week_sin", "week_cos", "horizon_left"]
+        if self.settings.env.sku_features:
+            names += list(_STATIC_NAMES)
+            context += [*_CONTEXT_NAMES, "aggregate_position"]
+        return {"sku_features": names, "context": context}
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray], bool]:
         """Advance one week; returns (reward (N,), info arrays (N,), episode over)."""
@@ -238,6 +271,36 @@ class _Core:
         }
         info["cost"] = week.total_cost() + final
         return -info["cost"] / self.reward_scale, info, done
+
+
+_STATIC_NAMES = ("lead_time", "critical_ratio", "understock_ratio", "log_demand", "volume_share")
+_CONTEXT_NAMES = ("capacity_use", "ramp_share")
+
+
+def _sku_constants(
+    instance: Instance, scale: np.ndarray, enabled: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-SKU constants (F_static, P) and catalog constants (C,) of the shared policy's
+    observation: lead time, cost ratios, demand size and volume per SKU; the share of the
+    container capacity a week of mean demand fills and the mean ramp limit in weeks of
+    demand. Empty when ``enabled`` is False (the catalog network's observation)."""
+    if not enabled:
+        return np.zeros((0, instance.n_skus)), np.zeros(0)
+    lost, over = instance.lost_sale_cost, instance.overstock_cost
+    weekly_volume = scale * instance.volume
+    capacity = max(instance.capacity_volume, 1e-9)
+    static = np.stack(
+        [
+            instance.lead_time_weeks / 4.0,
+            lost / np.maximum(lost + over, 1e-9),
+            instance.understock_cost / np.maximum(lost, 1e-9),
+            np.log1p(scale) / 5.0,
+            np.minimum(weekly_volume * instance.n_skus / capacity, 10.0),
+        ]
+    )
+    ramp = float(np.mean(np.minimum(instance.ramp_limit / scale, 10.0)))
+    context = np.array([min(weekly_volume.sum() / capacity, 10.0), ramp])
+    return static, context
 
 
 def _iso_week(weeks: np.ndarray) -> np.ndarray:

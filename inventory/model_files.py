@@ -9,7 +9,9 @@ A trained PPO model is stored as three files, none of which runs code when it is
   mean, variance and count, the running returns, clip values, gamma, epsilon), read with
   ``np.load(..., allow_pickle=False)``.
 - ``meta.json``: plain JSON, with the policy's constructor arguments and spaces
-  (:func:`policy_spec`) and the sha256 of every other file (``files``).
+  (:func:`policy_spec`: SB3's ``ActorCriticPolicy`` or
+  :class:`~inventory.shared_policy.SharedSkuPolicy`) and the sha256 of every other file
+  (``files``).
 
 Loading verifies every hash (:func:`verify_files`) before it reads a file, then rebuilds the
 policy from ``meta.json`` and the weights (:func:`load_policy`). SB3's own ``model.zip`` and
@@ -138,6 +140,17 @@ def policy_spec(policy: Any) -> dict[str, Any]:
         ValueError: the policy uses an option this format does not record.
     """
     activation = policy.activation_fn.__name__
+    if type(policy).__name__ == "SharedSkuPolicy" and activation in _ACTIVATIONS:
+        return {
+            "class": "SharedSkuPolicy",
+            "net_arch": list(policy.net_arch),
+            "activation_fn": activation,
+            "log_std_init": float(policy.log_std_init),
+            "n_sku_features": policy.n_sku_features,
+            "n_context": policy.n_context,
+            "observation_space": _box_to_json(policy.observation_space),
+            "action_space": _box_to_json(policy.action_space),
+        }
     if (
         type(policy).__name__ != "ActorCriticPolicy"
         or policy.use_sde
@@ -209,14 +222,22 @@ def save_policy(policy: Any, path: str | Path) -> None:
     save_tensors(policy.state_dict(), path)
 
 
-def load_policy(path: str | Path, spec: dict[str, Any]) -> Any:
-    """Rebuild an SB3 ``ActorCriticPolicy`` from :func:`policy_spec` and its weights."""
+def load_policy(
+    path: str | Path, spec: dict[str, Any], spaces: tuple[Any, Any] | None = None
+) -> Any:
+    """Rebuild an SB3 ``ActorCriticPolicy`` (or a
+    :class:`~inventory.shared_policy.SharedSkuPolicy`) from :func:`policy_spec` and its
+    weights. ``spaces`` (observation, action) replace the recorded ones for a shared
+    policy, whose weights fit any number of SKUs."""
     from stable_baselines3.common.policies import ActorCriticPolicy
     from torch import nn
 
-    if spec.get("class") != "ActorCriticPolicy" or spec.get("activation_fn") not in _ACTIVATIONS:
+    known = ("ActorCriticPolicy", "SharedSkuPolicy")
+    if spec.get("class") not in known or spec.get("activation_fn") not in _ACTIVATIONS:
         raise ValueError(f"{path}: meta.json describes an unknown policy ({spec}). {_RETRAIN}")
     state = load_tensors(path)
+    if spec["class"] == "SharedSkuPolicy":
+        return _load_shared(state, spec, spaces)
     policy = ActorCriticPolicy(
         _box_from_json(spec["observation_space"]),
         _box_from_json(spec["action_space"]),
@@ -232,13 +253,37 @@ def load_policy(path: str | Path, spec: dict[str, Any]) -> Any:
     return policy
 
 
+def _load_shared(state: dict[str, Any], spec: dict[str, Any], spaces: Any) -> Any:
+    from torch import nn
+
+    from inventory.shared_policy import SharedSkuPolicy
+
+    if spaces is None:
+        spaces = (_box_from_json(spec["observation_space"]), _box_from_json(spec["action_space"]))
+    policy = SharedSkuPolicy(
+        *spaces,
+        lambda _: 0.0,
+        n_sku_features=spec["n_sku_features"],
+        n_context=spec["n_context"],
+        net_arch=spec["net_arch"],
+        activation_fn=getattr(nn, spec["activation_fn"]),
+        log_std_init=spec["log_std_init"],
+    )
+    policy.load_state_dict(state)
+    policy.set_training_mode(False)
+    return policy
+
+
 def normalizer_arrays(normalizer: Any) -> dict[str, np.ndarray]:
     """The ``VecNormalize`` statistics and settings as plain arrays."""
-    obs, ret = normalizer.obs_rms, normalizer.ret_rms
+    ret = normalizer.ret_rms
+    # without observation normalisation (the shared policy) SB3 keeps no statistics
+    obs = getattr(normalizer, "obs_rms", None)
+    empty = np.zeros(0)
     return {
-        "obs_mean": obs.mean,
-        "obs_var": obs.var,
-        "obs_count": np.float64(obs.count),
+        "obs_mean": empty if obs is None else obs.mean,
+        "obs_var": empty if obs is None else obs.var,
+        "obs_count": np.float64(0.0 if obs is None else obs.count),
         "ret_mean": ret.mean,
         "ret_var": ret.var,
         "ret_count": np.float64(ret.count),
@@ -259,9 +304,10 @@ def save_normalizer(normalizer: Any, path: str | Path) -> None:
 
 def restore_normalizer(normalizer: Any, arrays: dict[str, np.ndarray]) -> None:
     """Set a ``VecNormalize``'s statistics and settings from :func:`normalizer_arrays`."""
-    normalizer.obs_rms.mean = arrays["obs_mean"].copy()
-    normalizer.obs_rms.var = arrays["obs_var"].copy()
-    normalizer.obs_rms.count = float(arrays["obs_count"])
+    if hasattr(normalizer, "obs_rms"):
+        normalizer.obs_rms.mean = arrays["obs_mean"].copy()
+        normalizer.obs_rms.var = arrays["obs_var"].copy()
+        normalizer.obs_rms.count = float(arrays["obs_count"])
     normalizer.ret_rms.mean = arrays["ret_mean"].copy()
     normalizer.ret_rms.var = arrays["ret_var"].copy()
     normalizer.ret_rms.count = float(arrays["ret_count"])

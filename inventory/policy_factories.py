@@ -287,6 +287,13 @@ def _ppo(
             "remove ppo from evaluation.policies (recommend.policy)"
         )
     policy = PPOPolicy.load(folder, instance)
+    if policy.meta.get("beats_anchor") is False:
+        warnings.warn(
+            f"PPO model {folder} did not beat its anchor in training (the kept model is the "
+            f"step-0 one: ppo here is the {policy.meta.get('anchor')} anchor rule, see "
+            "beats_anchor in metrics/train_<mode>.json); train longer (ppo.profile: full)",
+            stacklevel=2,
+        )
     trained_on = policy.meta.get("demand_model_id")
     if mode == "stochastic" and trained_on is not None and sources.demand_model is not None:
         current = demand_model_id(sources.demand_model)

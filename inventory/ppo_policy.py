@@ -20,9 +20,12 @@ A model folder (written by :mod:`inventory.training`) holds ``policy.pt`` (the w
 the best model by held-out mean cost), ``vecnormalize.npz`` (observation statistics) and
 ``meta.json`` (catalog, observation shape, env settings, anchor offsets, the policy's
 constructor arguments and the sha256 of both files); see :mod:`inventory.model_files`.
-Nothing in it is unpickled. Loading it for an instance with other SKUs or another
-observation shape, or when a file's hash does not match ``meta.json``, raises
-:class:`ValueError`; so does a folder in SB3's pickle format (``model.zip``).
+Nothing in it is unpickled. A catalog-network model (``ppo.policy: catalog``) records its
+SKUs and loading it for an instance with other SKUs or another observation shape raises
+:class:`ValueError`; a shared-policy model records the feature layout it needs
+(``features``: per-SKU and context names) and loads on any catalog that gives those
+features, refusing one that does not (e.g. a longer longest lead time). A hash that does
+not match ``meta.json`` or a folder in SB3's pickle format (``model.zip``) is refused too.
 
 The evaluator's ``"ppo"`` factory (:mod:`inventory.policy_factories`) loads the model
 folder the stage passes it, and raises ValueError when it holds no model.
@@ -58,6 +61,8 @@ __all__ = [
     "META_FILE",
     "catalog_meta",
     "check_catalog",
+    "check_features",
+    "is_shared",
     "settings_from_meta",
     "anchor_levels",
     "target_levels",
@@ -69,8 +74,31 @@ META_FILE = "meta.json"
 Normalizer = Callable[[np.ndarray], np.ndarray]
 
 
-def catalog_meta(instance: Instance, settings: EnvSettings, obs_dim: int) -> dict[str, Any]:
-    """What a model must match to be used on an instance (stored in ``meta.json``)."""
+FEATURES_VERSION = 1
+
+
+def catalog_meta(
+    instance: Instance,
+    settings: EnvSettings,
+    obs_dim: int,
+    features: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What a model must match to be used on an instance (stored in ``meta.json``).
+
+    A catalog-network model records its SKUs and observation size; a shared-policy model
+    (``features``: the env's :meth:`~inventory.env._Core.feature_names`) records the
+    feature layout it needs instead, and where it was trained only for information.
+    """
+    if features is not None:
+        return {
+            "location": instance.location,
+            "trained_on": {"n_skus": instance.n_skus, "skus": list(instance.skus)},
+            "features": {"version": FEATURES_VERSION, **features},
+            "max_lead_time_weeks": int(instance.lead_time_weeks.max()),
+            "env": {f.name: getattr(settings.env, f.name) for f in fields(EnvKnobs)},
+            "review_period_weeks": settings.review_period_weeks,
+            "terminal_cost": settings.terminal_cost,
+        }
     return {
         "location": instance.location,
         "skus": list(instance.skus),
@@ -121,8 +149,23 @@ def anchor_levels(
     return base + np.asarray(offset, dtype=float)
 
 
+def check_features(meta: dict[str, Any], env: InventoryVecEnv, where: str) -> None:
+    """Raise ValueError when a shared-policy model needs other features than ``env`` gives."""
+    wanted = {k: v for k, v in meta["features"].items() if k != "version"}
+    given = env.core.feature_names()
+    if meta["features"].get("version") != FEATURES_VERSION or wanted != given:
+        differ = [k for k in ("sku_features", "context") if wanted.get(k) != given[k]]
+        raise ValueError(
+            f"PPO model {where} needs other observation features ({', '.join(differ) or 'version'}"
+            f": the model has {wanted.get('sku_features')} per SKU, this instance gives "
+            f"{given['sku_features']}; other lead times or lookahead). Retrain it: "
+            "inventory train --mode <mode>"
+        )
+
+
 def check_catalog(meta: dict[str, Any], instance: Instance, obs_dim: int, where: str) -> None:
-    """Raise ValueError when the model in ``where`` was trained for another catalog."""
+    """Raise ValueError when the catalog-network model in ``where`` was trained for another
+    catalog."""
     skus = tuple(meta.get("skus", ()))
     if skus != tuple(instance.skus):
         missing = sorted(set(instance.skus) - set(skus))[:5]
@@ -141,6 +184,18 @@ def check_catalog(meta: dict[str, Any], instance: Instance, obs_dim: int, where:
         )
 
 
+def is_shared(meta: dict[str, Any]) -> bool:
+    """Whether ``meta.json`` describes a shared-policy model (feature spec, any catalog)."""
+    return "features" in meta
+
+
+def _check(meta: dict[str, Any], instance: Instance, env: InventoryVecEnv, where: str) -> None:
+    if is_shared(meta):
+        check_features(meta, env, where)
+    else:
+        check_catalog(meta, instance, env.core.obs_dim, where)
+
+
 class PPOPolicy:
     """A PPO model as a :class:`~inventory.policies.Policy` (deterministic actions).
 
@@ -150,24 +205,37 @@ class PPOPolicy:
         normalize: Observation normaliser (the saved VecNormalize statistics), or None.
         meta: The model's ``meta.json`` content (env settings, catalog, anchor offset).
         where: Where the model came from (for error messages).
+        anchor_offset: Per-SKU anchor offsets of the instance it acts on; None: the
+            model's own (a shared model on another catalog needs the new catalog's).
     """
 
     def __init__(
-        self, model: Any, normalize: Normalizer | None, meta: dict[str, Any], where: str = ""
+        self,
+        model: Any,
+        normalize: Normalizer | None,
+        meta: dict[str, Any],
+        where: str = "",
+        anchor_offset: Any = None,
     ) -> None:
         self.model, self.normalize, self.meta, self.where = model, normalize, meta, where
         self.settings = settings_from_meta(meta)
+        own = meta.get("anchor_offset", 0.0)
+        self.anchor_offset = own if anchor_offset is None else anchor_offset
         self._env: InventoryVecEnv | None = None
 
     @classmethod
-    def load(cls, folder: str | Path, instance: Instance) -> PPOPolicy:
+    def load(cls, folder: str | Path, instance: Instance, anchor_offset: Any = None) -> PPOPolicy:
         """Load ``policy.pt``, ``vecnormalize.npz`` and ``meta.json`` from ``folder``.
 
         Both files are checked against the sha256 in ``meta.json`` before either is read.
+        A shared-policy model loads on any instance whose observation features match; on
+        a catalog other than its own, a ``base_stock``-anchored model needs that
+        catalog's ``anchor_offset`` (tuned base-stock safety units per SKU).
 
         Raises:
             ValueError: no model there, a model in the old pickle format, a file changed
-                after training, or a model trained for another catalog.
+                after training, a model trained for another catalog (catalog network) or
+                other features (shared policy), or no anchor offsets for a new catalog.
         """
         folder = Path(folder)
         refuse_legacy(folder)
@@ -176,7 +244,15 @@ class PPOPolicy:
         meta = read_json(folder / META_FILE)
         verify_files(folder, meta.get("files"), (MODEL_FILE, NORMALIZER_FILE))
         env = InventoryVecEnv(instance, 1, settings_from_meta(meta))
-        check_catalog(meta, instance, env.core.obs_dim, str(folder))
+        _check(meta, instance, env, str(folder))
+        if is_shared(meta):
+            model = load_policy(
+                folder / MODEL_FILE,
+                meta.get("policy", {}),
+                (env.observation_space, env.action_space),
+            )
+            offset = _shared_offset(meta, instance, anchor_offset, str(folder))
+            return cls(model, None, meta, str(folder), offset)
         model = load_policy(folder / MODEL_FILE, meta.get("policy", {}))
         if model.observation_space.shape != env.observation_space.shape:
             raise ValueError(
@@ -184,15 +260,15 @@ class PPOPolicy:
                 f"not match this instance's {env.observation_space.shape}; retrain it"
             )
         normalize = load_normalizer(folder / NORMALIZER_FILE, env).normalize_obs
-        return cls(model, normalize, meta, str(folder))
+        return cls(model, normalize, meta, str(folder), anchor_offset)
 
     def reset(self, instance: Instance, n_scenarios: int) -> None:
         env = InventoryVecEnv(instance, n_scenarios, self.settings)
-        check_catalog(self.meta, instance, env.core.obs_dim, self.where or "in memory")
+        _check(self.meta, instance, env, self.where or "in memory")
         env.core.levels = anchor_levels(
             instance,
             self.settings.review_period_weeks,
-            self.meta.get("anchor_offset", 0.0),
+            self.anchor_offset,
             self.meta.get("anchor", "base_stock"),
         )
         self._env = env
@@ -207,3 +283,16 @@ class PPOPolicy:
             obs = self.normalize(obs)
         action, _ = self.model.predict(obs, deterministic=True)
         return core.orders_from_action(action)
+
+
+def _shared_offset(meta: dict[str, Any], instance: Instance, offset: Any, where: str) -> Any:
+    """The anchor offsets a shared model uses on ``instance``."""
+    if offset is not None:
+        return offset
+    own = tuple(meta.get("trained_on", {}).get("skus", ()))
+    if own == tuple(instance.skus) or meta.get("anchor") != "base_stock":
+        return meta.get("anchor_offset", 0.0) if own == tuple(instance.skus) else 0.0
+    raise ValueError(
+        f"PPO model {where} was trained on another catalog with a base_stock anchor: pass "
+        "this catalog's tuned base-stock offsets (anchor_offset) to use it here"
+    )

@@ -4,8 +4,14 @@ One run trains one model per demand mode and location (cleanrl style: every knob
 the ``ppo`` group of ``params.yaml``; ``ppo.profile`` picks the ``quick`` or ``full``
 budget and hyperparameters, :class:`~inventory.config.PPOProfileConfig`).
 
+- Policy (``ppo.policy``): ``shared`` is :class:`~inventory.shared_policy.SharedSkuPolicy`,
+  one small network applied to every SKU's features plus a critic pooled over SKUs
+  (hidden sizes ``shared_net_arch``; no weight depends on the number of SKUs, so the model
+  acts on any catalog with the same feature layout); ``catalog`` is SB3's ``MlpPolicy``
+  over the whole catalog vector (``net_arch``), tied to its SKUs.
 - Environment: :class:`inventory.env.InventoryVecEnv` with ``n_envs`` copies stepped in one
-  numpy call, wrapped in SB3's ``VecNormalize`` (observation and reward statistics,
+  numpy call, wrapped in SB3's ``VecNormalize`` (reward scaling; observation statistics
+  only for the catalog policy, whose statistics per dimension tie it to the catalog;
   saved next to the model). Each mode has its own anchor, action scale and initial on-hand
   noise (``ppo.modes.<mode>``). Deterministic mode: demand = forecast, initial on hand
   varied so the policy generalises beyond one trajectory.
@@ -17,7 +23,9 @@ budget and hyperparameters, :class:`~inventory.config.PPOProfileConfig`).
   reward) on held-out scenarios (the forecast in deterministic mode; ``n_eval_scenarios``
   draws with ``ppo.eval_seed`` in stochastic mode, never the evaluator's scenarios). The
   best model by mean cost is kept (``policy.pt``); each evaluation is a row of the
-  learning curve CSV.
+  learning curve CSV. When the kept model is the step-0 one (the anchor rule), the train
+  metrics and the model's ``meta.json`` say ``beats_anchor: false`` and the evaluator
+  warns, so the anchor is never presented as a learned policy.
 - Checkpoints every ``checkpoint_freq`` steps at rollout boundaries: the model and
   normaliser, the optimizer state, the random states (numpy, torch, Python, the VecEnv's
   generator), the VecEnv's current episode and last observation, SB3's step count and
@@ -86,6 +94,7 @@ from inventory.scenarios import (
     deterministic_demand,
     sample_demand,
 )
+from inventory.shared_policy import SharedSkuPolicy
 
 __all__ = [
     "TrainingSetup",
@@ -415,10 +424,27 @@ def learning_rate_schedule(run: PPOProfileConfig) -> float | Callable[[float], f
     return lambda remaining: end + (start - end) * remaining
 
 
-def _new_model(config: Config, run: PPOProfileConfig, env: VecNormalize) -> PPO:
+def _policy_choice(
+    config: Config, run: PPOProfileConfig, env: VecNormalize
+) -> tuple[Any, dict[str, Any]]:
+    """The SB3 policy class and its kwargs for ``ppo.policy`` (shared or catalog)."""
     arch = list(run.net_arch)
+    if config.ppo.policy == "catalog":
+        return "MlpPolicy", {"net_arch": {"pi": arch, "vf": arch}, "log_std_init": run.log_std_init}
+    core = env.venv.core
+    kwargs = {
+        "net_arch": list(run.shared_net_arch),
+        "log_std_init": run.log_std_init,
+        "n_sku_features": core.n_sku_features,
+        "n_context": core.n_context,
+    }
+    return SharedSkuPolicy, kwargs
+
+
+def _new_model(config: Config, run: PPOProfileConfig, env: VecNormalize) -> PPO:
+    policy, policy_kwargs = _policy_choice(config, run, env)
     return PPO(
-        "MlpPolicy",
+        policy,
         env,
         learning_rate=learning_rate_schedule(run),
         n_steps=run.n_steps,
@@ -430,7 +456,7 @@ def _new_model(config: Config, run: PPOProfileConfig, env: VecNormalize) -> PPO:
         ent_coef=run.ent_coef,
         vf_coef=run.vf_coef,
         max_grad_norm=run.max_grad_norm,
-        policy_kwargs={"net_arch": {"pi": arch, "vf": arch}, "log_std_init": run.log_std_init},
+        policy_kwargs=policy_kwargs,
         seed=config.ppo.seed,
         device="cpu",
         verbose=0,
@@ -447,11 +473,30 @@ def _env(
     ppo = config.ppo
     return VecNormalize(
         raw,
-        norm_obs=ppo.normalize_observations,
+        # the shared policy's features are ratios already; statistics per dimension
+        # would tie the model to the catalog's size
+        norm_obs=ppo.normalize_observations and ppo.policy == "catalog",
         norm_reward=ppo.normalize_rewards,
         clip_obs=setup.settings.env.obs_clip,
         gamma=run.gamma,
     )
+
+
+def _mark_anchor(folder: Path, callback: CostEvalCallback) -> bool:
+    """Whether the kept model beats its anchor (the step-0 model, whose mean action is 0
+    for the shared policy); recorded in the best model's ``meta.json`` (not a hashed
+    file) so the evaluator never presents the anchor rule as a learned policy."""
+    rows = callback.rows
+    beats = bool(
+        rows
+        and rows[0]["timesteps"] == 0
+        and callback.best_timesteps > 0
+        and callback.best_cost < rows[0]["mean_cost"]
+    )
+    if (folder / META_FILE).exists():
+        meta = read_json(folder / META_FILE)
+        write_json(folder / META_FILE, {**meta, "beats_anchor": beats})
+    return beats
 
 
 def train_ppo(
@@ -504,8 +549,9 @@ def train_ppo(
     model = _new_model(config, run, env)
     if checkpoint is not None:
         restore_run(model, checkpoint, state)
+    features = env.venv.core.feature_names() if ppo.policy == "shared" else None
     meta = {
-        **catalog_meta(instance, setup.settings, env.observation_space.shape[0]),
+        **catalog_meta(instance, setup.settings, env.observation_space.shape[0], features),
         "mode": mode,
         "anchor": setup.anchor,
         "anchor_offset": setup.anchor_offset.tolist(),
@@ -526,6 +572,8 @@ def train_ppo(
         progress_bar=ppo.progress_bar if progress_bar is None else progress_bar,
     )
     seconds = time.perf_counter() - started
+    initial = callback.rows[0]["mean_cost"] if callback.rows else None
+    beats_anchor = _mark_anchor(folder, callback)
     metrics = {
         "mode": mode,
         "location": instance.location,
@@ -538,7 +586,9 @@ def train_ppo(
         "steps_per_s": round((model.num_timesteps - done) / max(seconds, 1e-9), 1),
         "best_eval_cost": callback.best_cost,
         "best_timesteps": callback.best_timesteps,
-        "initial_eval_cost": callback.rows[0]["mean_cost"] if callback.rows else None,
+        "initial_eval_cost": initial,
+        "beats_anchor": beats_anchor,
+        "policy": ppo.policy,
         "n_eval_scenarios": int(setup.eval_demand.shape[0]),
         "torch_threads": ppo.torch_threads,
         "n_envs": run.n_envs,

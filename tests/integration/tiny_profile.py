@@ -34,6 +34,7 @@ TINY: dict[str, dict[str, Any]] = {
         "n_eval_scenarios": 4,
         "checkpoint_freq": 128,
         "net_arch": [16, 16],
+        "shared_net_arch": [16, 16],
     },
     "pipeline": {"retries": 0, "dask_workers": 2},
 }
