@@ -65,6 +65,7 @@ HEADLINE_METRICS = (
     "limit_hit",
     "fallback_weeks",
     "own_gap",
+    "beats_anchor",  # PPO: False when training kept its step-0 model (the anchor rule)
     "n_scenarios",  # only on a policy run on the first k scenarios (the hindsight bound)
 )
 # The classical policies PPO's gain is measured against (the best of those evaluated).
@@ -364,6 +365,9 @@ def evaluate_policies(
         result = simulate(instance, demand[:subset], policy, terminal=terminal)
         summaries[name] = summarise(name, instance, result, confidence)
         summaries[name].metrics.update(health_metrics(policy))
+        meta = getattr(policy, "meta", None)  # a trained model says whether it learned
+        if isinstance(meta, dict) and isinstance(meta.get("beats_anchor"), bool):
+            summaries[name].metrics["beats_anchor"] = meta["beats_anchor"]
         if limited:
             summaries[name].metrics["n_scenarios"] = float(subset)
             continue  # a per-scenario bound: not drawn, and no stress sets

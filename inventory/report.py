@@ -125,11 +125,13 @@ def trust_notes(entry: Mapping[str, Any], stress: Mapping[str, float] | None = N
     Args:
         entry: A policy's evaluation metrics or a solve stage's metrics: ``limit_hit`` /
             ``limit_hits``, ``own_gap`` (else ``gap``), ``fallback_weeks``,
-            ``heuristic_plans``.
+            ``heuristic_plans``; for PPO ``beats_anchor``.
         stress: The same counts summed over the stress sets (``limit_hits``,
             ``fallback_weeks``).
     """
     notes = []
+    if entry.get("beats_anchor") is False:
+        notes.append("did not beat its anchor rule in training: this row is the anchor")
     hits = entry.get("limit_hits")
     if entry.get("limit_hit") or (isinstance(hits, int | float) and hits > 0):
         gap = entry.get("own_gap", entry.get("gap"))

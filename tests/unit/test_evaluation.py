@@ -359,3 +359,20 @@ def test_headline_metrics_keep_a_few_numbers_and_ppo_gain() -> None:
     assert headline["policies"]["base_stock"] == {"total_cost": 100.0, "fill_rate": 0.9}
     assert headline["policies"]["milp_rolling"]["limit_hit"] is True
     assert "stress" not in headline
+
+
+def test_a_model_that_did_not_beat_its_anchor_is_flagged_in_metrics_and_report() -> None:
+    from inventory.report import trust_notes
+
+    class AnchorOnly(OrderUpTo):
+        meta = {"beats_anchor": False}
+
+    instance = make_instance(3, 8, seed=2)
+    demand = np.random.default_rng(1).poisson(instance.forecast, (4, 8, 3)).astype(float)
+    policies = {"rule": OrderUpTo(), "ppo": AnchorOnly()}
+    evaluation = evaluate_policies(instance, policies, demand, reference="rule")
+    metrics = evaluation.summaries["ppo"].metrics
+    assert metrics["beats_anchor"] is False
+    assert "beats_anchor" not in evaluation.summaries["rule"].metrics
+    assert any("anchor" in note for note in trust_notes(metrics))
+    assert not any("anchor" in note for note in trust_notes({"beats_anchor": True}))
