@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import multiprocessing
 import os
 import time
 from dataclasses import dataclass, field
@@ -363,7 +364,13 @@ def _iterate(
 
 
 def subproblem_workers(settings: MilpConfig, n_skus: int) -> int:
-    """Processes for the SKU subproblems: ``lagrangian_workers`` (0 = one per core)."""
+    """Processes for the SKU subproblems: ``lagrangian_workers`` (0 = one per core).
+
+    One (no pool) inside a daemonic process (a Prefect/Dask or multiprocessing worker),
+    which may not start children; the result is the same either way.
+    """
+    if multiprocessing.current_process().daemon:
+        return 1
     workers = settings.lagrangian_workers or len(os.sched_getaffinity(0))
     return max(1, min(workers, n_skus))
 
