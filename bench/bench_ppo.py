@@ -261,7 +261,9 @@ def main() -> None:  # noqa: C901 - one branch per command-line option
         "--models", default="models", help="model root (with --train: metrics in <root>/metrics)"
     )
     parser.add_argument("--solver", default="highs", choices=["highs", "glpk"])
-    parser.add_argument("--time-limit", type=float, default=300.0, help="s per plan solve")
+    parser.add_argument(
+        "--time-limit", type=float, default=300.0, help="s, safety net per plan solve"
+    )
     parser.add_argument("--saa-time-limit", type=float, default=600.0, help="s, stochastic SAA")
     parser.add_argument("--rolling-scenarios", type=int, default=10)
     parser.add_argument("--hindsight-scenarios", type=int, default=10)
@@ -281,7 +283,7 @@ def main() -> None:  # noqa: C901 - one branch per command-line option
         update={
             "solver": args.solver,
             "rolling_scenarios": args.rolling_scenarios,
-            "time_limit_s": args.time_limit,
+            "safety_time_limit_s": args.time_limit,
         }
     )
     config = config.model_copy(update={"milp": milp})

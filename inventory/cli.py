@@ -363,6 +363,8 @@ def solve(
     echo(
         f"{mode.value}: {m['status']} plan, cost {m['objective']:,.1f}, bound {bound}, gap {gap} "
         f"({m['solver']}, {m['method']}, {m['solve_time_s']:.1f} s)"
+        + (", heuristic incumbent" if m.get("incumbent") == "heuristic" else "")
+        + (", SAFETY TIME LIMIT HIT: not reproducible" if m.get("limit_hit") else "")
     )
     _written(files)
 

@@ -201,28 +201,26 @@ class MilpConfig(_Group):
 
     _path = ("milp",)
     solver: Literal["glpk", "highs"]
-    time_limit_s: float = Field(gt=0, description="per plan solve")
     mip_gap: float = Field(ge=0, le=1, description="relative gap at which a plan is optimal")
     method: Method
     monolithic_max_cells: int = Field(ge=1, description="auto: SKUs x weeks solved whole")
+    safety_time_limit_s: float = Field(gt=0, description="wall-clock net per plan solve")
     lagrangian_iterations: int = Field(ge=1, le=10_000)
-    lagrangian_workers: int = Field(ge=1, le=256, description="processes for SKU subproblems")
-    lagrangian_repair_share: float = Field(ge=0, lt=1, description="time share for the repair")
+    lagrangian_workers: int = Field(ge=0, le=256, description="SKU subproblem processes; 0 = cores")
     lagrangian_subproblem_gap: float = Field(ge=0, le=1, description="capped at mip_gap / 2")
     lagrangian_initial_prices: Literal["lp", "zero"]
     rolling_lookahead_weeks: int = Field(ge=1, le=104)
     rolling_scenarios: int = Field(ge=1, le=100_000)
-    rolling_time_limit_s: float = Field(gt=0)
     rolling_mip_gap: float = Field(ge=0, le=1)
+    rolling_safety_time_limit_s: float = Field(gt=0, description="wall-clock net per week")
     saa_scenarios: int = Field(ge=1, le=1000)
-    saa_time_limit_s: float = Field(gt=0)
-    hindsight_scenarios: int = Field(ge=1, le=100_000)
-    hindsight_time_limit_s: float = Field(gt=0)
-    hindsight_method: Method
-    relaxed_fallback: bool
-    relaxed_share: float = Field(gt=0, le=1, description="time share of the relaxed solve")
-    relaxed_rounds: int = Field(ge=1, le=100, description="relaxed solves adding binaries")
     saa_method: Method
+    saa_lagrangian_iterations: int = Field(ge=1, le=10_000)
+    hindsight_scenarios: int = Field(ge=1, le=100_000)
+    hindsight_method: Method
+    hindsight_lagrangian_iterations: int = Field(ge=1, le=10_000)
+    relaxed_fallback: bool
+    relaxed_rounds: int = Field(ge=1, le=100, description="relaxed solves adding binaries")
 
 
 class ForecastConfig(_Group):

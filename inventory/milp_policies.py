@@ -19,7 +19,8 @@ open-loop plan (the deterministic optimum, also the ``solve`` stage's plan) keep
 the relaxed-sales method's was 9 to 18% in the same time); the rolling-horizon windows are small
 enough to stay exact.
 - :class:`RollingHorizon`: each week, from each scenario's current state, solve the plan
-  over the next ``lookahead`` weeks of forecast and apply the first week's orders.
+  over the next ``lookahead`` weeks of forecast and apply the first week's orders; a week
+  without a plan falls back to the order-up-to rule (counted, ``fallback_weeks``).
   Distinct states are solved once (cache); when a week has more distinct states than
   ``max_solves``, the first ``max_solves`` are solved and every other scenario applies the
   orders of the solved state nearest to it in inventory position (documented
@@ -30,6 +31,11 @@ enough to stay exact.
   ``observe_demand`` before simulating, and in stochastic mode runs it on the first
   ``milp.hindsight_scenarios`` scenarios (``max_scenarios``); every policy's gap to the
   bound is taken on those.
+
+Every plan solve keeps the better of the solver's plan and the heuristic incumbent (the
+order-up-to rule simulated on the plan's demand, :mod:`inventory.milp.incumbent`), so no
+policy here aborts for want of a plan; each reports ``solver_health``
+(:class:`inventory.policies.ReportsSolverHealth`).
 
 The evaluator builds them under ``milp_open_loop``, ``milp_rolling``, ``milp_saa`` and
 ``milp_hindsight`` (:data:`inventory.policy_factories.POLICY_FACTORIES`).
@@ -48,13 +54,16 @@ import numpy as np
 from inventory.config import Config, MilpConfig
 from inventory.dynamics import State
 from inventory.instance import Instance
-from inventory.milp import SolveResult, solve_plan, window_instance
+from inventory.milp import SolverError, SolveResult, heuristic_plan, solve_plan, window_instance
+from inventory.milp.model import PlanProblem
 from inventory.scenarios import deterministic_demand
 
 __all__ = [
     "SolvedPlans",
     "plan_key",
     "saa_settings",
+    "hindsight_settings",
+    "solve_health",
     "write_solved_plan",
     "load_solved_plan",
     "OpenLoopPlan",
@@ -65,12 +74,38 @@ __all__ = [
 
 
 def _require_plan(result: SolveResult, what: str) -> np.ndarray:
+    """The plan of a solve; only infeasible data leaves none (every solve keeps the
+    heuristic incumbent otherwise, see :func:`inventory.milp.solve_plan`)."""
     if result.orders is None:
         raise ValueError(
-            f"{what}: the MILP gave no plan (status {result.status}); raise "
-            "milp.time_limit_s or set milp.solver: highs"
+            f"{what}: the MILP gave no plan (status {result.status}): the data violates a "
+            "hard constraint (see inventory.milp.check_feasible)"
         )
     return result.orders
+
+
+def _used_heuristic(result: SolveResult) -> bool:
+    return result.details.get("incumbent") == "heuristic"
+
+
+def solve_health(results: list[SolveResult], *, solved: int) -> dict:
+    """``solver_health`` of fixed plans: ``solved`` solver calls made for ``results``.
+
+    ``own_gap`` is the gap of the summed plans to the summed bounds (None without a bound).
+    """
+    objectives = [r.objective for r in results if r.objective is not None]
+    bounds = [r.bound for r in results if r.bound is not None]
+    own_gap = None
+    if results and len(bounds) == len(results) == len(objectives):
+        total = sum(objectives)
+        own_gap = max(0.0, total - sum(bounds)) / max(abs(total), 1e-9)
+    return {
+        "solves": solved,
+        "limit_hits": sum(bool(r.limit_hit) for r in results),
+        "fallback_weeks": 0,
+        "heuristic_plans": sum(_used_heuristic(r) for r in results),
+        "own_gap": own_gap,
+    }
 
 
 class _FixedPlan:
@@ -78,6 +113,12 @@ class _FixedPlan:
 
     plan: np.ndarray
     result: SolveResult
+
+    @property
+    def solver_health(self) -> dict[str, int | float | bool | None]:
+        """See :class:`inventory.policies.ReportsSolverHealth` (0 solves: stored plan)."""
+        solved = 0 if "loaded_from" in self.result.details else 1
+        return solve_health([self.result], solved=solved)
 
     def reset(self, instance: Instance, n_scenarios: int) -> None:
         if self.plan.shape != instance.forecast.shape:
@@ -109,8 +150,19 @@ def saa_settings(config: Config) -> MilpConfig:
     """The solver settings of the sample-average plan (solve stage and evaluator)."""
     return config.milp.model_copy(
         update={
-            "time_limit_s": config.milp.saa_time_limit_s,
+            "lagrangian_iterations": config.milp.saa_lagrangian_iterations,
             "method": config.milp.saa_method,
+            "relaxed_fallback": False,
+        }
+    )
+
+
+def hindsight_settings(config: Config) -> MilpConfig:
+    """The solver settings of the stochastic mode's hindsight plans."""
+    return config.milp.model_copy(
+        update={
+            "lagrangian_iterations": config.milp.hindsight_lagrangian_iterations,
+            "method": config.milp.hindsight_method,
             "relaxed_fallback": False,
         }
     )
@@ -183,6 +235,7 @@ def load_solved_plan(
     if sorted(wide.index) != sorted(weeks) or sorted(wide.columns) != sorted(instance.skus):
         return None
     orders = wide.reindex(index=weeks, columns=list(instance.skus)).to_numpy(dtype=float)
+    kept = {k: metrics[k] for k in ("incumbent", "heuristic_objective") if k in metrics}
     return SolveResult(
         metrics["status"],
         metrics.get("objective"),
@@ -192,7 +245,8 @@ def load_solved_plan(
         metrics.get("solver", "glpk"),
         metrics.get("method", "monolithic"),
         orders=orders,
-        details={"loaded_from": str(plan_path)},
+        details={"loaded_from": str(plan_path), **kept},
+        limit_hit=bool(metrics.get("limit_hit", False)),
     )
 
 
@@ -260,13 +314,21 @@ class SampleAveragePlan(_FixedPlan):
 class RollingHorizon:
     """Re-solve the plan over a lookahead window from the current state every week.
 
+    Every window solve stops at ``rolling_mip_gap`` (deterministic);
+    ``rolling_safety_time_limit_s`` is only a safety net. A window whose solver gives no
+    plan (the net stopped it first, or the solver failed) falls back to the documented
+    rule: the planners' order-up-to order for that state (the heuristic incumbent of the
+    window, :func:`inventory.milp.heuristic_plan`); the scenario-weeks that used it are
+    counted in ``solver_health["fallback_weeks"]``, per scenario set (counters restart in
+    :meth:`reset`).
+
     Args:
         settings: ``config.milp``; uses ``rolling_lookahead_weeks``,
             ``rolling_scenarios`` (distinct states solved per week; the other scenarios
             take the nearest solved state's orders corrected by their difference in
-            inventory position), ``rolling_time_limit_s``,
-            and ``rolling_mip_gap``. The windows stay exact (monolithic): a 25 x 6 window
-            takes GLPK about 0.5 s exactly, and the relaxed rounds are no faster.
+            inventory position), ``rolling_mip_gap`` and ``rolling_safety_time_limit_s``.
+            The windows stay exact (monolithic): a 25 x 10 window takes GLPK about 0.5 s
+            to its gap, and the relaxed rounds are no faster.
         terminal: Price the window's end position like the terminal cost (windows that
             reach the end of the horizon use the true terminal cost).
     """
@@ -275,10 +337,9 @@ class RollingHorizon:
     parallel_evaluation = True
 
     def __init__(self, settings: MilpConfig, *, terminal: bool = True) -> None:
-        self.settings = MilpConfig(
-            **{
-                **settings.__dict__,
-                "time_limit_s": settings.rolling_time_limit_s,
+        self.settings = settings.model_copy(
+            update={
+                "safety_time_limit_s": settings.rolling_safety_time_limit_s,
                 "mip_gap": settings.rolling_mip_gap,
                 "method": "monolithic",
             }
@@ -286,12 +347,51 @@ class RollingHorizon:
         self.lookahead = settings.rolling_lookahead_weeks
         self.max_solves = settings.rolling_scenarios
         self.terminal = terminal
-        self.solves = 0
+        self._reset_counters()
+
+    def _reset_counters(self) -> None:
+        self.solves = self.limit_hits = self.fallback_weeks = self.heuristic_plans = 0
+        self._cache: dict[bytes, tuple[np.ndarray, bool]] = {}
 
     def reset(self, instance: Instance, n_scenarios: int) -> None:
-        self._cache: dict[bytes, np.ndarray] = {}
+        self._reset_counters()
 
-    def _solve_state(self, instance: Instance, state: State, row: int, t: int) -> np.ndarray:
+    @property
+    def solver_health(self) -> dict[str, int | float | bool | None]:
+        """See :class:`inventory.policies.ReportsSolverHealth`; since the last reset."""
+        return {
+            "solves": self.solves,
+            "limit_hits": self.limit_hits,
+            "fallback_weeks": self.fallback_weeks,
+            "heuristic_plans": self.heuristic_plans,
+            "own_gap": None,
+        }
+
+    def _window_orders(self, window, beyond, required) -> tuple[np.ndarray, bool]:
+        """First-week orders of one window and whether they are the fallback rule's."""
+        self.solves += 1
+        try:
+            result = solve_plan(
+                window,
+                settings=self.settings,
+                terminal=self.terminal,
+                transit_beyond=beyond,
+                required=required,
+            )
+        except SolverError:
+            problem = PlanProblem.create(
+                window, None, terminal=self.terminal, transit_beyond=beyond, required=required
+            )
+            self.heuristic_plans += 1
+            return heuristic_plan(problem)[0][0], True
+        self.limit_hits += int(result.limit_hit)
+        self.heuristic_plans += int(_used_heuristic(result))
+        fallback = result.details.get("solver_status") == "no_solution"
+        return _require_plan(result, "milp_rolling")[0], fallback
+
+    def _solve_state(
+        self, instance: Instance, state: State, row: int, t: int
+    ) -> tuple[np.ndarray, bool]:
         pipeline = state.pipeline()[row]
         key = np.concatenate(
             [[t], state.on_hand[row], pipeline.ravel(), state.last_order[row]]
@@ -300,15 +400,7 @@ class RollingHorizon:
             window, beyond, required = window_instance(
                 instance, state.on_hand[row], pipeline, state.last_order[row], t, self.lookahead
             )
-            result = solve_plan(
-                window,
-                settings=self.settings,
-                terminal=self.terminal,
-                transit_beyond=beyond,
-                required=required,
-            )
-            self.solves += 1
-            self._cache[key] = _require_plan(result, "milp_rolling")[0]
+            self._cache[key] = self._window_orders(window, beyond, required)
         return self._cache[key]
 
     def act(self, instance: Instance, state: State, t: int) -> np.ndarray:
@@ -322,20 +414,22 @@ class RollingHorizon:
             return_inverse=True,
         )
         solved_rows = np.sort(first)[: self.max_solves]
-        orders = {int(r): self._solve_state(instance, state, int(r), t) for r in solved_rows}
+        solved = {int(r): self._solve_state(instance, state, int(r), t) for r in solved_rows}
         out = np.zeros_like(position)
         representative = first[inverse.ravel()]
         for n in range(len(position)):
             row = int(representative[n])
-            if row in orders:
-                out[n] = orders[row]
+            if row in solved:
+                out[n] = solved[row][0]
+                self.fallback_weeks += int(solved[row][1])
                 continue
             # Unsolved state: the nearest solved state's orders (L1 in inventory position),
             # corrected by the difference in inventory position, order-up-to style, so a
             # scenario that is short orders more and one that is long orders less.
             dist = np.abs(position[solved_rows] - position[n]).sum(axis=1)
             row = int(solved_rows[int(np.argmin(dist))])
-            out[n] = np.maximum(orders[row] + position[row] - position[n], 0.0)
+            out[n] = np.maximum(solved[row][0] + position[row] - position[n], 0.0)
+            self.fallback_weeks += int(solved[row][1])
         return out
 
 
@@ -362,6 +456,7 @@ class Hindsight:
         self.plans: np.ndarray | None = None
         self.bounds: np.ndarray | None = None
         self.results: list[SolveResult] = []
+        self._solved = 0
         self._instance: Instance | None = None
 
     def prepare(self, instance: Instance) -> None:
@@ -371,6 +466,7 @@ class Hindsight:
         """Solve the hindsight plan of every scenario of ``demand`` (N, T, P)."""
         if self._instance is None:
             raise ValueError("Hindsight.prepare(instance) must be called first")
+        self._solved = 0
         self.results = [self._solve(scenario) for scenario in demand]
         self.plans = np.stack([_require_plan(r, "milp_hindsight") for r in self.results])
         self.bounds = np.array([r.bound if r.bound is not None else np.nan for r in self.results])
@@ -378,7 +474,14 @@ class Hindsight:
     def _solve(self, scenario: np.ndarray) -> SolveResult:
         if self.forecast_plan is not None and np.array_equal(scenario, self._instance.forecast):
             return self.forecast_plan()
+        self._solved += 1
         return solve_plan(self._instance, scenario, settings=self.settings, terminal=self.terminal)
+
+    @property
+    def solver_health(self) -> dict[str, int | float | bool | None]:
+        """See :class:`inventory.policies.ReportsSolverHealth`; for the last observed
+        scenarios (``own_gap``: the summed plans' gap to the summed bounds)."""
+        return solve_health(self.results, solved=self._solved)
 
     @property
     def scenario_bounds(self) -> np.ndarray | None:

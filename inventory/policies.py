@@ -91,6 +91,23 @@ class BoundsScenarios(Protocol):
 
 
 @runtime_checkable
+class ReportsSolverHealth(Protocol):
+    """A policy that runs a solver at run time and reports how its solves went.
+
+    ``solver_health`` has exactly these keys: ``solves`` (solver calls since ``reset`` or
+    construction), ``limit_hits`` (how many the wall-clock safety net stopped),
+    ``fallback_weeks`` (scenario-weeks that used the fallback rule because a solve gave
+    no plan; 0 for fixed plans), ``heuristic_plans`` (solves whose returned plan is the
+    heuristic incumbent) and ``own_gap`` (relative gap of the plan to its proven bound;
+    None where it does not apply).
+    """
+
+    @property
+    def solver_health(self) -> dict[str, int | float | bool | None]:
+        """The counters above, read by the evaluator after simulating."""
+
+
+@runtime_checkable
 class EvaluatesInParallel(Protocol):
     """A slow policy whose stress sets may run in worker processes (``True``)."""
 

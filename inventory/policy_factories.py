@@ -38,6 +38,7 @@ from inventory.milp_policies import (
     RollingHorizon,
     SampleAveragePlan,
     SolvedPlans,
+    hindsight_settings,
     saa_settings,
 )
 from inventory.policies import (
@@ -243,17 +244,11 @@ def _hindsight(
     config: Config, instance: Instance, mode: str, train: np.ndarray, sources: PolicySources
 ) -> Policy:
     """Per-scenario plans; in stochastic mode on the first ``milp.hindsight_scenarios``
-    scenarios only (and on no stress set), with their own time limit and method."""
+    scenarios only (and on no stress set), with their own iteration count and method."""
     if mode == "deterministic":  # one scenario, the forecast: the open-loop plan is it
         settings, limit = config.milp, None
     else:
-        settings = config.milp.model_copy(
-            update={
-                "time_limit_s": config.milp.hindsight_time_limit_s,
-                "method": config.milp.hindsight_method,
-                "relaxed_fallback": False,
-            }
-        )
+        settings = hindsight_settings(config)
         limit = config.milp.hindsight_scenarios
     policy = Hindsight(
         settings,

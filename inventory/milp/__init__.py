@@ -40,14 +40,22 @@ Methods (``milp.method``), one module each:
   bound is a lower bound on the optimum and its integer orders, replayed by the
   simulator, a feasible plan. Where holding stock back to stay near the safety-stock
   target pays (large ``G``, ramp-limited SKUs) the replay can be well above the bound, so
-  ``auto`` does not choose it and ``milp.relaxed_fallback`` runs the exact method in the
-  remaining time.
+  ``auto`` does not choose it and ``milp.relaxed_fallback`` runs the exact method after it.
 - ``auto``: monolithic for HiGHS or small models, else Lagrangian.
+
+Results are functions of the data, the settings and the seeds, not of the machine's
+speed: every solve stops at a gap, the Lagrangian after ``milp.lagrangian_iterations``
+iterations (or earlier at the gap), the relaxed rounds after ``milp.relaxed_rounds``.
+Wall-clock limits (``milp.safety_time_limit_s``, ``milp.rolling_safety_time_limit_s``)
+are only a safety net; a result they stopped says so (``SolveResult.limit_hit``). Every
+plan solve returns the better of the solver's plan and the heuristic incumbent, the
+planners' order-up-to rule simulated on the plan's demand (:mod:`.incumbent`).
 
 Rolling-horizon windows (:mod:`.windows`) cut the problem seen from one state at a later
 week. Measured solve times and gaps: ``bench/bench_milp.py`` and ``bench/RESULTS.md``.
 """
 
+from inventory.milp.incumbent import heuristic_plan, keep_better
 from inventory.milp.lagrangian import solve_lagrangian
 from inventory.milp.model import (
     PlanBounds,
@@ -60,11 +68,14 @@ from inventory.milp.model import (
 )
 from inventory.milp.plan import solve_plan
 from inventory.milp.relaxed import solve_relaxed
-from inventory.milp.solvers import STATUSES, SolveResult, find_glpsol, solve
+from inventory.milp.solvers import STATUSES, SolverError, SolveResult, find_glpsol, solve
 from inventory.milp.windows import window_instance
 
 __all__ = [
     "SolveResult",
+    "SolverError",
+    "heuristic_plan",
+    "keep_better",
     "PlanProblem",
     "PlanBounds",
     "plan_bounds",

@@ -4,7 +4,7 @@ The container capacity couples the SKUs; pricing it per week with multipliers
 ``lambda_t >= 0`` leaves one small MILP per SKU (:func:`_sku_subproblem`). The sum of the
 subproblems' proven bounds is a lower bound on the optimum; the subproblem plans, which may
 overload a few weeks, are fitted into the capacity by :func:`_greedy_repair`,
-:func:`_shift_repair`, :func:`_window_repair` or the simulator's projection, and every plan
+:func:`_shift_repair` or the simulator's projection, and every plan
 is costed by the simulator (:func:`replay_cost`).
 """
 
@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+import multiprocessing
+import os
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyomo.environ as pyo
@@ -23,7 +25,14 @@ from inventory import dynamics
 from inventory.config import MilpConfig
 from inventory.instance import Instance
 from inventory.milp.model import EPS, PlanProblem, build_plan_model, check_feasible, order_bounds
-from inventory.milp.solvers import SolveResult, relative_gap, solve, solver_by_name
+from inventory.milp.solvers import (
+    SolveResult,
+    glpk_tmlim,
+    relative_gap,
+    solve,
+    solver_by_name,
+    time_left,
+)
 
 __all__ = [
     "replay_cost",
@@ -31,6 +40,7 @@ __all__ = [
     "exact_plan",
     "lagrangian_plan",
     "solve_lagrangian",
+    "subproblem_workers",
 ]
 
 
@@ -89,11 +99,14 @@ def _sku_costs(problem: PlanProblem, sku: int, columns: np.ndarray) -> np.ndarra
 # --------------------------------------------------------------------------- subproblems
 
 
-def _sku_subproblem(task: tuple) -> tuple[np.ndarray, float]:
-    """Solve one SKU's priced subproblem (module level so a process pool can run it)."""
-    sub, price, solver, gap, time_limit_s, exact = task
+def _sku_subproblem(task: tuple) -> tuple[np.ndarray, float, bool]:
+    """Solve one SKU's priced subproblem (module level so a process pool can run it).
+
+    Returns (orders (T,), proven bound, whether the safety net stopped the solver).
+    """
+    sub, price, solver, gap, safety_time_limit_s, exact = task
     model = build_plan_model(sub, capacity_price=price, exact_lost_sales=exact)
-    result = solve(model, solver=solver, mip_gap=gap, time_limit_s=time_limit_s)
+    result = solve(model, solver=solver, mip_gap=gap, safety_time_limit_s=safety_time_limit_s)
     if result.status == "infeasible":
         raise ValueError(f"Lagrangian subproblem of SKU {sub.instance.skus[0]} is infeasible")
     # Stopped before a plan: the ramp floor is always feasible, and 0 is a valid bound
@@ -103,46 +116,39 @@ def _sku_subproblem(task: tuple) -> tuple[np.ndarray, float]:
     else:
         orders = order_bounds(sub.instance)[0][:, 0]
     bound = result.bound if result.bound is not None and math.isfinite(result.bound) else 0.0
-    return orders, bound
+    return orders, bound, result.limit_hit
 
 
 def _solve_subproblems(
     problem: PlanProblem,
     price: np.ndarray,
     settings: MilpConfig,
-    budget_s: float,
+    start: float,
     pool,
     exact: bool = True,
-) -> tuple[np.ndarray, float]:
-    """Plans (T, P) and the sum of proven subproblem bounds at multipliers ``price``.
+) -> tuple[np.ndarray, float, bool]:
+    """Plans (T, P), the sum of proven subproblem bounds at ``price``, and limit_hit.
 
     Each subproblem is solved to ``min(mip_gap / 2, lagrangian_subproblem_gap)``: the
     dual value sums the subproblems' proven bounds, so their gap is lost from the bound.
-    Run in sequence, each SKU gets the time left divided by the SKUs left, so the
-    quick ones leave their time to the slow ones.
+    The solves stop at that gap, whatever the machine's speed; each gets the plan's
+    remaining safety net (``safety_time_limit_s`` from ``start``) as its time limit.
     """
-    n_skus = problem.instance.n_skus
-    workers = settings.lagrangian_workers
     gap = min(settings.mip_gap / 2, settings.lagrangian_subproblem_gap)
-    deadline = time.perf_counter() + budget_s
 
-    def task(p: int, limit_s: float) -> tuple:
-        return (problem.sku(p), price, settings.solver, gap, max(1.0, limit_s), exact)
+    def task(p: int) -> tuple:
+        safety_s = time_left(start, settings.safety_time_limit_s)
+        return (problem.sku(p), price, settings.solver, gap, safety_s, exact)
 
-    if pool:
-        per_sku = budget_s * workers / n_skus
-        outcomes = list(pool.map(_sku_subproblem, [task(p, per_sku) for p in range(n_skus)]))
-    else:
-        outcomes = [
-            _sku_subproblem(task(p, (deadline - time.perf_counter()) / (n_skus - p)))
-            for p in range(n_skus)
-        ]
-    plan = np.stack([orders for orders, _ in outcomes], axis=1)
-    return plan, float(sum(bound for _, bound in outcomes))
+    tasks = [task(p) for p in range(problem.instance.n_skus)]
+    outcomes = list(pool.map(_sku_subproblem, tasks)) if pool else list(map(_sku_subproblem, tasks))
+    plan = np.stack([orders for orders, _, _ in outcomes], axis=1)
+    dual = float(sum(bound for _, bound, _ in outcomes))
+    return plan, dual, any(hit for _, _, hit in outcomes)
 
 
 def _lp_capacity_prices(
-    problem: PlanProblem, settings: MilpConfig, time_limit_s: float, exact=True
+    problem: PlanProblem, settings: MilpConfig, safety_time_limit_s: float, exact=True
 ) -> np.ndarray | None:
     """Starting multipliers: the capacity duals of the plan model's LP relaxation, (T,).
 
@@ -157,12 +163,12 @@ def _lp_capacity_prices(
     opt = solver_by_name(settings.solver)
     with contextlib.suppress(Exception):
         if settings.solver == "glpk":
-            opt.options["tmlim"] = max(1, int(math.ceil(time_limit_s)))
+            opt.options["tmlim"] = glpk_tmlim(safety_time_limit_s)
             results = opt.solve(model, load_solutions=False)
         else:
             # threads as in solve(): HiGHS fixes its thread pool at the first solve of the
             # process, and a later solve asking for another count finds no solution.
-            options = {"time_limit": float(time_limit_s), "threads": 1}
+            options = {"time_limit": float(safety_time_limit_s), "threads": 1}
             results = opt.solve(model, load_solutions=False, options=options)
         if results.solver.termination_condition != TerminationCondition.optimal:
             return None
@@ -274,41 +280,6 @@ def _shift_repair(instance: Instance, plan: np.ndarray) -> np.ndarray:
     return plan
 
 
-def _window_repair(
-    problem: PlanProblem,
-    raw_plan: np.ndarray,
-    settings: MilpConfig,
-    time_limit_s: float,
-    exact: bool = True,
-) -> np.ndarray | None:
-    """Make a capacity-infeasible plan feasible by re-planning around the overloaded weeks.
-
-    Orders outside ``[first overloaded week - 6, last + 10]`` keep their values; every
-    cell where the plan sold the whole demand must still do so (its binary is fixed);
-    the remaining small MILP is solved over all SKUs with the true capacity.
-    """
-    instance, demand = problem.instance, problem.demand
-    over = np.flatnonzero(raw_plan @ instance.volume > instance.capacity_volume + 1e-6)
-    if over.size == 0:
-        return raw_plan
-    roomy = replace(instance, max_containers=10**9)
-    sim = dynamics.simulate_plan(roomy, raw_plan, demand, terminal=False)
-    stock = sim.sales + sim.end_inventory
-    model = build_plan_model(problem, exact_lost_sales=exact)
-    for k, t, p in model.Z:
-        if stock[k, t, p] >= demand[k, t, p] - 1e-9:
-            model.sell_all[k, t, p].fix(1)
-    first, last = int(over.min()) - 6, int(over.max()) + 10
-    for t in range(instance.horizon_weeks):
-        if not first <= t <= last:
-            for p in range(instance.n_skus):
-                model.order[t, p].fix(float(raw_plan[t, p]))
-    result = solve(
-        model, solver=settings.solver, mip_gap=settings.mip_gap / 4, time_limit_s=time_limit_s
-    )
-    return result.orders
-
-
 # --------------------------------------------------------------------------- the method
 
 
@@ -317,6 +288,7 @@ class _Search:
     """The subgradient search's running state: best bound, best plan and its cost."""
 
     price: np.ndarray
+    limit_hit: bool = False
     best_bound: float = -math.inf
     best_cost: float = math.inf
     best_plan: np.ndarray | None = None
@@ -336,26 +308,30 @@ class _Search:
 
 
 def _initial_prices(
-    problem: PlanProblem, settings: MilpConfig, budget_s: float, exact: bool
-) -> np.ndarray:
-    """Zero, or the LP relaxation's capacity duals (``lagrangian_initial_prices: lp``)."""
+    problem: PlanProblem, settings: MilpConfig, start: float, exact: bool
+) -> tuple[np.ndarray, bool]:
+    """Zero, or the LP relaxation's capacity duals (``lagrangian_initial_prices: lp``),
+    and whether the safety net stopped the LP (its prices are then zero)."""
     price = np.zeros(problem.instance.horizon_weeks)
-    # Exact subproblems only: with relaxed sales (hindsight and SAA plans, a few seconds
-    # each) the LP takes most of the budget, and its prices made the replayed plans worse
-    # (bench/RESULTS.md, MILP).
+    # Exact subproblems only: with relaxed sales the LP is slow and its prices made the
+    # replayed plans worse (bench/RESULTS.md, MILP).
     if settings.lagrangian_initial_prices == "lp" and exact:
-        lp_prices = _lp_capacity_prices(problem, settings, budget_s / 4, exact)
+        safety_s = time_left(start, settings.safety_time_limit_s)
+        began = time.perf_counter()
+        lp_prices = _lp_capacity_prices(problem, settings, safety_s, exact)
         if lp_prices is not None:
-            price = lp_prices
-    return price
+            return lp_prices, False
+        return price, time.perf_counter() - began >= safety_s
+    return price, False
 
 
 def _iterate(
-    search: _Search, iteration: int, problem, settings, budget_s: float, pool, exact: bool
+    search: _Search, iteration: int, problem, settings, start: float, pool, exact: bool
 ) -> bool:
     """Subgradient iteration number ``iteration``; True when the search should stop."""
     instance = problem.instance
-    plan, dual = _solve_subproblems(problem, search.price, settings, budget_s, pool, exact)
+    plan, dual, hit = _solve_subproblems(problem, search.price, settings, start, pool, exact)
+    search.limit_hit |= hit
     gain = instance.container_cost - search.price * instance.container_volume
     containers = np.where(gain < 0, instance.max_containers, 0)
     dual += float((gain * containers).sum())
@@ -387,27 +363,41 @@ def _iterate(
     return False
 
 
+def subproblem_workers(settings: MilpConfig, n_skus: int) -> int:
+    """Processes for the SKU subproblems: ``lagrangian_workers`` (0 = one per core).
+
+    One (no pool) inside a daemonic process (a Prefect/Dask or multiprocessing worker),
+    which may not start children; the result is the same either way.
+    """
+    if multiprocessing.current_process().daemon:
+        return 1
+    workers = settings.lagrangian_workers or len(os.sched_getaffinity(0))
+    return max(1, min(workers, n_skus))
+
+
 def _subgradient_search(
     problem: PlanProblem, settings: MilpConfig, start: float, exact: bool
 ) -> tuple[_Search, int]:
-    """The multiplier loop, for ``1 - lagrangian_repair_share`` of the time limit."""
-    loop_budget = settings.time_limit_s * (1 - settings.lagrangian_repair_share)
-    search = _Search(_initial_prices(problem, settings, loop_budget, exact))
-    iteration, last_iteration_s = 0, 0.0
+    """The multiplier loop: ``lagrangian_iterations`` iterations at most.
+
+    It stops earlier at the target gap or with complementary slackness (both functions
+    of the data), or when the plan's safety net ``safety_time_limit_s`` has run out
+    (``limit_hit``). Which process solves which subproblem does not change any result.
+    """
+    search = _Search(*_initial_prices(problem, settings, start, exact))
+    iteration = 0
+    workers = subproblem_workers(settings, problem.instance.n_skus)
     pool = None
-    if settings.lagrangian_workers > 1:
+    if workers > 1:
         from concurrent.futures import ProcessPoolExecutor
 
-        pool = ProcessPoolExecutor(settings.lagrangian_workers)
+        pool = ProcessPoolExecutor(workers)
     try:
         for iteration in range(1, settings.lagrangian_iterations + 1):
-            remaining = loop_budget - (time.perf_counter() - start)
-            if search.raw_plan is not None and remaining < last_iteration_s:
+            if _iterate(search, iteration, problem, settings, start, pool, exact):
                 break
-            began = time.perf_counter()
-            done = _iterate(search, iteration, problem, settings, max(remaining, 1.0), pool, exact)
-            last_iteration_s = time.perf_counter() - began
-            if done:
+            if time.perf_counter() - start >= settings.safety_time_limit_s:
+                search.limit_hit = True
                 break
     finally:
         if pool is not None:
@@ -415,26 +405,17 @@ def _subgradient_search(
     return search, iteration
 
 
-def _final_repairs(
-    search: _Search, problem: PlanProblem, settings: MilpConfig, start: float, exact: bool
-) -> None:
-    """Shift and window repairs of the best iteration's raw plan, while the gap is open."""
-    gap = search.gap()
-    if gap is not None and gap > settings.mip_gap:
-        shifted = _shift_repair(problem.instance, search.raw_plan)
-        search.offer("shift", *replay_cost(problem, shifted))
+def _final_repairs(search: _Search, problem: PlanProblem, settings: MilpConfig) -> None:
+    """Shift repair of the best iteration's raw plan, while the gap is open.
+
+    A MILP re-plan around the overloaded weeks used to follow, in the time left; solved
+    to a gap instead, GLPK needed minutes for it on the default data and its plan was
+    costlier than the greedy repair's (bench/RESULTS.md, MILP), so it is gone.
+    """
     gap = search.gap()
     if gap is None or gap > settings.mip_gap:
-        # The repair keeps its share even when the loop overran (a loaded machine), so
-        # the total may exceed time_limit_s by up to that share.
-        left = max(
-            settings.time_limit_s - (time.perf_counter() - start),
-            settings.time_limit_s * settings.lagrangian_repair_share,
-            5.0,
-        )
-        repaired = _window_repair(problem, search.raw_plan, settings, left, exact)
-        if repaired is not None:
-            search.offer("repair", *replay_cost(problem, repaired))
+        shifted = _shift_repair(problem.instance, search.raw_plan)
+        search.offer("shift", *replay_cost(problem, shifted))
 
 
 def lagrangian_plan(
@@ -444,7 +425,7 @@ def lagrangian_plan(
     start = time.perf_counter()
     check_feasible(problem.instance)
     search, iterations = _subgradient_search(problem, settings, start, exact_lost_sales)
-    _final_repairs(search, problem, settings, start, exact_lost_sales)
+    _final_repairs(search, problem, settings)
     gap = search.gap()
     status = "optimal" if gap is not None and gap <= settings.mip_gap + 1e-9 else "feasible"
     return SolveResult(
@@ -461,6 +442,7 @@ def lagrangian_plan(
             "max_price": float(search.price.max()),
             "history": search.history,
         },
+        limit_hit=search.limit_hit,
     )
 
 
@@ -481,10 +463,13 @@ def solve_lagrangian(
     is a lower bound on the optimum for every ``lambda >= 0`` (each SKU term uses its
     subproblem's proven bound, so it stays valid when a subproblem stops at a gap).
     Multipliers follow projected subgradient steps with a Polyak step size, for
-    ``lagrangian_repair_share`` less than the time limit; the subproblems run on
-    ``milp.lagrangian_workers`` processes. Primal plans: each iteration's subproblem plans
+    ``milp.lagrangian_iterations`` iterations (fewer at the target gap or with
+    complementary slackness); each subproblem is solved to its gap, on
+    ``milp.lagrangian_workers`` processes, so the result does not depend on the machine's
+    speed unless the safety net ``milp.safety_time_limit_s`` is hit (``limit_hit``).
+    Primal plans: each iteration's subproblem plans
     projected by the simulator or repaired by :func:`_greedy_repair`, and at the end, if
-    the gap is still above ``mip_gap``, :func:`_shift_repair` and :func:`_window_repair` of
+    the gap is still above ``mip_gap``, :func:`_shift_repair` of
     the best iteration's plans; the cheapest (simulated cost) is returned. With
     ``exact_lost_sales=False`` the subproblems and the repair use the relaxed-sales model
     (see :func:`inventory.milp.solve_relaxed`): the dual stays a lower bound, and every
@@ -517,5 +502,8 @@ def exact_plan(problem: PlanProblem, settings: MilpConfig, method: str) -> Solve
         return lagrangian_plan(problem, settings)
     model = build_plan_model(problem)
     return solve(
-        model, solver=settings.solver, time_limit_s=settings.time_limit_s, mip_gap=settings.mip_gap
+        model,
+        solver=settings.solver,
+        safety_time_limit_s=settings.safety_time_limit_s,
+        mip_gap=settings.mip_gap,
     )

@@ -6,6 +6,7 @@ import numpy as np
 
 from inventory.config import MilpConfig
 from inventory.instance import Instance
+from inventory.milp.incumbent import keep_better
 from inventory.milp.lagrangian import exact_method, exact_plan
 from inventory.milp.model import PlanProblem
 from inventory.milp.relaxed import relaxed_plan
@@ -36,7 +37,9 @@ def solve_plan(
         transit_beyond, required: See :meth:`inventory.milp.PlanProblem.create`.
 
     Returns:
-        The result with ``orders`` (T, P) when a plan was found.
+        The cheaper of the solver's plan and the heuristic incumbent
+        (:func:`inventory.milp.incumbent.keep_better`), so ``orders`` (T, P) is always
+        there unless the data is infeasible.
     """
     settings = settings or MilpConfig()
     method = method or settings.method
@@ -46,5 +49,7 @@ def solve_plan(
     if method == "auto":
         method = exact_method(instance, settings)
     if method == "relaxed":
-        return relaxed_plan(problem, settings)
-    return exact_plan(problem, settings, method)
+        result = relaxed_plan(problem, settings)
+    else:
+        result = exact_plan(problem, settings, method)
+    return keep_better(result, problem, settings.mip_gap)

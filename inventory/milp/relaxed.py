@@ -20,7 +20,7 @@ from inventory.config import MilpConfig
 from inventory.instance import Instance
 from inventory.milp.lagrangian import exact_method, exact_plan, lagrangian_plan, replay_cost
 from inventory.milp.model import PlanProblem, binaries_needed, build_plan_model
-from inventory.milp.solvers import SolveResult, relative_gap, solve
+from inventory.milp.solvers import SolveResult, relative_gap, solve, time_left
 
 __all__ = ["relaxed_plan", "solve_relaxed"]
 
@@ -35,24 +35,27 @@ def _held_back(model: pyo.ConcreteModel, demand: np.ndarray) -> np.ndarray:
 
 
 def _relaxed_rounds(
-    problem: PlanProblem, settings: MilpConfig, deadline: float
+    problem: PlanProblem, settings: MilpConfig, start: float
 ) -> tuple[SolveResult, int]:
     """Monolithic relaxed solves, adding binaries for SKUs that held sales back.
 
     Every round's model is still a relaxation (binaries only on some SKUs), so each
     round's bound is valid; the best bound and the cheapest replayed plan are kept.
-    Stops at the target gap, when no new SKU held back, after ``relaxed_rounds``, or at
-    the deadline.
+    Stops at the target gap, when no new SKU held back, after ``relaxed_rounds``, or
+    when the safety net (``safety_time_limit_s`` from ``start``) stopped a solve.
     """
     exact = np.zeros(problem.instance.n_skus, dtype=bool)
     needed = binaries_needed(problem.instance, terminal=problem.terminal)
-    best, best_cost, bound, rounds = None, math.inf, -math.inf, 0
+    best, best_cost, bound, rounds, limit_hit = None, math.inf, -math.inf, 0, False
     for rounds in range(1, settings.relaxed_rounds + 1):
         model = build_plan_model(problem, exact_lost_sales=exact)
-        left = max(1.0, deadline - time.perf_counter())
         result = solve(
-            model, solver=settings.solver, time_limit_s=left, mip_gap=settings.mip_gap / 2
+            model,
+            solver=settings.solver,
+            safety_time_limit_s=time_left(start, settings.safety_time_limit_s),
+            mip_gap=settings.mip_gap / 2,
         )
+        limit_hit |= result.limit_hit
         if result.status == "infeasible":
             return result, rounds
         if result.bound is not None and math.isfinite(result.bound):
@@ -64,30 +67,26 @@ def _relaxed_rounds(
             best, best_cost = result, cost
         gap = relative_gap(best_cost, bound if math.isfinite(bound) else None)
         held = _held_back(model, problem.demand) & needed & ~exact
-        if (gap is not None and gap <= settings.mip_gap) or not held.any():
-            break
-        if time.perf_counter() >= deadline:
+        if (gap is not None and gap <= settings.mip_gap) or not held.any() or limit_hit:
             break
         exact |= held
     if best is None:
-        return SolveResult("no_solution", None, None, None, 0.0, settings.solver), rounds
+        empty = SolveResult("no_solution", None, None, None, 0.0, settings.solver)
+        return replace(empty, limit_hit=limit_hit), rounds
     objective = best.objective
-    return replace(best, bound=bound, details={"relaxed_objective": objective}), rounds
+    details = {"relaxed_objective": objective}
+    return replace(best, bound=bound, details=details, limit_hit=limit_hit), rounds
 
 
 def _relaxed_solve(
     problem: PlanProblem, settings: MilpConfig, start: float
 ) -> tuple[SolveResult, int]:
-    """The relaxed model's solve in its share of the time: (result, rounds)."""
-    share = settings.time_limit_s * (settings.relaxed_share if settings.relaxed_fallback else 1.0)
+    """The relaxed model's solve: (result, rounds)."""
     if exact_method(problem.instance, settings) == "lagrangian" and problem.instance.n_skus > 1:
         # GLPK finds no plan for large monolithic relaxed models either, while each
         # relaxed subproblem of one SKU is quick (bench/RESULTS.md, MILP).
-        relaxed = lagrangian_plan(
-            problem, settings.model_copy(update={"time_limit_s": share}), exact_lost_sales=False
-        )
-        return relaxed, 1
-    return _relaxed_rounds(problem, settings, start + share)
+        return lagrangian_plan(problem, settings, exact_lost_sales=False), 1
+    return _relaxed_rounds(problem, settings, start)
 
 
 def relaxed_plan(problem: PlanProblem, settings: MilpConfig) -> SolveResult:
@@ -107,16 +106,19 @@ def relaxed_plan(problem: PlanProblem, settings: MilpConfig) -> SolveResult:
         "replay_objective": cost if plan is not None else None,
     }
     gap = relative_gap(cost if plan is not None else None, bound)
-    left = settings.time_limit_s - (time.perf_counter() - start)
-    if settings.relaxed_fallback and (gap is None or gap > settings.mip_gap) and left >= 1.0:
+    limit_hit = relaxed.limit_hit
+    if settings.relaxed_fallback and (gap is None or gap > settings.mip_gap):
         method = exact_method(problem.instance, settings)
-        exact = exact_plan(problem, settings.model_copy(update={"time_limit_s": left}), method)
+        left = {"safety_time_limit_s": time_left(start, settings.safety_time_limit_s)}
+        exact = exact_plan(problem, settings.model_copy(update=left), method)
+        limit_hit |= exact.limit_hit
         details["fallback"] = exact.method
         if exact.orders is not None and exact.objective < cost:
             plan, cost = exact.orders, exact.objective
         if exact.bound is not None and math.isfinite(exact.bound):
             bound = max(bound, exact.bound)
-    return _relaxed_result(plan, cost, bound, settings, time.perf_counter() - start, details)
+    result = _relaxed_result(plan, cost, bound, settings, time.perf_counter() - start, details)
+    return replace(result, limit_hit=limit_hit)
 
 
 def _relaxed_result(plan, cost, bound, settings, elapsed, details) -> SolveResult:
@@ -157,8 +159,8 @@ def solve_relaxed(
     bound; where the relaxation sold all it could, the two agree. The relaxed model is
     solved to half the target gap; if the replayed plan is still above ``mip_gap`` and
     ``milp.relaxed_fallback`` is on, the exact method (monolithic for HiGHS or small
-    models, else Lagrangian) runs in the remaining time and the better plan and the
-    better bound are kept.
+    models, else Lagrangian) runs after it and the better plan and the better bound are
+    kept. ``milp.safety_time_limit_s`` is a safety net for the whole (``limit_hit``).
 
     Args:
         instance, demand, terminal, transit_beyond, required: The problem (see

@@ -24,14 +24,21 @@ from inventory.milp.model import EPS, plan_orders
 __all__ = [
     "STATUSES",
     "SolveResult",
+    "SolverError",
     "relative_gap",
+    "time_left",
     "find_glpsol",
     "solver_by_name",
     "glpk_log_bound",
+    "glpk_tmlim",
     "solve",
 ]
 
 STATUSES = ("optimal", "feasible", "infeasible", "no_solution")
+
+
+class SolverError(ValueError):
+    """The solver itself failed (an error status, not a limit or infeasible data)."""
 
 
 @dataclass
@@ -40,8 +47,9 @@ class SolveResult:
 
     Attributes:
         status: ``optimal`` (proven within the configured gap), ``feasible`` (a plan, gap
-            above the target: a limit stopped the solver), ``infeasible`` or
-            ``no_solution`` (a limit stopped the solver before any plan was found).
+            above the target: an iteration count or the safety net stopped the search),
+            ``infeasible`` or ``no_solution`` (the safety net stopped the solver before
+            any plan was found).
         objective: Cost of the plan found (mean over scenarios), or None.
         bound: Best proven lower bound on the optimal cost, or None.
         gap: ``(objective - bound) / max(|objective|, 1e-9)``, or None.
@@ -50,6 +58,8 @@ class SolveResult:
         method: ``monolithic``, ``lagrangian`` or ``relaxed``.
         orders: The plan, shape (T, P), or None.
         details: Method-specific figures (iterations, multipliers, ...).
+        limit_hit: The wall-clock safety net stopped a solver call (the result may then
+            depend on the machine's speed; see ``milp.safety_time_limit_s``).
     """
 
     status: str
@@ -61,6 +71,7 @@ class SolveResult:
     method: str = "monolithic"
     orders: np.ndarray | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    limit_hit: bool = False
 
     @property
     def has_plan(self) -> bool:
@@ -76,8 +87,14 @@ class SolveResult:
             "solve_time_s": round(self.solve_time_s, 3),
             "solver": self.solver,
             "method": self.method,
+            "limit_hit": bool(self.limit_hit),
             **{k: v for k, v in self.details.items() if isinstance(v, int | float | str)},
         }
+
+
+def time_left(start: float, safety_time_limit_s: float) -> float:
+    """Seconds of a plan's safety net left since ``start`` (perf_counter), at least 1."""
+    return max(1.0, safety_time_limit_s - (time.perf_counter() - start))
 
 
 def relative_gap(objective: float | None, bound: float | None) -> float | None:
@@ -158,6 +175,8 @@ def solver_by_name(name: str):
 _GLPK_BOUND = re.compile(r"mip\s*=\s*(\S+)\s*>=\s*(\S+)")
 _GLPK_LP_OBJECTIVE = re.compile(r"obj\s*=\s*(\S+)")
 _GLPK_LP_OPTIMAL = "OPTIMAL LP SOLUTION FOUND"
+# glpsol's message when --tmlim stops it; Pyomo reports such a solve as merely feasible.
+GLPK_TIME_LIMIT = "TIME LIMIT EXCEEDED"
 
 
 def glpk_log_bound(log_text: str) -> float | None:
@@ -178,9 +197,14 @@ def glpk_log_bound(log_text: str) -> float | None:
     return max(finite) if finite else None
 
 
-def _run_glpk(opt, model, time_limit_s: float, mip_gap: float, tee: bool):
+def glpk_tmlim(safety_time_limit_s: float) -> int:
+    """glpsol's ``--tmlim`` (whole seconds, at least 1) for a safety net in seconds."""
+    return max(1, int(math.ceil(safety_time_limit_s)))
+
+
+def _run_glpk(opt, model, safety_time_limit_s: float, mip_gap: float, tee: bool):
     """Solve with GLPK; returns (Pyomo results, solver log text)."""
-    opt.options["tmlim"] = max(1, int(math.ceil(time_limit_s)))
+    opt.options["tmlim"] = glpk_tmlim(safety_time_limit_s)
     opt.options["mipgap"] = mip_gap
     # MIR cuts and pseudocost branching: on these lot-sizing models they cut GLPK's
     # time to a small gap many times over (bench/RESULTS.md, MILP).
@@ -196,30 +220,36 @@ def solve(
     model: pyo.ConcreteModel,
     *,
     solver: str = "glpk",
-    time_limit_s: float = 60.0,
+    safety_time_limit_s: float = 600.0,
     mip_gap: float = 0.01,
     tee: bool = False,
 ) -> SolveResult:
-    """Solve ``model`` with ``glpk`` or ``highs`` and load the plan if there is one.
+    """Solve ``model`` with ``glpk`` or ``highs`` to ``mip_gap`` and load the plan if any.
 
-    Time limit and relative gap map to GLPK's ``--tmlim``/``--mipgap`` and HiGHS's
-    ``time_limit``/``mip_rel_gap``. GLPK through Pyomo reports ``feasible`` when a limit
-    stops it, without a bound; the bound is then read from its log.
+    The solve stops at the relative gap (GLPK's ``--mipgap``, HiGHS's ``mip_rel_gap``,
+    one thread), which does not depend on the machine's speed. ``safety_time_limit_s``
+    (GLPK's ``--tmlim``, HiGHS's ``time_limit``) is only a safety net: when it stops the
+    solver, ``limit_hit`` is True (GLPK through Pyomo reports such a solve as
+    ``feasible``, without a bound: both are read from its log).
     """
     opt = solver_by_name(solver)
     start = time.perf_counter()
     log_text = ""
     if solver == "glpk":
-        results, log_text = _run_glpk(opt, model, time_limit_s, mip_gap, tee)
+        results, log_text = _run_glpk(opt, model, safety_time_limit_s, mip_gap, tee)
     else:
-        results = opt.solve(
-            model,
-            load_solutions=False,
-            tee=tee,
-            options={"time_limit": float(time_limit_s), "mip_rel_gap": mip_gap, "threads": 1},
-        )
+        options = {"time_limit": float(safety_time_limit_s), "mip_rel_gap": mip_gap, "threads": 1}
+        results = opt.solve(model, load_solutions=False, tee=tee, options=options)
     elapsed = time.perf_counter() - start
-    return _read_results(model, results, solver, elapsed, log_text, mip_gap)
+    result = _read_results(model, results, solver, elapsed, log_text, mip_gap)
+    result.limit_hit = _limit_hit(results, log_text)
+    return result
+
+
+def _limit_hit(results, log_text: str) -> bool:
+    """Whether the wall-clock safety net stopped the solver (GLPK: its log says so)."""
+    term = results.solver.termination_condition
+    return GLPK_TIME_LIMIT in log_text or term == TerminationCondition.maxTimeLimit
 
 
 def _read_results(
@@ -237,7 +267,7 @@ def _read_results(
                 TerminationCondition.unknown,
             )
         ):
-            raise ValueError(f"MILP solver {solver} failed: {results.solver.message}")
+            raise SolverError(f"MILP solver {solver} failed: {results.solver.message}")
         return SolveResult("no_solution", None, glpk_log_bound(log_text), None, elapsed, solver)
     model.solutions.load_from(results)
     objective = float(pyo.value(model.cost))

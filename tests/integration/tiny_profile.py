@@ -15,13 +15,12 @@ TINY: dict[str, dict[str, Any]] = {
     "evaluation": {"tune_grid_points": 5, "n_plot_skus": 2},
     "stress": {"n_scenarios": 4},
     "milp": {
-        "time_limit_s": 20.0,
+        "safety_time_limit_s": 20.0,
         "rolling_lookahead_weeks": 3,
         "rolling_scenarios": 2,
-        "rolling_time_limit_s": 5.0,
+        "rolling_safety_time_limit_s": 5.0,
         "saa_scenarios": 2,
         "hindsight_scenarios": 2,
-        "hindsight_time_limit_s": 5.0,
     },
     "ppo": {
         "progress_bar": False,

@@ -81,7 +81,7 @@ def test_params_yaml_lines_are_short() -> None:
         ("data", "n_skus", 0, "data.n_skus: must be >= 1 (got 0)"),
         ("data", "n_skus", True, "data.n_skus: must be an integer (got True)"),
         ("data", "container_volume", -5, "data.container_volume: must be > 0"),
-        ("milp", "time_limit_s", -1, "milp.time_limit_s: must be > 0"),
+        ("milp", "safety_time_limit_s", -1, "milp.safety_time_limit_s: must be > 0"),
         ("simulation", "demand_model", "normal", "must be one of 'poisson'"),
         ("simulation", "terminal_cost", "yes", "simulation.terminal_cost: must be true or false"),
         ("data", "locations", "L1", "data.locations: must be a list (got 'L1')"),
@@ -143,7 +143,7 @@ def test_a_partial_file_is_merged_over_params_yaml(tmp_path: Path) -> None:
     config = load_config(partial)
     full = load_config(ROOT / "params.yaml")
     assert config.milp.solver == "highs" and config.ppo.quick.n_envs == 8
-    assert config.milp.time_limit_s == full.milp.time_limit_s
+    assert config.milp.safety_time_limit_s == full.milp.safety_time_limit_s
     assert config.ppo.quick.batch_size == full.ppo.quick.batch_size
     assert config.ppo.modes == full.ppo.modes
     assert MilpConfig(solver="highs").mip_gap == full.milp.mip_gap
@@ -157,7 +157,7 @@ def test_without_params_yaml_a_partial_file_names_the_missing_keys(
     try:
         with pytest.raises(ConfigError, match=r"missing keys .*: data, simulation, env") as info:
             config_from_dict({"milp": {"solver": "highs"}})
-        assert "milp.time_limit_s" in str(info.value) and "milp.solver" not in str(info.value)
+        assert "milp.mip_gap" in str(info.value) and "milp.solver" not in str(info.value)
         raw = shipped()
         del raw["ppo"]["quick"]["gamma"]
         with pytest.raises(ConfigError, match=r"^ppo.quick.gamma: missing key"):

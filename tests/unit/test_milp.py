@@ -21,7 +21,7 @@ from inventory.testing import make_instance
 
 pytestmark = pytest.mark.solver  # GLPK and HiGHS solves throughout
 
-EXACT = {"mip_gap": 0.0, "time_limit_s": 30.0, "method": "monolithic"}
+EXACT = {"mip_gap": 0.0, "safety_time_limit_s": 30.0, "method": "monolithic"}
 
 
 def _tight(seed: int, n_skus: int = 3, horizon: int = 6, **kwargs):
@@ -102,7 +102,9 @@ def test_lagrangian_bound_brackets_the_optimum():
     exact = milp.solve_plan(instance, settings=MilpConfig(solver="highs", **EXACT))
     lagr = milp.solve_lagrangian(
         instance,
-        settings=MilpConfig(solver="glpk", mip_gap=0.0, lagrangian_iterations=3, time_limit_s=30),
+        settings=MilpConfig(
+            solver="glpk", mip_gap=0.0, lagrangian_iterations=3, safety_time_limit_s=30
+        ),
     )
     assert lagr.bound <= exact.objective + 1e-6
     assert lagr.objective >= exact.objective - 1e-6
@@ -295,7 +297,7 @@ def test_solve_stage_writes_plan_and_metrics(tmp_path, monkeypatch, mode):
         {
             "data": {"dir": "data", "n_skus": 3, "horizon_weeks": 6},
             "simulation": {"n_train_scenarios": 4},
-            "milp": {"solver": "highs", "time_limit_s": 20.0, "saa_time_limit_s": 20.0},
+            "milp": {"solver": "highs", "safety_time_limit_s": 20.0},
         }
     )
     stages.generate(config)
@@ -307,7 +309,12 @@ def test_solve_stage_writes_plan_and_metrics(tmp_path, monkeypatch, mode):
     assert list(plan.columns) == ["sku", "week", "order"] and len(plan) == 3 * 6
 
 
-RELAXED = {"mip_gap": 0.0, "time_limit_s": 30.0, "method": "relaxed", "relaxed_fallback": False}
+RELAXED = {
+    "mip_gap": 0.0,
+    "safety_time_limit_s": 30.0,
+    "method": "relaxed",
+    "relaxed_fallback": False,
+}
 
 
 @pytest.mark.parametrize("solver", ["glpk", "highs"])
@@ -446,3 +453,74 @@ def test_stress_sets_in_worker_processes_give_the_same_numbers():
     ]
     assert runs[0] == runs[1]
     assert set(runs[0]["up"]) >= {"rolling", "rolling_fill_rate", "rule"}
+
+
+# --------------------------------------------------------------------------- safety net
+
+
+def _hard(seed: int = 1):
+    """6 SKUs x 12 weeks that GLPK does not close to 1% within a second."""
+    return make_instance(6, 12, seed=seed, max_lead_time=2, capacity_share=0.8, ramp_share=0.3)
+
+
+@pytest.mark.parametrize(("solver", "limit_s"), [("highs", 1e-6), ("glpk", 1.0)])
+def test_a_plan_stopped_before_any_solution_is_no_worse_than_the_heuristic(solver, limit_s):
+    instance = _hard()
+    settings = MilpConfig(solver=solver, method="monolithic", safety_time_limit_s=limit_s)
+    result = milp.solve_plan(instance, settings=settings)
+    _, heuristic_cost = milp.heuristic_plan(milp.PlanProblem.create(instance))
+    assert result.limit_hit and result.metrics()["limit_hit"] is True
+    assert result.orders is not None
+    assert result.objective <= heuristic_cost + 1e-9
+    assert result.details["heuristic_objective"] == pytest.approx(heuristic_cost)
+    replay = dynamics.simulate_plan(instance, result.orders, deterministic_demand(instance))
+    assert replay.total_cost()[0] == pytest.approx(result.objective, rel=1e-9)
+
+
+def test_a_solve_to_its_gap_reports_no_limit_hit_and_keeps_the_solver_plan():
+    instance = _tight(0)
+    result = milp.solve_plan(instance, settings=MilpConfig(solver="highs", **EXACT))
+    assert not result.limit_hit and result.details["incumbent"] == "solver"
+    assert result.objective <= result.details["heuristic_objective"]
+
+
+def test_rolling_horizon_without_plans_falls_back_and_counts_the_weeks():
+    from inventory.policies import ReportsSolverHealth
+
+    instance = _hard()
+    settings = MilpConfig(
+        solver="highs", rolling_safety_time_limit_s=1e-6, rolling_lookahead_weeks=4
+    )
+    policy = RollingHorizon(settings)
+    demand = np.repeat(deterministic_demand(instance), 3, axis=0)
+    sim = dynamics.simulate(instance, demand, policy)
+    assert isinstance(policy, ReportsSolverHealth)
+    health = policy.solver_health
+    assert set(health) == {"solves", "limit_hits", "fallback_weeks", "heuristic_plans", "own_gap"}
+    assert health["fallback_weeks"] == 3 * instance.horizon_weeks  # every scenario-week
+    assert health["limit_hits"] == health["solves"] > 0 and health["own_gap"] is None
+    assert np.isfinite(sim.total_cost()).all()
+    policy.reset(instance, 3)
+    assert policy.solver_health["fallback_weeks"] == policy.solver_health["solves"] == 0
+
+
+def test_fixed_plans_report_their_solver_health():
+    instance = _tight(0)
+    settings = MilpConfig(solver="highs", **EXACT)
+    plan = OpenLoopPlan(instance, settings, terminal=True)
+    health = plan.solver_health
+    assert health["solves"] == 1 and health["limit_hits"] == health["fallback_weeks"] == 0
+    assert health["own_gap"] == pytest.approx(plan.result.gap)
+
+
+def test_lagrangian_result_does_not_depend_on_the_worker_count():
+    instance = _tight(6, n_skus=4, horizon=6)
+    results = [
+        milp.solve_lagrangian(
+            instance,
+            settings=MilpConfig(solver="glpk", lagrangian_iterations=3, lagrangian_workers=workers),
+        )
+        for workers in (1, 2)
+    ]
+    np.testing.assert_array_equal(results[0].orders, results[1].orders)
+    assert results[0].bound == results[1].bound and results[0].objective == results[1].objective
