@@ -114,18 +114,6 @@ class EvaluatesInParallel(Protocol):
     parallel_evaluation: bool
 
 
-@runtime_checkable
-class ReportsSolverHealth(Protocol):
-    """A policy that calls a solver at run time and says how far to trust its result."""
-
-    @property
-    def solver_health(self) -> dict[str, int | float | bool | None]:
-        """Since the last ``reset``: ``solves``, ``limit_hits`` (solves stopped by the
-        wall-clock safety net), ``fallback_weeks`` (scenario-weeks ordered by the fallback
-        rule), ``heuristic_plans`` (solves whose plan is the heuristic incumbent) and
-        ``own_gap`` (plan vs its proven bound; None where it does not apply)."""
-
-
 # --------------------------------------------------------------------------- helpers
 
 

@@ -198,7 +198,7 @@ def glpk_log_bound(log_text: str) -> float | None:
 
 
 def glpk_tmlim(safety_time_limit_s: float) -> int:
-    """glpsol's ``--tmlim`` (whole seconds, at least 1) for a safety net in seconds."""
+    """Glpsol's ``--tmlim`` (whole seconds, at least 1) for a safety net in seconds."""
     return max(1, int(math.ceil(safety_time_limit_s)))
 
 
