@@ -127,8 +127,7 @@ class SharedSkuPolicy(ActorCriticPolicy):
             raise ValueError("the shared policy needs a Box action space of shape (P,)")
         if isinstance(self.net_arch, dict):
             raise ValueError("the shared policy's net_arch is a list of hidden sizes, not a dict")
-        # SB3 types the extractor as MlpExtractor; any module with its interface works.
-        self.mlp_extractor = SkuSetNetwork(  # type: ignore[assignment]
+        self.mlp_extractor = SkuSetNetwork(  # type: ignore[assignment]  # SB3 stubs: MlpExtractor only; this has its interface
             self.n_sku_features,
             self.n_context,
             int(shape[0]),
