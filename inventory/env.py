@@ -176,7 +176,10 @@ class _Core:
     def reset(self, rng: np.random.Generator) -> np.ndarray:
         cfg, instance = self.settings.env, self.instance
         if cfg.demand == "stochastic":
-            drawn = sample_demand(instance, self.settings.demand_model, self.n, rng)
+            model = self.settings.demand_model
+            if model is None:  # __init__ sets a default model for stochastic demand
+                raise ValueError("stochastic demand needs a demand model in the env settings")
+            drawn = sample_demand(instance, model, self.n, rng)
             self.demand = np.ascontiguousarray(drawn, dtype=float)
         else:
             self.demand = np.broadcast_to(instance.forecast, self.demand.shape).copy()
@@ -386,6 +389,8 @@ class InventoryVecEnv(VecEnv):
         self._actions = np.asarray(actions)
 
     def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict]]:
+        if self._actions is None:
+            raise ValueError("step_wait called before step_async: pass the actions first")
         reward, info, done = self.core.step(self._actions)
         obs = self.core.observe()
         columns = [info[key] for key in _INFO_KEYS]

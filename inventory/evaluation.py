@@ -181,8 +181,9 @@ def health_metrics(policy: Policy) -> dict[str, int | float | bool]:
         "heuristic_plans": int(health.get("heuristic_plans") or 0),
     }
     out["limit_hit"] = out["limit_hits"] > 0
-    if health.get("own_gap") is not None:
-        out["own_gap"] = float(health["own_gap"])
+    own_gap = health.get("own_gap")
+    if own_gap is not None:
+        out["own_gap"] = float(own_gap)
     return out
 
 
@@ -397,6 +398,11 @@ def evaluate_policies(
         )
     _add_bound_gaps(summaries, policies, confidence)
     check_hindsight(summaries, policies)
+    if target is None:
+        raise ValueError(
+            "every evaluated policy is limited to a subset of scenarios (a bound): "
+            "evaluate at least one policy on all of them"
+        )
     return Evaluation(
         mode,
         reference,

@@ -115,6 +115,7 @@ def _read_tuning(path: Path, kind: str, levels: np.ndarray) -> TuningResult | No
         stored = json.loads(path.read_text())
         offset = np.asarray(stored["safety_units"], dtype=float)
         quantity = np.asarray(stored["order_quantity"], dtype=float)
+        policy: BaseStock | SSPolicy
         if kind == "base_stock":
             policy = BaseStock(levels, offset)
         else:

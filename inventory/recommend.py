@@ -152,11 +152,11 @@ def apply_state(instance: Instance, state: pd.DataFrame) -> Instance:
     if "last_order" in state:
         last_order[rows] = state["last_order"].to_numpy(dtype=float)
     arrivals = instance.arrivals.astype(float).copy()
-    po_columns = [c for c in state.columns if _PO_COLUMN.match(str(c))]
+    po_columns = [(c, m) for c in state.columns if (m := _PO_COLUMN.match(str(c)))]
     if po_columns:
         arrivals[:, rows] = 0.0
-        for column in po_columns:
-            week = int(_PO_COLUMN.match(column).group(1))
+        for column, match in po_columns:
+            week = int(match.group(1))
             arrivals[week, rows] = state[column].to_numpy(dtype=float)
     return replace(instance, on_hand=on_hand, last_order=last_order, arrivals=arrivals)
 
@@ -243,7 +243,7 @@ def recommend_orders(
     )
     containers = int(containers_used(instance, orders))
     loaded = float(volume.sum())
-    summary = {
+    summary: dict[str, float | int | str] = {
         "policy": policy_name,
         "location": instance.location,
         "week": str(instance.weeks[0]),

@@ -27,6 +27,7 @@ so a partial pipeline still gets a report; the dvc stage declares every input it
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -177,7 +178,8 @@ def comparison_table(payload: Mapping[str, Any]) -> pd.DataFrame:
             name = f"{name} (first {int(subset)} scenarios)"  # e.g. the hindsight bound
         row = {"policy": name} | {col: _lookup(entry, keys) for col, keys in _COLUMNS.items()}
         row["trust"] = "; ".join(trust_notes(entry, _stress_health(payload, str(name))))
-        cost = entry.get("cost") if isinstance(entry.get("cost"), Mapping) else {}
+        cost_entry = entry.get("cost")
+        cost = cost_entry if isinstance(cost_entry, Mapping) else {}
         ci = cost.get("ci") or entry.get("cost_ci")
         if isinstance(ci, list | tuple) and len(ci) == 2:
             row["ci low"], row["ci high"] = float(ci[0]), float(ci[1])
@@ -596,11 +598,20 @@ $body
 )
 
 
+@dataclass(frozen=True)
 class _Page:
     """The report's content, rendered as markdown (``summary.md``) or HTML (``index.html``)."""
 
-    def __init__(self, **parts: Any) -> None:
-        self.__dict__.update(parts)
+    orders: pd.DataFrame | None
+    orders_md: str
+    summary: Mapping[str, Any]
+    policy_trust: list[str]
+    tables: Mapping[str, pd.DataFrame]
+    milp: pd.DataFrame
+    images: list[tuple[str, str]]
+    drift: Mapping[str, Any] | None
+    link: str | None
+    missing: list[str]
 
     # ----------------------------------------------------------------- markdown
 

@@ -85,9 +85,12 @@ def deterministic_demand(instance: Instance, n_scenarios: int = 1) -> np.ndarray
 
 
 def sample_demand(
-    instance: Instance, model: DemandModel, n_scenarios: int, seed: int
+    instance: Instance, model: DemandModel, n_scenarios: int, seed: int | np.random.Generator
 ) -> np.ndarray:
-    """Draw ``n_scenarios`` integer demand paths (N, T, P) around the forecast."""
+    """Draw ``n_scenarios`` integer demand paths (N, T, P) around the forecast.
+
+    ``seed`` is a seed or a generator to draw from (the env passes its own).
+    """
     if len(model.family) != instance.n_skus:
         raise ValueError(
             f"demand model has {len(model.family)} SKUs, instance has {instance.n_skus}"

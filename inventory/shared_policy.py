@@ -18,7 +18,7 @@ the untrained policy's mean action is exactly 0: the anchor rule.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch as th
 from stable_baselines3.common.policies import ActorCriticPolicy
@@ -122,10 +122,15 @@ class SharedSkuPolicy(ActorCriticPolicy):
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)
 
     def _build_mlp_extractor(self) -> None:
-        self.mlp_extractor = SkuSetNetwork(
+        shape = self.action_space.shape
+        if shape is None:
+            raise ValueError("the shared policy needs a Box action space of shape (P,)")
+        if isinstance(self.net_arch, dict):
+            raise ValueError("the shared policy's net_arch is a list of hidden sizes, not a dict")
+        self.mlp_extractor = SkuSetNetwork(  # type: ignore[assignment]  # SB3 stubs: MlpExtractor only; this has its interface
             self.n_sku_features,
             self.n_context,
-            int(self.action_space.shape[0]),
+            int(shape[0]),
             list(self.net_arch),
             self.activation_fn,
         )
@@ -135,9 +140,10 @@ class SharedSkuPolicy(ActorCriticPolicy):
         # The actor emits the mean per SKU itself; one exploration scale for all SKUs.
         self.action_net = nn.Identity()
         self.log_std = nn.Parameter(th.full((1,), float(self.log_std_init)))
-        nn.init.zeros_(self.mlp_extractor.actor_head.weight)
-        nn.init.zeros_(self.mlp_extractor.actor_head.bias)
-        self.optimizer = self.optimizer_class(
+        actor_head = cast(SkuSetNetwork, self.mlp_extractor).actor_head
+        nn.init.zeros_(actor_head.weight)
+        nn.init.zeros_(actor_head.bias)
+        self.optimizer = self.optimizer_class(  # type: ignore[call-arg]  # torch: no lr in the base Optimizer signature
             self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
         )
 

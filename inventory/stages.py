@@ -419,13 +419,14 @@ def evaluate(
         stochastic = current == "stochastic"
         demand = _demand_model(config, instance, layout) if stochastic else None
         model = demand[0] if demand is not None else None
+        stress = stress_scenarios(config, instance, model) if model is not None else None
         _, paths = run_evaluation(
             config,
             instance,
             current,
             scenarios=scenarios_for(config, instance, current, demand),
             sources=_policy_sources(config, layout, instance, current, model),
-            stress_scenarios=stress_scenarios(config, instance, model) if stochastic else None,
+            stress_scenarios=stress,
             progress=progress,
             metrics_dir=layout.metrics,
             artifacts_dir=layout.evaluation,

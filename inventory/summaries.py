@@ -23,7 +23,7 @@ def _scalar(value: Any) -> bool:
 
 def _costs(policies: dict[str, Any]) -> str:
     costs = {
-        name: row.get("total_cost")
+        name: row["total_cost"]
         for name, row in policies.items()
         if isinstance(row, dict) and isinstance(row.get("total_cost"), int | float)
     }
