@@ -19,6 +19,7 @@ and the key, with its value and a one-line comment, to ``params.yaml``.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -58,7 +59,7 @@ Mode = Literal["deterministic", "stochastic"]
 Anchor = Literal["planner", "base_stock", "target"]
 Method = Literal["auto", "monolithic", "lagrangian", "relaxed"]
 # YAML lists arrive as lists; these fields hold tuples (lax only for the list -> tuple step)
-_LIST = {"strict": False}
+_LIST: dict[str, Any] = {"strict": False}
 
 
 class ConfigError(ValueError):
@@ -420,7 +421,7 @@ def _dotted(loc: tuple[Any, ...]) -> str:
     return key or "params.yaml"
 
 
-def _explain(error: dict[str, Any]) -> str:
+def _explain(error: Mapping[str, Any]) -> str:
     """One pydantic error as ``dotted.key: what is wrong (got value)``."""
     loc, kind, ctx = tuple(error["loc"]), error["type"], error.get("ctx", {})
     key, got = _dotted(loc), f"(got {error.get('input')!r})"

@@ -472,6 +472,8 @@ class Hindsight:
         self.bounds = np.array([r.bound if r.bound is not None else np.nan for r in self.results])
 
     def _solve(self, scenario: np.ndarray) -> SolveResult:
+        if self._instance is None:
+            raise ValueError("Hindsight.prepare(instance) must be called first")
         if self.forecast_plan is not None and np.array_equal(scenario, self._instance.forecast):
             return self.forecast_plan()
         self._solved += 1
@@ -496,4 +498,5 @@ class Hindsight:
             )
 
     def act(self, instance: Instance, state: State, t: int) -> np.ndarray:
+        assert self.plans is not None  # reset() refused to start without them
         return self.plans[:, t]

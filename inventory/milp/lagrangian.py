@@ -22,7 +22,7 @@ import pyomo.environ as pyo
 from pyomo.opt import TerminationCondition
 
 from inventory import dynamics
-from inventory.config import MilpConfig
+from inventory.config import MilpConfig, default_config
 from inventory.instance import Instance
 from inventory.milp.model import EPS, PlanProblem, build_plan_model, check_feasible, order_bounds
 from inventory.milp.solvers import (
@@ -211,7 +211,7 @@ def _greedy_repair(problem: PlanProblem, plan: np.ndarray) -> np.ndarray:
             ok = np.flatnonzero((np.abs(columns - previous) <= ramp[p]).all(axis=0))
             if ok.size == 0:
                 continue
-            costs = _sku_costs(problem, p, columns[:, ok])
+            costs = _sku_costs(problem, int(p), columns[:, ok])
             j = int(np.argmin(costs))
             increase = (costs[j] - base[p]) / volume[p]
             if best is None or increase < best[0]:
@@ -227,7 +227,7 @@ def _greedy_repair(problem: PlanProblem, plan: np.ndarray) -> np.ndarray:
     return plan
 
 
-def _shift_repair(instance: Instance, plan: np.ndarray) -> np.ndarray:
+def _shift_repair(instance: Instance, plan: np.ndarray) -> np.ndarray:  # noqa: C901 - one greedy loop
     """Fit a plan into the container capacity by moving units to weeks with room.
 
     Overloaded weeks are fixed in order: one unit at a time (largest volume first) moves to
@@ -413,7 +413,7 @@ def _final_repairs(search: _Search, problem: PlanProblem, settings: MilpConfig) 
     costlier than the greedy repair's (bench/RESULTS.md, MILP), so it is gone.
     """
     gap = search.gap()
-    if gap is None or gap > settings.mip_gap:
+    if (gap is None or gap > settings.mip_gap) and search.raw_plan is not None:
         shifted = _shift_repair(problem.instance, search.raw_plan)
         search.offer("shift", *replay_cost(problem, shifted))
 
@@ -476,15 +476,21 @@ def solve_lagrangian(
     plan is still costed by the simulator.
 
     Args:
-        instance, demand, terminal, transit_beyond, required: The problem (see
-            :meth:`PlanProblem.create`).
+        instance: The planning instance.
+        demand: (K, T, P) or (T, P) demand scenarios; None = the forecast.
+        terminal: Include the terminal cost.
+        transit_beyond: Units arriving after the horizon (P,), for the terminal position.
+        required: Required terminal position (P,); default
+            :func:`inventory.dynamics.required_position`.
         settings: ``config.milp``; defaults if None.
         exact_lost_sales: False for the relaxed-sales subproblems.
     """
     problem = PlanProblem.create(
         instance, demand, terminal=terminal, transit_beyond=transit_beyond, required=required
     )
-    return lagrangian_plan(problem, settings or MilpConfig(), exact_lost_sales=exact_lost_sales)
+    return lagrangian_plan(
+        problem, settings or default_config().milp, exact_lost_sales=exact_lost_sales
+    )
 
 
 # --------------------------------------------------------------------------- exact methods

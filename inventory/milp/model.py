@@ -420,8 +420,8 @@ def add_capacity(m: pyo.ConcreteModel, instance: Instance) -> Term:
         doc="containers used in week t",
     )
 
-    @m.Constraint(m.T, doc="order volume within the containers used")
-    def container_capacity(m, t):
+    @m.Constraint(m.T, doc="order volume within the containers used")  # type: ignore[no-redef]
+    def container_capacity(m, t):  # one of the two variants is built
         return load[t] <= instance.container_volume * m.containers[t]
 
     return instance.container_cost * sum(m.containers[t] for t in m.T)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from inventory.config import MilpConfig
+from inventory.config import MilpConfig, default_config
 from inventory.instance import Instance
 from inventory.milp.incumbent import keep_better
 from inventory.milp.lagrangian import exact_method, exact_plan
@@ -34,14 +34,17 @@ def solve_plan(
         terminal: Include the terminal cost (``config.simulation.terminal_cost``).
         method: Override ``settings.method`` (``auto``, ``monolithic``, ``lagrangian``,
             ``relaxed``; ``auto`` never picks ``relaxed``, see the package docstring).
-        transit_beyond, required: See :meth:`inventory.milp.PlanProblem.create`.
+        transit_beyond: Units arriving after the horizon (P,), for the terminal position;
+            see :meth:`inventory.milp.PlanProblem.create`.
+        required: Required terminal position (P,); default
+            :func:`inventory.dynamics.required_position`.
 
     Returns:
         The cheaper of the solver's plan and the heuristic incumbent
         (:func:`inventory.milp.incumbent.keep_better`), so ``orders`` (T, P) is always
         there unless the data is infeasible.
     """
-    settings = settings or MilpConfig()
+    settings = settings or default_config().milp
     method = method or settings.method
     problem = PlanProblem.create(
         instance, demand, terminal=terminal, transit_beyond=transit_beyond, required=required

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pyomo.environ as pyo
 
-from inventory.config import MilpConfig
+from inventory.config import MilpConfig, default_config
 from inventory.instance import Instance
 from inventory.milp.lagrangian import exact_method, exact_plan, lagrangian_plan, replay_cost
 from inventory.milp.model import PlanProblem, binaries_needed, build_plan_model
@@ -113,7 +113,7 @@ def relaxed_plan(problem: PlanProblem, settings: MilpConfig) -> SolveResult:
         exact = exact_plan(problem, settings.model_copy(update=left), method)
         limit_hit |= exact.limit_hit
         details["fallback"] = exact.method
-        if exact.orders is not None and exact.objective < cost:
+        if exact.orders is not None and exact.objective is not None and exact.objective < cost:
             plan, cost = exact.orders, exact.objective
         if exact.bound is not None and math.isfinite(exact.bound):
             bound = max(bound, exact.bound)
@@ -163,11 +163,15 @@ def solve_relaxed(
     kept. ``milp.safety_time_limit_s`` is a safety net for the whole (``limit_hit``).
 
     Args:
-        instance, demand, terminal, transit_beyond, required: The problem (see
-            :meth:`PlanProblem.create`).
+        instance: The planning instance.
+        demand: (K, T, P) or (T, P) demand scenarios; None = the forecast.
+        terminal: Include the terminal cost.
+        transit_beyond: Units arriving after the horizon (P,), for the terminal position.
+        required: Required terminal position (P,); default
+            :func:`inventory.dynamics.required_position`.
         settings: ``config.milp``; defaults if None.
     """
     problem = PlanProblem.create(
         instance, demand, terminal=terminal, transit_beyond=transit_beyond, required=required
     )
-    return relaxed_plan(problem, settings or MilpConfig())
+    return relaxed_plan(problem, settings or default_config().milp)
