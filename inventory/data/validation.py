@@ -18,7 +18,7 @@ from inventory.data.instance import build_instance
 from inventory.data.schemas import FAILURE_COLUMNS, FILES, DataValidationError, load_tables
 from inventory.instance import Instance
 
-__all__ = ["validation_report", "raise_if_invalid", "ramp_floor_problems"]
+__all__ = ["validation_report", "raise_if_invalid", "lead_time_problems", "ramp_floor_problems"]
 
 
 def validation_report(data_dir: str | Path, horizon_weeks: int) -> dict[str, Any]:
@@ -56,8 +56,25 @@ def validation_report(data_dir: str | Path, horizon_weeks: int) -> dict[str, Any
                 }
             )
             continue
-        problems += ramp_floor_problems(instance)
+        problems += lead_time_problems(instance) + ramp_floor_problems(instance)
     return _with_problems(report, pd.DataFrame(problems, columns=FAILURE_COLUMNS))
+
+
+def lead_time_problems(instance: Instance) -> list[dict[str, Any]]:
+    """One problem per SKU whose lead time exceeds the horizon: nothing it orders could
+    arrive within the plan, so every policy would only ever see its initial stock."""
+    horizon = instance.horizon_weeks
+    return [
+        {
+            "file": FILES["catalog"],
+            "column": "lead_time_weeks",
+            "check": f"at most the planning horizon ({horizon} weeks, data.horizon_weeks)",
+            "line": "",
+            "value": f"{sku} @ {instance.location}: {int(lead)} weeks",
+        }
+        for sku, lead in zip(instance.skus, instance.lead_time_weeks, strict=True)
+        if lead > horizon
+    ]
 
 
 def ramp_floor_problems(instance: Instance, shown: int = 5) -> list[dict[str, Any]]:
@@ -75,6 +92,7 @@ def ramp_floor_problems(instance: Instance, shown: int = 5) -> list[dict[str, An
     if need <= room * (1 + 1e-9):
         return []
     top = np.argsort(-floor, kind="stable")[:shown]
+    week = pd.Timestamp(instance.weeks[0])
     largest = ", ".join(f"{instance.skus[i]} ({floor[i]:,.1f})" for i in top)
     return [
         {
@@ -83,7 +101,7 @@ def ramp_floor_problems(instance: Instance, shown: int = 5) -> list[dict[str, An
             "check": "ramp floor fits the containers (hard constraints feasible)",
             "line": "",
             "value": (
-                f"{instance.location}, week {pd.Timestamp(instance.weeks[0]):%Y-%m-%d}: the ramp limit "
+                f"{instance.location}, week {week:%Y-%m-%d}: the ramp limit "
                 f"forces {need:,.1f} volume but {FILES['warehouse']} allows {room:,.1f}; "
                 f"largest floors: {largest}; raise ramp_limit or lower last_order"
             ),

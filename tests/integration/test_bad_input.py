@@ -114,6 +114,8 @@ EDITS: dict[str, Callable[[Path], None]] = {
     "bad location": _params("  locations: [L1]", "  locations: [../up]"),
     "catalog volme": _catalog_header("volume", "volme"),
     "catalog extra": _catalog_header("last_order", "last_order,colour"),
+    "lead time 60": _catalog_cell("lead_time_weeks", "60"),
+    "lead time 104": _catalog_cell("lead_time_weeks", "104"),
     "ramp floor": _catalog_cell("last_order", "1e9"),
     "ramp floor zero": lambda p: (
         _catalog_cell("ramp_limit", "0")(p),
@@ -180,6 +182,8 @@ CASES: dict[str, Case] = {
     "history 110 years": Case(("data", "import-csv", "demand.csv"), "csv 110 years", 1, "spans"),
     "history 25 years": Case(("data", "import-csv", "demand.csv"), "csv 25 years", 1, "spans"),
     "new-demand 1924": Case(NEW_DEMAND, "new 1924", 1, "1990-01-01"),
+    "lead time 60": Case(("validate",), "lead time 60", 1, "SKU001"),
+    "lead time 104": Case(("validate",), "lead time 104", 1, "lead_time_weeks"),
     # hard constraints proven infeasible: the ramp floor does not fit the containers
     "ramp floor": Case(("validate",), "ramp floor", 1, "ramp floor"),
     "ramp floor zero": Case(("validate",), "ramp floor zero", 1, "largest floors"),
