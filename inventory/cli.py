@@ -10,15 +10,18 @@ usage and exit 2.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import yaml
 
+from inventory import io
 from inventory.config import DEFAULT_PARAMS, Config, config_to_dict, load_config
 from inventory.identifiers import check_id
 
@@ -316,8 +319,6 @@ def train(
     Writes models/ppo_<mode>/ (best model by held-out cost, normalisation statistics,
     checkpoints), metrics/train_<mode>.json and metrics/learning_curve_<mode>.csv.
     """
-    import json
-
     from inventory import stages
 
     files = stages.train(
@@ -327,7 +328,7 @@ def train(
         resume=resume,
         profile=profile.value if profile else None,
     )
-    metrics = json.loads(Path(files["metrics"]).read_text())
+    metrics = io.read_json(files["metrics"])
     echo(
         f"{mode.value}: {metrics['total_timesteps']:,} steps in {metrics['training_time_s']:.0f} s "
         f"({metrics['steps_per_s']:,.0f} steps/s); best held-out mean cost "
@@ -352,12 +353,10 @@ def solve(
     Writes artifacts/milp/plan_<mode>.csv and metrics/solve_<mode>.json (status, objective,
     bound, gap, solve time, solver).
     """
-    import json
-
     from inventory import stages
 
     files = stages.solve(get_config(), mode.value)
-    m = json.loads(Path(files["metrics"]).read_text())
+    m = io.read_json(files["metrics"])
     gap = "n/a" if m["gap"] is None else f"{100 * m['gap']:.2f}%"
     bound = "n/a" if m["bound"] is None else f"{m['bound']:,.1f}"
     echo(
@@ -400,7 +399,7 @@ def recommend(
     if state is not None:
         _reading(state)
     files = stages.recommend(config, state=str(state) if state else None, out_dir=out)
-    echo(Path(files["markdown"]).read_text())
+    echo(io.current_path(files["markdown"]).read_text())
     _written(files)
 
 
@@ -434,9 +433,7 @@ def evaluate(
 
 
 def _evaluation_table(path: str) -> str:
-    import json
-
-    payload = json.loads(Path(path).read_text())
+    payload = io.read_json(path)
     lines = [
         f"{payload['mode']}: {payload['n_scenarios']} scenario(s), {payload['scenarios']}",
         f"{'policy':<22}{'mean cost':>14}{'95% CI':>28}{'vs ' + payload['reference']:>18}"
@@ -492,10 +489,25 @@ def _unwrap(doc: str) -> str:
     return "\n\n".join(" ".join(p.split()) for p in paragraphs)
 
 
+def _all_or_nothing(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``command`` run inside :func:`inventory.io.transaction`: its files land together."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with io.transaction():
+            return command(*args, **kwargs)
+
+    return run
+
+
+_LONG_RUNNING = {"serve"}  # a server writes nothing itself; its flows run their own commands
+
 for _typer_app in (app, data_app):
     for _info in _typer_app.registered_commands:
         if _info.help is None and _info.callback is not None and _info.callback.__doc__:
             _info.help = _unwrap(_info.callback.__doc__)
+        if _info.callback is not None and _info.name not in _LONG_RUNNING:
+            _info.callback = _all_or_nothing(_info.callback)
 
 
 def _command(argv: list[str]) -> str:

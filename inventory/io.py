@@ -3,6 +3,14 @@
 A failed command never leaves a half-written output behind. Stages write only under
 ``artifacts/``, ``models/``, ``metrics/`` or ``reports/`` (and the generator under the data
 folder, which no pipeline stage writes).
+
+Inside ``with transaction():`` (every CLI command runs in one) a command's writes are
+all or nothing: each writer leaves its temporary file next to its target, and the
+temporaries are renamed into place together when the block succeeds, or all removed when
+it fails. A folder written as a whole (a model folder) is built in a staging folder
+(:func:`staging_folder`) and swapped in at the same moment. Temporary files and folders
+are named ``.<name>.inventory-<pid>-<random>.tmp``; the first write into a folder removes
+the ones whose process is gone (a ``kill -9`` leaves them behind).
 """
 
 from __future__ import annotations
@@ -10,7 +18,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import shutil
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,8 +30,14 @@ from typing import Any
 import pandas as pd
 
 __all__ = [
+    "TMP_PATTERN",
     "atomic_path",
+    "clean_stale",
+    "staging_folder",
+    "transaction",
+    "write_through",
     "confined",
+    "current_path",
     "remove_tree",
     "write_text",
     "write_json",
@@ -58,8 +76,6 @@ def confined(root: str | Path, *parts: str | Path) -> Path:
 
 def remove_tree(root: str | Path, *parts: str | Path) -> None:
     """Delete the folder ``root / parts`` (if present) after :func:`confined` checked it."""
-    import shutil
-
     path = confined(root, *parts)
     if path.is_symlink():
         path.unlink()  # never follow a link out of root
@@ -67,11 +83,199 @@ def remove_tree(root: str | Path, *parts: str | Path) -> None:
         shutil.rmtree(path)
 
 
+TMP_PATTERN = re.compile(r"^\.(?P<name>.+)\.inventory-(?P<pid>\d+)-[A-Za-z0-9_]+\.tmp$")
+"""Name of a temporary file or folder (``.<name>.inventory-<pid>-<random>.tmp``)."""
+
+_LEGACY_TMP = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")  # before the pid was in the name
+_LEGACY_AGE_S = 3600.0
+
+
+class _Transaction:
+    """Temporaries waiting to be renamed onto their targets (files and folders)."""
+
+    def __init__(self) -> None:
+        self.pending: dict[Path, Path] = {}  # target -> temporary, in write order
+        self.lock = threading.Lock()
+
+    def register(self, target: Path, tmp: Path) -> None:
+        target = _key(target)
+        with self.lock:
+            older = self.pending.pop(target, None)
+            self.pending[target] = tmp
+        if older is not None and older != tmp:
+            _remove(older)  # written twice in one command: the last write wins
+
+    def commit(self) -> None:
+        """Rename every temporary into place, in one quick pass."""
+        for target, tmp in self.pending.items():
+            if tmp.is_dir():
+                _swap_folder(tmp, target)
+            else:
+                os.replace(tmp, target)
+        self.pending.clear()
+
+    def rollback(self) -> None:
+        for tmp in self.pending.values():
+            _remove(tmp)
+        self.pending.clear()
+
+
+def _key(path: Path) -> Path:
+    return Path(os.path.abspath(path))
+
+
+def current_path(path: str | Path) -> Path:
+    """Where ``path``'s content is now: its pending temporary when the running transaction
+    wrote it, else ``path`` (so a command reads its own outputs before they land)."""
+    if _ACTIVE:
+        return _ACTIVE[0].pending.get(_key(Path(path)), Path(path))
+    return Path(path)
+
+
+_ACTIVE: list[_Transaction] = []
+_THROUGH: list[bool] = []
+_CLEANED: set[Path] = set()
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _swap_folder(staged: Path, target: Path) -> None:
+    """Put the staged folder in place of ``target`` (the old one is deleted)."""
+    old = None
+    if target.exists() or target.is_symlink():
+        old = Path(tempfile.mkdtemp(prefix=_tmp_prefix(target), suffix=".tmp", dir=target.parent))
+        os.replace(target, old / "old")
+    os.replace(staged, target)
+    if old is not None:
+        _remove(old)
+
+
+def _tmp_prefix(path: Path) -> str:
+    return f".{path.name}.inventory-{os.getpid()}-"
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def clean_stale(folder: str | Path) -> list[Path]:
+    """Remove the temporaries in ``folder`` whose process is gone.
+
+    Also removes temporaries of the older naming (``.<name>.<random>.tmp``, no pid) once
+    they are an hour old. Returns the paths removed.
+    """
+    folder = Path(folder)
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in folder.iterdir():
+            match = TMP_PATTERN.match(entry.name)
+            stale = match is not None and not _pid_alive(int(match["pid"]))
+            if match is None and _LEGACY_TMP.match(entry.name) and entry.is_file():
+                stale = time.time() - entry.stat().st_mtime > _LEGACY_AGE_S
+            if stale:
+                _remove(entry)
+                removed.append(entry)
+    return removed
+
+
+def _clean_once(folder: Path) -> None:
+    key = folder.resolve()
+    if key not in _CLEANED:
+        _CLEANED.add(key)
+        clean_stale(folder)
+
+
+@contextlib.contextmanager
+def transaction() -> Iterator[None]:
+    """Make every write inside the block all or nothing.
+
+    Writers (:func:`atomic_path` and the ``write_*`` helpers, :func:`staging_folder`)
+    keep their temporaries until the block ends: on success all are renamed into place,
+    on any exception (or ``SystemExit`` with a non-zero code) all are removed and no
+    target is touched. A nested block joins the outer one.
+    """
+    if _ACTIVE:
+        yield
+        return
+    current = _Transaction()
+    _ACTIVE.append(current)
+    try:
+        yield
+    except SystemExit as exc:
+        _ACTIVE.remove(current)
+        if exc.code in (None, 0):
+            current.commit()
+        else:
+            current.rollback()
+        raise
+    except BaseException:
+        _ACTIVE.remove(current)
+        current.rollback()
+        raise
+    _ACTIVE.remove(current)
+    current.commit()
+
+
+@contextlib.contextmanager
+def write_through() -> Iterator[None]:
+    """Writes inside the block land at once even in a transaction (per-file atomic).
+
+    For the report of a failure itself (``validation.json`` of invalid data), which must
+    survive the error that rolls the rest of the command back.
+    """
+    _THROUGH.append(True)
+    try:
+        yield
+    finally:
+        _THROUGH.pop()
+
+
+def staging_folder(folder: str | Path, *, keep: bool = False) -> Path:
+    """The folder to write instead of ``folder``, swapped in when the transaction ends.
+
+    Outside a transaction this is ``folder`` itself. Inside one, it is a fresh staging
+    folder next to it (a copy of ``folder`` when ``keep`` and it exists); files written
+    under it are renamed at once (per-file atomic), and the whole folder replaces
+    ``folder`` on success.
+    """
+    folder = Path(folder)
+    if not _ACTIVE:
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    _clean_once(folder.parent)
+    staged = Path(tempfile.mkdtemp(prefix=_tmp_prefix(folder), suffix=".tmp", dir=folder.parent))
+    if keep and folder.is_dir():
+        staged.rmdir()
+        shutil.copytree(folder, staged, symlinks=True)
+    _ACTIVE[0].register(folder, staged)
+    return staged
+
+
+def _in_staging(path: Path) -> bool:
+    return any(TMP_PATTERN.match(part) for part in path.parent.parts)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
 
-    On any exception the temporary file is removed and ``path`` is left untouched.
+    On any exception the temporary file is removed and ``path`` is left untouched. Inside
+    a :func:`transaction` the rename waits for the end of the transaction (except under a
+    staging folder). An ``OSError`` while writing (disk full) is re-raised as a
+    ``ValueError`` that names ``path``.
     A ``path`` that exists and is not a regular file (``/dev/null``, ``/dev/stdout``, a
     FIFO) is written through, never replaced: renaming onto ``/dev/null`` as root would
     turn the device into a plain file for every process on the machine.
@@ -85,18 +289,27 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
                 sink.write(tmp_path.read_bytes())
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _clean_once(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path), suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     umask = os.umask(0)
     os.umask(umask)
     tmp_path.chmod(0o666 & ~umask)  # mkstemp creates 0600; outputs get the usual mode
+    deferred = bool(_ACTIVE) and not _THROUGH and not _in_staging(path)
     try:
-        yield tmp_path
-        os.replace(tmp_path, path)
+        try:
+            yield tmp_path
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise ValueError(f"{path}: could not write ({reason})") from exc
+        if deferred:
+            _ACTIVE[0].register(path, tmp_path)
+        else:
+            os.replace(tmp_path, path)
     finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        if not deferred or current_path(path) != tmp_path:
+            tmp_path.unlink(missing_ok=True)
 
 
 def write_text(path: str | Path, text: str) -> Path:
@@ -129,5 +342,5 @@ def write_csv(path: str | Path, frame: pd.DataFrame) -> Path:
 
 
 def read_json(path: str | Path) -> Any:
-    """Read a JSON file."""
-    return json.loads(Path(path).read_text())
+    """Read a JSON file (as the running transaction left it, see :func:`current_path`)."""
+    return json.loads(current_path(path).read_text())

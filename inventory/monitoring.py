@@ -329,6 +329,8 @@ def read_new_demand(path: str | Path, default_location: str) -> pd.DataFrame:
     missing = {"sku", "week", "demand"} - set(frame.columns)
     if missing:
         raise ValueError(f"{path}: missing column(s) {sorted(missing)}; need sku, week, demand")
+    if "date" in frame.columns:  # which one holds the week would be a guess
+        raise ValueError(f"{path}: has both a week and a date column; keep week (YYYY-MM-DD)")
     if "location" not in frame:
         frame["location"] = default_location
     text = frame["week"].astype("string").str.strip()
@@ -336,6 +338,8 @@ def read_new_demand(path: str | Path, default_location: str) -> pd.DataFrame:
     demand = pd.to_numeric(frame["demand"], errors="coerce")
     problems = {
         "week (a date YYYY-MM-DD; day/month order is ambiguous otherwise)": week.isna(),
+        "week (from 1990-01-01 to 2100-12-31)": week.notna()
+        & ~week.between(pd.Timestamp("1990-01-01"), pd.Timestamp("2100-12-31")),
         f"demand (a number from 0 to {MAX_NUMBER:g})": ~demand.between(0, MAX_NUMBER),
         f"sku or location ({ID_RULE})": ~(
             frame["sku"].map(is_valid_id) & frame["location"].map(is_valid_id)

@@ -35,7 +35,7 @@ from typing import Any
 import pandas as pd
 
 from inventory.identifiers import html_text, markdown_text
-from inventory.io import read_json, write_text
+from inventory.io import atomic_path, read_json, write_text
 
 __all__ = [
     "MODES",
@@ -260,7 +260,8 @@ def _plot_costs(tables: dict[str, pd.DataFrame], out: Path) -> Path:
         ax.set_title(f"Mean cost by policy ({mode} demand, log scale)", fontsize=10)
     axes[-1, 0].set_xlabel("total cost over the horizon")
     fig.tight_layout()
-    fig.savefig(out, dpi=100)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
     plt.close(fig)
     return out
 
@@ -280,7 +281,8 @@ def _plot_inventory(plan: pd.DataFrame, n_skus: int, out: Path, policy: str = ""
     shown = f"policy {policy}" if policy else "the recommended policy"
     axes[0, 0].set_title(f"{shown} on the forecast: end inventory vs target", fontsize=10)
     fig.tight_layout()
-    fig.savefig(out, dpi=100)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
     plt.close(fig)
     return out
 
@@ -298,7 +300,8 @@ def _plot_learning(curves: dict[str, pd.DataFrame], out: Path) -> Path:
     ax.set_title("PPO learning curves (held-out evaluation)", fontsize=10)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out, dpi=100)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
     plt.close(fig)
     return out
 

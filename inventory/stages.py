@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from inventory.config import Config
 from inventory.instance import Instance
-from inventory.io import write_json
+from inventory.io import write_json, write_through
 from inventory.layout import Layout
 
 if TYPE_CHECKING:
@@ -136,7 +136,8 @@ def validate(config: Config, layout: Layout | None = None) -> dict[str, str]:
 
     layout = _layout(config, layout)
     report = validation_report(layout.data_dir, config.data.horizon_weeks)
-    write_json(layout.validation_report, report)
+    with write_through():  # the report of invalid data outlives the error
+        write_json(layout.validation_report, report)
     raise_if_invalid(report)
     return {"report": str(layout.validation_report)}
 

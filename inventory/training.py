@@ -64,7 +64,14 @@ from inventory.config import Config, PPOProfileConfig, config_to_dict
 from inventory.dynamics import State, simulate
 from inventory.env import EnvSettings, InventoryVecEnv, env_settings
 from inventory.instance import Instance
-from inventory.io import confined, read_json, remove_tree, write_csv, write_json
+from inventory.io import (
+    confined,
+    read_json,
+    remove_tree,
+    staging_folder,
+    write_csv,
+    write_json,
+)
 from inventory.model_files import (
     file_hashes,
     load_arrays,
@@ -538,7 +545,12 @@ def train_ppo(
     suffix = f"{mode}_{location}" if location else mode
     curve_path = confined(metrics_root, f"learning_curve_{suffix}.csv")
     checkpoint = latest_checkpoint(folder) if resume else None
-    if checkpoint is None and folder.exists():
+    # in a transaction the model is built in a staging folder that replaces the model
+    # folder with the metrics, so a killed run leaves the previous model and its metrics
+    work = staging_folder(folder, keep=checkpoint is not None)
+    if checkpoint is not None:
+        checkpoint = work / checkpoint.relative_to(folder)
+    elif work == folder and folder.exists():
         # a fresh run must not leave an older best model behind
         remove_tree(folder.parent, folder.name)
     setup = training_setup(config, instance, mode, demand_model)
@@ -562,7 +574,7 @@ def train_ppo(
         "policy": policy_spec(model.policy),
     }
     callback = CostEvalCallback(
-        instance, setup, meta, run, folder, curve_path, config.simulation.terminal_cost, state
+        instance, setup, meta, run, work, curve_path, config.simulation.terminal_cost, state
     )
     started = time.perf_counter()
     model.learn(
@@ -573,7 +585,7 @@ def train_ppo(
     )
     seconds = time.perf_counter() - started
     initial = callback.rows[0]["mean_cost"] if callback.rows else None
-    beats_anchor = _mark_anchor(folder, callback)
+    beats_anchor = _mark_anchor(work, callback)
     metrics = {
         "mode": mode,
         "location": instance.location,

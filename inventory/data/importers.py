@@ -28,6 +28,7 @@ between a SKU's first week and the last week of the file count as zero demand.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +54,11 @@ __all__ = [
     "read_demand_rows",
     "fill_weeks",
     "SEED_COLUMNS",
+    "MAX_HISTORY_WEEKS",
 ]
+
+MAX_HISTORY_WEEKS = 20 * 52 + 1
+"""Longest demand history accepted (20 years of weeks)."""
 
 SEED_COLUMNS = {
     "items": [
@@ -258,6 +263,11 @@ def read_demand_rows(path: str | Path, config: DataConfig) -> pd.DataFrame:
         ValueError: missing columns, or bad values (every one listed at once).
     """
     frame = read_raw(path)
+    if {"week", "date"} <= set(frame.columns):
+        raise ValueError(
+            f"{path}: has both a week and a date column; keep one (week: ISO Monday, "
+            "date: any day, summed into its week)"
+        )
     time_column = "week" if "week" in frame.columns else "date"
     missing = [c for c in ("sku", time_column, "demand") if c not in frame.columns]
     missing = ["week or date" if c == "date" else c for c in missing]
@@ -266,13 +276,35 @@ def read_demand_rows(path: str | Path, config: DataConfig) -> pd.DataFrame:
             f"{path}: missing column(s) {', '.join(missing)}; expected sku, "
             "week (ISO Monday) or date, demand, and optionally location"
         )
+    extra = [str(c) for c in frame.columns if c not in ("sku", "location", time_column, "demand")]
+    if extra:  # exports often carry more columns: say which are not read
+        warnings.warn(f"{path}: ignoring column(s) {', '.join(extra)}", stacklevel=2)
+        frame = frame.drop(columns=extra)
     if "location" not in frame.columns:
         frame["location"] = config.locations[0]
     if time_column == "week":
-        return check_table("history", frame, str(path), Path(path).name)
+        return _check_span(check_table("history", frame, str(path), Path(path).name), path)
     rows = check_table("demand_by_date", frame, str(path), Path(path).name)
     rows["week"] = rows["date"] - pd.to_timedelta(rows["date"].dt.dayofweek, unit="D")
-    return rows.groupby(["sku", "location", "week"], as_index=False)["demand"].sum()
+    weekly = rows.groupby(["sku", "location", "week"], as_index=False)["demand"].sum()
+    return _check_span(weekly, path)
+
+
+def _check_span(history: pd.DataFrame, path: str | Path) -> pd.DataFrame:
+    """Reject a history longer than :data:`MAX_HISTORY_WEEKS` (a mistyped year would fill
+    decades of zero-demand weeks), naming its first and last week."""
+    if history.empty:
+        return history
+    first, last = history["week"].idxmin(), history["week"].idxmax()
+    weeks = (history.at[last, "week"] - history.at[first, "week"]).days // 7 + 1
+    if weeks > MAX_HISTORY_WEEKS:
+        raise ValueError(
+            f"{path}: demand history spans {weeks} weeks, more than {MAX_HISTORY_WEEKS} "
+            f"(20 years): first week {history.at[first, 'week']:%Y-%m-%d} (sku "
+            f"{history.at[first, 'sku']}), last week {history.at[last, 'week']:%Y-%m-%d} "
+            f"(sku {history.at[last, 'sku']}); check for a mistyped year"
+        )
+    return history
 
 
 def fill_weeks(history: pd.DataFrame) -> pd.DataFrame:

@@ -99,6 +99,18 @@ MAX_NUMBER = 1e12
 _RANGE = f"must be between -{MAX_NUMBER:g} and {MAX_NUMBER:g}"
 
 
+# Dates outside this span are typos (1924 for 2024): one such row would add decades of
+# zero-demand weeks to the history.
+FIRST_DATE, LAST_DATE = pd.Timestamp("1990-01-01"), pd.Timestamp("2100-12-31")
+
+
+def _sane_date() -> pa.Check:
+    return pa.Check(
+        lambda s: s.between(FIRST_DATE, LAST_DATE),
+        error=f"must be between {FIRST_DATE:%Y-%m-%d} and {LAST_DATE:%Y-%m-%d}",
+    )
+
+
 def _monday() -> pa.Check:
     return pa.Check(
         lambda s: s.dt.dayofweek == 0,
@@ -129,7 +141,7 @@ def _num(*checks: pa.Check) -> pa.Column:
 
 
 def _week() -> pa.Column:
-    return pa.Column("datetime64[ns]", _monday(), nullable=False)
+    return pa.Column("datetime64[ns]", [_sane_date(), _monday()], nullable=False)
 
 
 SCHEMAS: dict[str, pa.DataFrameSchema] = {
@@ -187,7 +199,7 @@ SCHEMAS["demand_by_date"] = pa.DataFrameSchema(
     {
         "sku": _name(),
         "location": _name(),
-        "date": pa.Column("datetime64[ns]", nullable=False),
+        "date": pa.Column("datetime64[ns]", _sane_date(), nullable=False),
         "demand": _num(pa.Check.ge(0)),
     },
 )
@@ -273,6 +285,12 @@ def _read_table(data_dir: Path, name: str) -> pd.DataFrame:
         raise ValueError(
             f"{path}: does not look like {FILES[name]}: header has "
             f"{', '.join(map(str, frame.columns[:8]))}; expected columns {', '.join(expected)}"
+        )
+    unknown = [str(c) for c in frame.columns if c not in expected]
+    if unknown:  # a typo (volme) would otherwise be ignored and its value lost
+        raise ValueError(
+            f"{path}: unknown column(s) {', '.join(unknown)}; expected columns "
+            f"{', '.join(expected)}"
         )
     return frame
 

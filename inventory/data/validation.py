@@ -11,12 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from inventory.data.instance import build_instance
 from inventory.data.schemas import FAILURE_COLUMNS, FILES, DataValidationError, load_tables
+from inventory.instance import Instance
 
-__all__ = ["validation_report", "raise_if_invalid"]
+__all__ = ["validation_report", "raise_if_invalid", "lead_time_problems", "ramp_floor_problems"]
 
 
 def validation_report(data_dir: str | Path, horizon_weeks: int) -> dict[str, Any]:
@@ -42,7 +44,7 @@ def validation_report(data_dir: str | Path, horizon_weeks: int) -> dict[str, Any
     problems = []
     for location in tables.locations():
         try:
-            build_instance(tables, location, horizon_weeks)
+            instance = build_instance(tables, location, horizon_weeks)
         except ValueError as exc:
             problems.append(
                 {
@@ -53,7 +55,58 @@ def validation_report(data_dir: str | Path, horizon_weeks: int) -> dict[str, Any
                     "value": str(exc),
                 }
             )
+            continue
+        problems += lead_time_problems(instance) + ramp_floor_problems(instance)
     return _with_problems(report, pd.DataFrame(problems, columns=FAILURE_COLUMNS))
+
+
+def lead_time_problems(instance: Instance) -> list[dict[str, Any]]:
+    """One problem per SKU whose lead time exceeds the horizon: nothing it orders could
+    arrive within the plan, so every policy would only ever see its initial stock."""
+    horizon = instance.horizon_weeks
+    return [
+        {
+            "file": FILES["catalog"],
+            "column": "lead_time_weeks",
+            "check": f"at most the planning horizon ({horizon} weeks, data.horizon_weeks)",
+            "line": "",
+            "value": f"{sku} @ {instance.location}: {int(lead)} weeks",
+        }
+        for sku, lead in zip(instance.skus, instance.lead_time_weeks, strict=True)
+        if lead > horizon
+    ]
+
+
+def ramp_floor_problems(instance: Instance, shown: int = 5) -> list[dict[str, Any]]:
+    """The hard constraints are infeasible when week 0's ramp floors do not fit.
+
+    An order may fall by at most ``ramp_limit`` from ``last_order``, so week 0 ships at
+    least ``max(0, last_order - ramp_limit)`` units of every SKU; if their volume exceeds
+    ``container_volume x max_containers`` no plan satisfies both hard constraints.
+
+    Returns:
+        One problem naming the location, week and the SKUs with the largest floors, or none.
+    """
+    floor = np.maximum(instance.last_order - instance.ramp_limit, 0.0) * instance.volume
+    need, room = float(floor.sum()), instance.capacity_volume
+    if need <= room * (1 + 1e-9):
+        return []
+    top = np.argsort(-floor, kind="stable")[:shown]
+    week = pd.Timestamp(instance.weeks[0])
+    largest = ", ".join(f"{instance.skus[i]} ({floor[i]:,.1f})" for i in top)
+    return [
+        {
+            "file": FILES["catalog"],
+            "column": "last_order, ramp_limit",
+            "check": "ramp floor fits the containers (hard constraints feasible)",
+            "line": "",
+            "value": (
+                f"{instance.location}, week {week:%Y-%m-%d}: the ramp limit "
+                f"forces {need:,.1f} volume but {FILES['warehouse']} allows {room:,.1f}; "
+                f"largest floors: {largest}; raise ramp_limit or lower last_order"
+            ),
+        }
+    ]
 
 
 def _with_problems(report: dict[str, Any], failures: pd.DataFrame) -> dict[str, Any]:

@@ -52,6 +52,15 @@ def _catalog_cell(column: str, value: str) -> Callable[[Path], None]:
     return edit
 
 
+def _catalog_header(old: str, new: str) -> Callable[[Path], None]:
+    def edit(project: Path) -> None:
+        path = project / "data" / "catalog.csv"
+        header, rest = path.read_text().split("\n", 1)
+        path.write_text(header.replace(old, new, 1) + "\n" + rest)
+
+    return edit
+
+
 def _file(name: str, text: str) -> Callable[[Path], None]:
     def edit(project: Path) -> None:
         (project / name).write_text(text)
@@ -103,6 +112,26 @@ EDITS: dict[str, Callable[[Path], None]] = {
     "state 1e308": _file("state.csv", "sku,on_hand\nSKU001,1e308\n"),
     "no locations": _params("  locations: [L1]", "  locations: []"),
     "bad location": _params("  locations: [L1]", "  locations: [../up]"),
+    "catalog volme": _catalog_header("volume", "volme"),
+    "catalog extra": _catalog_header("last_order", "last_order,colour"),
+    "lead time 60": _catalog_cell("lead_time_weeks", "60"),
+    "lead time 104": _catalog_cell("lead_time_weeks", "104"),
+    "ramp floor": _catalog_cell("last_order", "1e9"),
+    "ramp floor zero": lambda p: (
+        _catalog_cell("ramp_limit", "0")(p),
+        _catalog_cell("last_order", "1e7")(p),
+    ),
+    "csv week and date": _file(
+        "demand.csv", "sku,week,date,demand\nSKU001,2024-01-01,2024-01-01,3\n"
+    ),
+    "new week and date": _file("new.csv", "sku,week,date,demand\nSKU001,2024-01-01,2024-01-01,3\n"),
+    "csv 1924": _file("demand.csv", "sku,date,demand\nSKU001,1924-01-03,3\nSKU001,2024-01-03,3\n"),
+    "csv 2200": _file("demand.csv", _NEW + "SKU001,2200-01-06,3\nSKU001,2024-01-01,3\n"),
+    "csv 110 years": _file("demand.csv", _NEW + "SKU001,1990-01-01,3\nSKU001,2099-12-28,3\n"),
+    "new 1924": _file("new.csv", _NEW + "SKU001,1924-01-01,3\n"),
+    "csv 25 years": _file(
+        "demand.csv", "sku,date,demand\nSKU001,2000-01-05,3\nSKU001,2025-01-08,1\n"
+    ),
     "deep yaml": _file("deep.yaml", "[" * 5000 + "]" * 5000 + "\n"),
     "deep yaml map": _file("deep.yaml", "{a: " * 3000 + "1" + "}" * 3000 + "\n"),
 }
@@ -143,6 +172,21 @@ CASES: dict[str, Case] = {
     "state empty sku": Case(STATE, "state empty sku", 1, "empty"),
     "state blank sku": Case(STATE, "state blank sku", 1, "line"),
     "state 1e308": Case(STATE, "state 1e308", 1, "on_hand"),
+    # unknown columns, ambiguous time columns, impossible dates (issue 13 item 5)
+    "catalog typo column": Case(("validate",), "catalog volme", 1, "volme"),
+    "catalog extra column": Case(("validate",), "catalog extra", 1, "colour"),
+    "week and date": Case(("data", "import-csv", "demand.csv"), "csv week and date", 1, "both"),
+    "new week and date": Case(NEW_DEMAND, "new week and date", 1, "both a week and a date"),
+    "date 1924": Case(("data", "import-csv", "demand.csv"), "csv 1924", 1, "1990-01-01"),
+    "week 2200": Case(("data", "import-csv", "demand.csv"), "csv 2200", 1, "2100-12-31"),
+    "history 110 years": Case(("data", "import-csv", "demand.csv"), "csv 110 years", 1, "spans"),
+    "history 25 years": Case(("data", "import-csv", "demand.csv"), "csv 25 years", 1, "spans"),
+    "new-demand 1924": Case(NEW_DEMAND, "new 1924", 1, "1990-01-01"),
+    "lead time 60": Case(("validate",), "lead time 60", 1, "SKU001"),
+    "lead time 104": Case(("validate",), "lead time 104", 1, "lead_time_weeks"),
+    # hard constraints proven infeasible: the ramp floor does not fit the containers
+    "ramp floor": Case(("validate",), "ramp floor", 1, "ramp floor"),
+    "ramp floor zero": Case(("validate",), "ramp floor zero", 1, "largest floors"),
     # usage errors and unknown commands: the usage message, exit 2
     "missing argument": Case(("data", "import-csv"), None, 2, "Usage"),
     "unknown command": Case(("nosuch",), None, 2, "nosuch"),

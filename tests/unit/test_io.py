@@ -1,13 +1,18 @@
-"""Atomic writes: no half-written file, and device paths are written through, not replaced."""
+"""Atomic writes: no half-written file, device paths written through, and a command's
+writes all or nothing (a transaction)."""
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from inventory import io
 from inventory.io import write_json, write_text
 
 
@@ -39,3 +44,124 @@ def test_dev_null_stays_a_device() -> None:
         pytest.skip("no /dev/null")
     write_text("/dev/null", "discarded")
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def _names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_a_failed_transaction_leaves_every_target_unchanged(tmp_path: Path) -> None:
+    write_text(tmp_path / "a.txt", "old a")
+    with pytest.raises(RuntimeError), io.transaction():
+        write_text(tmp_path / "a.txt", "new a")
+        write_json(tmp_path / "b.json", {"new": True})
+        with io.atomic_path(tmp_path / "c.bin") as tmp:
+            tmp.write_bytes(b"new c")
+        assert (tmp_path / "a.txt").read_text() == "old a"  # nothing lands before the end
+        assert io.read_json(tmp_path / "b.json") == {"new": True}  # but reads see it
+        raise RuntimeError("half-way")
+    assert (tmp_path / "a.txt").read_text() == "old a"
+    assert _names(tmp_path) == ["a.txt"]  # no target created, no temporary left
+
+
+def test_a_successful_transaction_lands_every_file_and_the_last_write_wins(
+    tmp_path: Path,
+) -> None:
+    write_text(tmp_path / "a.txt", "old a")
+    with io.transaction():
+        write_text(tmp_path / "a.txt", "first")
+        write_text(tmp_path / "a.txt", "second")
+        write_text(tmp_path / "sub" / "b.txt", "b")
+    assert (tmp_path / "a.txt").read_text() == "second"
+    assert (tmp_path / "sub" / "b.txt").read_text() == "b"
+    assert _names(tmp_path) == ["a.txt", "sub"]
+
+
+def test_a_staged_folder_replaces_the_old_one_only_on_success(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    write_text(model / "old.txt", "old")
+    with pytest.raises(RuntimeError), io.transaction():
+        staged = io.staging_folder(model)
+        write_text(staged / "new.txt", "new")
+        assert (staged / "new.txt").read_text() == "new"  # written at once inside
+        raise RuntimeError("killed")
+    assert _names(model) == ["old.txt"] and _names(tmp_path) == ["model"]
+    with io.transaction():
+        write_text(io.staging_folder(model) / "new.txt", "new")
+        write_text(tmp_path / "meta.json", "{}")
+    assert _names(model) == ["new.txt"] and _names(tmp_path) == ["meta.json", "model"]
+
+
+def test_outside_a_transaction_writes_land_at_once(tmp_path: Path) -> None:
+    assert io.staging_folder(tmp_path / "model") == tmp_path / "model"
+    write_text(tmp_path / "a.txt", "a")
+    assert (tmp_path / "a.txt").read_text() == "a"
+
+
+def test_write_through_lands_inside_a_failed_transaction(tmp_path: Path) -> None:
+    with pytest.raises(ValueError), io.transaction():
+        write_text(tmp_path / "out.txt", "rolled back")
+        with io.write_through():
+            write_text(tmp_path / "report.json", "kept")
+        raise ValueError("invalid data")
+    assert _names(tmp_path) == ["report.json"]
+
+
+def _dead_pid() -> int:
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return int(child.stdout)
+
+
+def test_stale_temporaries_of_dead_processes_are_removed(tmp_path: Path) -> None:
+    dead = _dead_pid()
+    (tmp_path / f".costs.csv.inventory-{dead}-abc123.tmp").write_text("")
+    (tmp_path / f".ppo.inventory-{dead}-x1.tmp").mkdir()
+    live = tmp_path / f".other.csv.inventory-{os.getpid()}-zz.tmp"
+    live.write_text("")
+    write_text(tmp_path / "costs.csv", "new")  # the first write into a folder cleans it
+    io.clean_stale(tmp_path)
+    assert _names(tmp_path) == sorted(["costs.csv", live.name])
+
+
+def test_a_full_disk_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(self: Path, *args: object, **kwargs: object) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    write_text(tmp_path / "out.txt", "old")
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(ValueError, match=r"out\.txt: could not write \(No space left"):
+        write_text(tmp_path / "out.txt", "new")
+    monkeypatch.undo()
+    assert (tmp_path / "out.txt").read_text() == "old"
+    assert _names(tmp_path) == ["out.txt"]
+
+
+def test_data_generate_failing_half_way_keeps_the_previous_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from inventory import stages
+    from inventory.config import load_config
+
+    config = load_config()
+    written = stages.generate(config, tmp_path)
+    before = {name: Path(path).read_bytes() for name, path in written.items()}
+    real_write_csv = io.write_csv
+    calls: list[Path] = []
+
+    def fail_after_first(path: Path, frame: object) -> Path:
+        calls.append(Path(path))
+        if len(calls) > 1:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write_csv(path, frame.iloc[:1])  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(io, "write_csv", fail_after_first)
+    with pytest.raises(OSError), io.transaction():
+        stages.generate(config, tmp_path)
+    assert len(calls) == 2
+    assert {name: Path(path).read_bytes() for name, path in written.items()} == before
+    assert _names(tmp_path) == sorted(Path(p).name for p in written.values())
