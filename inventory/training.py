@@ -40,8 +40,10 @@ Layout of the model folder (``models/ppo_<mode>[_<location>]/``): ``policy.pt``,
 ``vecnormalize.npz`` and ``meta.json`` (the best model, what
 :class:`~inventory.ppo_policy.PPOPolicy` loads; no file holds pickled code, see
 :mod:`inventory.model_files`), ``last/`` (the end of training) and
-``checkpoints/step_<n>/`` (the same files plus ``optimizer.pt``, ``resume.npz`` and
-``state.json``, whose ``files`` records the sha256 of the others).
+next to it ``ppo_<mode>[_<location>].checkpoints/step_<n>/`` (the same files plus
+``optimizer.pt``, ``resume.npz``, ``best/`` (the best model so far) and ``state.json``,
+whose ``files`` records the sha256 of the others): outside the model folder, so that a
+killed command, whose model folder never lands, can still be resumed.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ from inventory.io import (
     read_json,
     remove_tree,
     staging_folder,
+    write_through,
     write_csv,
     write_json,
 )
@@ -117,6 +120,7 @@ __all__ = [
 ]
 
 CHECKPOINTS = "checkpoints"
+BEST_DIR = "best"  # in a checkpoint: the best model kept so far
 STATE_FILE = "state.json"
 OPTIMIZER_FILE = "optimizer.pt"
 RESUME_FILE = "resume.npz"
@@ -238,10 +242,12 @@ class CostEvalCallback(BaseCallback):
         curve_path: Path,
         terminal: bool,
         state: dict[str, Any] | None = None,
+        checkpoints: Path | None = None,
     ) -> None:
         super().__init__()
         self.instance, self.setup, self.meta, self.run = instance, setup, meta, run
         self.folder, self.curve_path, self.terminal = folder, curve_path, terminal
+        self.checkpoints = checkpoints if checkpoints is not None else folder / CHECKPOINTS
         state = state or {}
         self.rows: list[dict[str, float]] = list(state.get("curve", []))
         self.best_cost = float(state.get("best_cost", np.inf))
@@ -318,13 +324,17 @@ class CostEvalCallback(BaseCallback):
         }
 
     def checkpoint(self) -> Path:
-        """Save everything a resume needs under ``checkpoints/step_<n>/`` (state last)."""
-        folder = self.folder / CHECKPOINTS / f"step_{self.num_timesteps:010d}"
-        hashes = save_model(self.model, self._normalizer(), folder)
-        save_tensors(self.model.policy.optimizer.state_dict(), folder / OPTIMIZER_FILE)
-        save_arrays(run_arrays(self.model), folder / RESUME_FILE)
-        hashes.update(file_hashes(folder, (OPTIMIZER_FILE, RESUME_FILE)))
-        write_json(folder / STATE_FILE, {**self.state(), "files": hashes})
+        """Save everything a resume needs under ``<checkpoints>/step_<n>/`` (state last):
+        the live model, optimizer, random states and a copy of the best model so far
+        (``best/``), so a resume after ``kill -9`` restores the best-model tracker too."""
+        folder = self.checkpoints / f"step_{self.num_timesteps:010d}"
+        with write_through():  # a checkpoint lands at once, even in a command's transaction
+            _copy_best(self.folder, folder / BEST_DIR)
+            hashes = save_model(self.model, self._normalizer(), folder)
+            save_tensors(self.model.policy.optimizer.state_dict(), folder / OPTIMIZER_FILE)
+            save_arrays(run_arrays(self.model), folder / RESUME_FILE)
+            hashes.update(file_hashes(folder, (OPTIMIZER_FILE, RESUME_FILE)))
+            write_json(folder / STATE_FILE, {**self.state(), "files": hashes})
         self.last_checkpoint = self.num_timesteps
         return folder
 
@@ -415,11 +425,32 @@ def _restore_env(raw: InventoryVecEnv, arrays: dict[str, np.ndarray], run: dict[
     raw._reset_seeds()  # the model's constructor seeded the env: that reseed is long done
 
 
-def latest_checkpoint(folder: str | Path) -> Path | None:
+def checkpoint_root(model_folder: str | Path) -> Path:
+    """Where a model folder's checkpoints live: ``<folder>.checkpoints`` next to it.
+
+    Outside the model folder on purpose: a command's outputs land together when it ends
+    (:func:`inventory.io.transaction` stages the model folder), while checkpoints must
+    survive a killed run so that ``--resume`` can continue it.
+    """
+    folder = Path(model_folder)
+    return confined(folder.parent, f"{folder.name}.{CHECKPOINTS}")
+
+
+def latest_checkpoint(model_folder: str | Path) -> Path | None:
     """The last complete checkpoint of a model folder (one with its state file), or None."""
-    root = Path(folder) / CHECKPOINTS
+    root = checkpoint_root(model_folder)
     done = sorted(p for p in root.glob("step_*") if (p / STATE_FILE).exists())
     return done[-1] if done else None
+
+
+def _copy_best(model_folder: Path, target: Path) -> None:
+    """Copy the best model's files (weights, statistics, meta.json) into ``target``."""
+    import shutil
+
+    target.mkdir(parents=True, exist_ok=True)
+    for name in (*MODEL_FILES, META_FILE):
+        if (model_folder / name).is_file():
+            shutil.copy2(model_folder / name, target / name)
 
 
 def learning_rate_schedule(run: PPOProfileConfig) -> float | Callable[[float], float]:
@@ -544,15 +575,17 @@ def train_ppo(
     folder = Path(model_folder)
     suffix = f"{mode}_{location}" if location else mode
     curve_path = confined(metrics_root, f"learning_curve_{suffix}.csv")
+    checkpoints = checkpoint_root(folder)
     checkpoint = latest_checkpoint(folder) if resume else None
+    if checkpoint is None:  # a fresh run must not resume from, or keep, an older run's
+        remove_tree(folder.parent, checkpoints.name)
     # in a transaction the model is built in a staging folder that replaces the model
     # folder with the metrics, so a killed run leaves the previous model and its metrics
-    work = staging_folder(folder, keep=checkpoint is not None)
+    work = staging_folder(folder)
+    if work == folder and folder.exists():
+        remove_tree(folder.parent, folder.name)  # no older best model left behind
     if checkpoint is not None:
-        checkpoint = work / checkpoint.relative_to(folder)
-    elif work == folder and folder.exists():
-        # a fresh run must not leave an older best model behind
-        remove_tree(folder.parent, folder.name)
+        _copy_best(checkpoint / BEST_DIR, work)  # the best model the run had kept
     setup = training_setup(config, instance, mode, demand_model)
     state = read_json(checkpoint / STATE_FILE) if checkpoint else {}
     done = int(state.get("timesteps", 0))
@@ -574,7 +607,15 @@ def train_ppo(
         "policy": policy_spec(model.policy),
     }
     callback = CostEvalCallback(
-        instance, setup, meta, run, work, curve_path, config.simulation.terminal_cost, state
+        instance,
+        setup,
+        meta,
+        run,
+        work,
+        curve_path,
+        config.simulation.terminal_cost,
+        state,
+        checkpoints=checkpoints,
     )
     started = time.perf_counter()
     model.learn(

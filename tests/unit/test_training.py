@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from inventory import io
 from inventory.config import Config, config_from_dict
 from inventory.dynamics import simulate
 from inventory.instance import Instance
@@ -120,12 +122,16 @@ def test_same_seed_gives_the_same_model(tmp_path: Path, instance) -> None:
     np.testing.assert_array_equal(orders_of(a, instance), orders_of(b, instance))
 
 
-@pytest.mark.parametrize("policy", ["shared", "catalog"])
+@pytest.mark.parametrize(
+    ("policy", "in_transaction"), [("shared", False), ("catalog", False), ("shared", True)]
+)
 def test_resume_after_a_kill_equals_not_stopping(
-    tmp_path: Path, instance, monkeypatch, policy: str
+    tmp_path: Path, instance, monkeypatch, policy: str, in_transaction: bool
 ) -> None:
     """Killed after its first checkpoint and resumed, a run ends exactly where an
-    uninterrupted one does (a decaying learning rate: the schedule position matters too)."""
+    uninterrupted one does (a decaying learning rate: the schedule position matters too).
+    Inside a command's transaction (as the CLI runs it) the killed run's model folder never
+    lands, but its checkpoints, which live next to it, still let it resume."""
     config = tiny_config(policy, learning_rate_final=1e-5)
     full = train(tmp_path / "full", instance, config=config)
     original = CostEvalCallback.checkpoint
@@ -135,8 +141,10 @@ def test_resume_after_a_kill_equals_not_stopping(
         raise KeyboardInterrupt(f"killed after {folder.name}")
 
     monkeypatch.setattr(CostEvalCallback, "checkpoint", killed_after_first)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt), io.transaction() if in_transaction else nullcontext():
         train(tmp_path / "killed", instance, config=config)
+    if in_transaction:  # rolled back: no model folder, no metrics, the checkpoint stays
+        assert not (tmp_path / "killed" / "models" / "ppo_stochastic").exists()
     monkeypatch.setattr(CostEvalCallback, "checkpoint", original)
     checkpoint = latest_checkpoint(tmp_path / "killed" / "models" / "ppo_stochastic")
     assert checkpoint is not None and checkpoint.name == "step_0000000064"
