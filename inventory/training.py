@@ -71,9 +71,9 @@ from inventory.io import (
     read_json,
     remove_tree,
     staging_folder,
-    write_through,
     write_csv,
     write_json,
+    write_through,
 )
 from inventory.model_files import (
     file_hashes,
