@@ -201,7 +201,7 @@ def load_tensors(path: str | Path) -> dict[str, Any]:
 def save_arrays(arrays: dict[str, np.ndarray], path: str | Path) -> None:
     """``np.savez`` numeric arrays atomically."""
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, **arrays)
+        np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy stubs: **kwds vs allow_pickle
 
 
 def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
@@ -260,8 +260,10 @@ def _load_shared(state: dict[str, Any], spec: dict[str, Any], spaces: Any) -> An
 
     if spaces is None:
         spaces = (_box_from_json(spec["observation_space"]), _box_from_json(spec["action_space"]))
+    observation_space, action_space = spaces
     policy = SharedSkuPolicy(
-        *spaces,
+        observation_space,
+        action_space,
         lambda _: 0.0,
         n_sku_features=spec["n_sku_features"],
         n_context=spec["n_context"],

@@ -53,11 +53,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 from stable_baselines3 import PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import VecNormalize
@@ -206,7 +207,7 @@ def _mean_ci(values: np.ndarray) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
-def save_model(model: PPO, normalizer: VecNormalize, folder: Path) -> dict[str, str]:
+def save_model(model: BaseAlgorithm, normalizer: VecNormalize, folder: Path) -> dict[str, str]:
     """Write ``policy.pt`` (weights) and ``vecnormalize.npz`` into ``folder``, each
     atomically; return their sha256 (``meta.json``'s ``files``)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -279,7 +280,7 @@ class CostEvalCallback(BaseCallback):
         self.save_best_or_last(self.folder / "last")
 
     def _normalizer(self) -> VecNormalize:
-        return self.model.get_env()
+        return cast(VecNormalize, self.model.get_env())  # training always wraps it
 
     def live_meta(self) -> dict[str, Any]:
         """``meta.json`` content for the current model."""
@@ -292,7 +293,8 @@ class CostEvalCallback(BaseCallback):
 
     def policy(self) -> PPOPolicy:
         """The live model as a Protocol policy (normalising with the current stats)."""
-        return PPOPolicy(self.model, self._normalizer().normalize_obs, self.meta, "training")
+        normalize = cast(Callable[[np.ndarray], np.ndarray], self._normalizer().normalize_obs)
+        return PPOPolicy(self.model, normalize, self.meta, "training")
 
     def evaluate(self) -> float:
         """Mean held-out cost of the current model; keep it when it is the best."""
@@ -339,14 +341,24 @@ class CostEvalCallback(BaseCallback):
         return folder
 
 
-def run_state(model: PPO) -> dict[str, Any]:
+def _obs_size(env: VecNormalize) -> int:
+    """Length of the flat observation (the env's Box always has a shape)."""
+    return int(np.prod(cast(tuple[int, ...], env.observation_space.shape)))
+
+
+def _raw_env(model: BaseAlgorithm) -> InventoryVecEnv:
+    """The batched env under the model's VecNormalize wrapper."""
+    return cast(InventoryVecEnv, cast(VecNormalize, model.get_env()).venv)
+
+
+def run_state(model: BaseAlgorithm) -> dict[str, Any]:
     """JSON part of what decides the rest of a run: SB3's counters and schedule position,
     the Python, numpy (scalars) and VecEnv random states and the env's week."""
     import torch
 
     _, _, pos, has_gauss, cached_gaussian = np.random.get_state()
     version, internal, gauss = random.getstate()
-    raw = model.get_env().venv
+    raw = _raw_env(model)
     return {
         "num_timesteps": int(model.num_timesteps),
         "progress_remaining": float(model._current_progress_remaining),
@@ -360,15 +372,16 @@ def run_state(model: PPO) -> dict[str, Any]:
     }
 
 
-def run_arrays(model: PPO) -> dict[str, np.ndarray]:
+def run_arrays(model: BaseAlgorithm) -> dict[str, np.ndarray]:
     """Array part of what decides the rest of a run: the numpy and torch generator states,
     the VecEnv's current episode (demand draw and state) and SB3's last observation."""
     import torch
 
-    raw = model.get_env().venv
+    raw = _raw_env(model)
     state = raw.core.state
-    arrays = {
-        "numpy_keys": np.random.get_state()[1],
+    numpy_state = cast(tuple[Any, ...], np.random.get_state())  # legacy tuple form
+    arrays: dict[str, Any] = {
+        "numpy_keys": numpy_state[1],
         "torch_rng": torch.get_rng_state().numpy(),
         "env_demand": raw.core.demand,
         "env_on_hand": state.on_hand,
@@ -400,7 +413,7 @@ def restore_run(model: PPO, checkpoint: Path, state: dict[str, Any]) -> None:
     model.policy.optimizer.load_state_dict(load_tensors(checkpoint / OPTIMIZER_FILE))
     restore_normalizer(model.get_env(), load_arrays(checkpoint / NORMALIZER_FILE))
     arrays, run = load_arrays(checkpoint / RESUME_FILE), state["run"]
-    _restore_env(model.get_env().venv, arrays, run)
+    _restore_env(_raw_env(model), arrays, run)
     np.random.set_state(("MT19937", arrays["numpy_keys"], *run["numpy_random"]))
     torch.set_rng_state(torch.from_numpy(arrays["torch_rng"]))
     version, internal, gauss = run["python_random"]
@@ -469,7 +482,7 @@ def _policy_choice(
     arch = list(run.net_arch)
     if config.ppo.policy == "catalog":
         return "MlpPolicy", {"net_arch": {"pi": arch, "vf": arch}, "log_std_init": run.log_std_init}
-    core = env.venv.core
+    core = cast(InventoryVecEnv, env.venv).core
     kwargs = {
         "net_arch": list(run.shared_net_arch),
         "log_std_init": run.log_std_init,
@@ -594,9 +607,11 @@ def train_ppo(
     model = _new_model(config, run, env)
     if checkpoint is not None:
         restore_run(model, checkpoint, state)
-    features = env.venv.core.feature_names() if ppo.policy == "shared" else None
+    features = (
+        cast(InventoryVecEnv, env.venv).core.feature_names() if ppo.policy == "shared" else None
+    )
     meta = {
-        **catalog_meta(instance, setup.settings, env.observation_space.shape[0], features),
+        **catalog_meta(instance, setup.settings, _obs_size(env), features),
         "mode": mode,
         "anchor": setup.anchor,
         "anchor_offset": setup.anchor_offset.tolist(),
