@@ -376,3 +376,29 @@ def test_a_model_that_did_not_beat_its_anchor_is_flagged_in_metrics_and_report()
     assert "beats_anchor" not in evaluation.summaries["rule"].metrics
     assert any("anchor" in note for note in trust_notes(metrics))
     assert not any("anchor" in note for note in trust_notes({"beats_anchor": True}))
+
+
+def test_a_hindsight_row_within_its_target_gap_of_a_policy_passes() -> None:
+    instance = make_instance(3, 8, seed=2)
+    demand = np.random.default_rng(1).poisson(instance.forecast, (6, 8, 3)).astype(float)
+    rule = simulate(instance, demand, OrderUpTo()).total_cost().mean()
+    slower = simulate(instance, demand, OrderUpTo(review_period_weeks=2)).total_cost().mean()
+    excess = slower / rule - 1
+    assert excess > 0
+
+    class NearlyOptimal(OrderUpTo):  # dearer than "rule" by `excess`, bound far below
+        max_scenarios = None
+
+        def observe_demand(self, demand: np.ndarray) -> None:
+            self.n = len(demand)
+
+        @property
+        def scenario_bounds(self) -> np.ndarray:
+            return np.zeros(self.n)
+
+    policies = {"rule": OrderUpTo(), "hindsight": NearlyOptimal(review_period_weeks=2)}
+    evaluate_policies(instance, policies, demand, reference="rule", hindsight_tolerance=excess)
+    with pytest.raises(ValueError, match="by more than its target gap"):
+        evaluate_policies(
+            instance, policies, demand, reference="rule", hindsight_tolerance=excess / 2
+        )
