@@ -190,9 +190,6 @@ def _scenarios(config: Config, instance: Instance, mode: str) -> tuple:
 
 def run_mode(config: Config, instance: Instance, mode: str, args) -> dict:
     scenarios, demand = _scenarios(config, instance, mode)
-    if mode == "stochastic" and hasattr(config.milp, "saa_time_limit_s"):
-        milp = config.milp.model_copy(update={"saa_time_limit_s": args.saa_time_limit})
-        config = config.model_copy(update={"milp": milp})
     base = baseline_costs(config, instance, mode, demand, scenarios.training, args)
     failures = base.pop("failures", {})
     ppo_policy = PPOPolicy.load(Path(args.models) / f"ppo_{mode}", instance)
@@ -264,7 +261,6 @@ def main() -> None:  # noqa: C901 - one branch per command-line option
     parser.add_argument(
         "--time-limit", type=float, default=300.0, help="s, safety net per plan solve"
     )
-    parser.add_argument("--saa-time-limit", type=float, default=600.0, help="s, stochastic SAA")
     parser.add_argument("--rolling-scenarios", type=int, default=10)
     parser.add_argument("--hindsight-scenarios", type=int, default=10)
     parser.add_argument("--cache", default="artifacts/bench")
@@ -312,11 +308,7 @@ def main() -> None:  # noqa: C901 - one branch per command-line option
     for mode in args.modes:
         if args.baselines_only:
             scenarios, demand = _scenarios(config, instance, mode)
-            run_config = config
-            if mode == "stochastic" and hasattr(config.milp, "saa_time_limit_s"):
-                milp = config.milp.model_copy(update={"saa_time_limit_s": args.saa_time_limit})
-                run_config = config.model_copy(update={"milp": milp})
-            baseline_costs(run_config, instance, mode, demand, scenarios.training, args)
+            baseline_costs(config, instance, mode, demand, scenarios.training, args)
             continue
         results[mode] = run_mode(config, instance, mode, args)
         metrics_path = Path(args.models) / "metrics" / f"train_{mode}.json"
