@@ -206,6 +206,7 @@ class MilpConfig(_Group):
     method: Method
     monolithic_max_cells: int = Field(ge=1, description="auto: SKUs x weeks solved whole")
     safety_time_limit_s: float = Field(gt=0, description="wall-clock net per plan solve")
+    max_nodes: int = Field(ge=1, le=10_000_000, description="HiGHS node limit per solve")
     lagrangian_iterations: int = Field(ge=1, le=10_000)
     lagrangian_workers: int = Field(ge=0, le=256, description="SKU subproblem processes; 0 = cores")
     lagrangian_subproblem_gap: float = Field(ge=0, le=1, description="capped at mip_gap / 2")
@@ -216,6 +217,7 @@ class MilpConfig(_Group):
     rolling_safety_time_limit_s: float = Field(gt=0, description="wall-clock net per week")
     saa_scenarios: int = Field(ge=1, le=1000)
     saa_method: Method
+    saa_solver: Literal["glpk", "highs"]
     saa_lagrangian_iterations: int = Field(ge=1, le=10_000)
     hindsight_scenarios: int = Field(ge=1, le=100_000)
     hindsight_method: Method

@@ -152,6 +152,7 @@ def saa_settings(config: Config) -> MilpConfig:
         update={
             "lagrangian_iterations": config.milp.saa_lagrangian_iterations,
             "method": config.milp.saa_method,
+            "solver": config.milp.saa_solver,
             "relaxed_fallback": False,
         }
     )

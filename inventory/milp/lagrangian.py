@@ -99,14 +99,21 @@ def _sku_costs(problem: PlanProblem, sku: int, columns: np.ndarray) -> np.ndarra
 # --------------------------------------------------------------------------- subproblems
 
 
-def _sku_subproblem(task: tuple) -> tuple[np.ndarray, float, bool]:
+def _sku_subproblem(task: tuple) -> tuple[np.ndarray, float, bool, int]:
     """Solve one SKU's priced subproblem (module level so a process pool can run it).
 
-    Returns (orders (T,), proven bound, whether the safety net stopped the solver).
+    Returns (orders (T,), proven bound, whether the safety net stopped the solver,
+    1 if HiGHS's node limit stopped it before the gap else 0).
     """
-    sub, price, solver, gap, safety_time_limit_s, exact = task
+    sub, price, solver, gap, safety_time_limit_s, max_nodes, exact = task
     model = build_plan_model(sub, capacity_price=price, exact_lost_sales=exact)
-    result = solve(model, solver=solver, mip_gap=gap, safety_time_limit_s=safety_time_limit_s)
+    result = solve(
+        model,
+        solver=solver,
+        mip_gap=gap,
+        safety_time_limit_s=safety_time_limit_s,
+        max_nodes=max_nodes,
+    )
     if result.status == "infeasible":
         raise ValueError(f"Lagrangian subproblem of SKU {sub.instance.skus[0]} is infeasible")
     # Stopped before a plan: the ramp floor is always feasible, and 0 is a valid bound
@@ -116,7 +123,7 @@ def _sku_subproblem(task: tuple) -> tuple[np.ndarray, float, bool]:
     else:
         orders = order_bounds(sub.instance)[0][:, 0]
     bound = result.bound if result.bound is not None and math.isfinite(result.bound) else 0.0
-    return orders, bound, result.limit_hit
+    return orders, bound, result.limit_hit, result.node_limit_hits
 
 
 def _solve_subproblems(
@@ -126,25 +133,27 @@ def _solve_subproblems(
     start: float,
     pool,
     exact: bool = True,
-) -> tuple[np.ndarray, float, bool]:
-    """Plans (T, P), the sum of proven subproblem bounds at ``price``, and limit_hit.
+) -> tuple[np.ndarray, float, bool, int]:
+    """Plans (T, P), the sum of proven subproblem bounds at ``price``, limit_hit, and
+    the number of subproblems HiGHS's node limit (``milp.max_nodes``) stopped.
 
     Each subproblem is solved to ``min(mip_gap / 2, lagrangian_subproblem_gap)``: the
     dual value sums the subproblems' proven bounds, so their gap is lost from the bound.
-    The solves stop at that gap, whatever the machine's speed; each gets the plan's
-    remaining safety net (``safety_time_limit_s`` from ``start``) as its time limit.
+    The solves stop at that gap or the node limit, whatever the machine's speed; each
+    gets the plan's remaining safety net (``safety_time_limit_s`` from ``start``) as its time limit.
     """
     gap = min(settings.mip_gap / 2, settings.lagrangian_subproblem_gap)
 
     def task(p: int) -> tuple:
         safety_s = time_left(start, settings.safety_time_limit_s)
-        return (problem.sku(p), price, settings.solver, gap, safety_s, exact)
+        return (problem.sku(p), price, settings.solver, gap, safety_s, settings.max_nodes, exact)
 
     tasks = [task(p) for p in range(problem.instance.n_skus)]
     outcomes = list(pool.map(_sku_subproblem, tasks)) if pool else list(map(_sku_subproblem, tasks))
-    plan = np.stack([orders for orders, _, _ in outcomes], axis=1)
-    dual = float(sum(bound for _, bound, _ in outcomes))
-    return plan, dual, any(hit for _, _, hit in outcomes)
+    plan = np.stack([outcome[0] for outcome in outcomes], axis=1)
+    dual = float(sum(outcome[1] for outcome in outcomes))
+    limit_hit = any(outcome[2] for outcome in outcomes)
+    return plan, dual, limit_hit, sum(outcome[3] for outcome in outcomes)
 
 
 def _lp_capacity_prices(
@@ -289,6 +298,7 @@ class _Search:
 
     price: np.ndarray
     limit_hit: bool = False
+    node_limit_hits: int = 0
     best_bound: float = -math.inf
     best_cost: float = math.inf
     best_plan: np.ndarray | None = None
@@ -330,8 +340,11 @@ def _iterate(
 ) -> bool:
     """Subgradient iteration number ``iteration``; True when the search should stop."""
     instance = problem.instance
-    plan, dual, hit = _solve_subproblems(problem, search.price, settings, start, pool, exact)
+    plan, dual, hit, nodes_hit = _solve_subproblems(
+        problem, search.price, settings, start, pool, exact
+    )
     search.limit_hit |= hit
+    search.node_limit_hits += nodes_hit
     gain = instance.container_cost - search.price * instance.container_volume
     containers = np.where(gain < 0, instance.max_containers, 0)
     dual += float((gain * containers).sum())
@@ -443,6 +456,7 @@ def lagrangian_plan(
             "history": search.history,
         },
         limit_hit=search.limit_hit,
+        node_limit_hits=search.node_limit_hits,
     )
 
 
@@ -512,4 +526,5 @@ def exact_plan(problem: PlanProblem, settings: MilpConfig, method: str) -> Solve
         solver=settings.solver,
         safety_time_limit_s=settings.safety_time_limit_s,
         mip_gap=settings.mip_gap,
+        max_nodes=settings.max_nodes,
     )

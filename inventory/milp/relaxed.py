@@ -47,6 +47,7 @@ def _relaxed_rounds(
     exact = np.zeros(problem.instance.n_skus, dtype=bool)
     needed = binaries_needed(problem.instance, terminal=problem.terminal)
     best, best_cost, bound, rounds, limit_hit = None, math.inf, -math.inf, 0, False
+    node_limit_hits = 0
     for rounds in range(1, settings.relaxed_rounds + 1):
         model = build_plan_model(problem, exact_lost_sales=exact)
         result = solve(
@@ -54,8 +55,10 @@ def _relaxed_rounds(
             solver=settings.solver,
             safety_time_limit_s=time_left(start, settings.safety_time_limit_s),
             mip_gap=settings.mip_gap / 2,
+            max_nodes=settings.max_nodes,
         )
         limit_hit |= result.limit_hit
+        node_limit_hits += result.node_limit_hits
         if result.status == "infeasible":
             return result, rounds
         if result.bound is not None and math.isfinite(result.bound):
@@ -72,10 +75,11 @@ def _relaxed_rounds(
         exact |= held
     if best is None:
         empty = SolveResult("no_solution", None, None, None, 0.0, settings.solver)
-        return replace(empty, limit_hit=limit_hit), rounds
+        return replace(empty, limit_hit=limit_hit, node_limit_hits=node_limit_hits), rounds
     objective = best.objective
     details = {"relaxed_objective": objective}
-    return replace(best, bound=bound, details=details, limit_hit=limit_hit), rounds
+    hits = {"limit_hit": limit_hit, "node_limit_hits": node_limit_hits}
+    return replace(best, bound=bound, details=details, **hits), rounds
 
 
 def _relaxed_solve(
@@ -106,19 +110,20 @@ def relaxed_plan(problem: PlanProblem, settings: MilpConfig) -> SolveResult:
         "replay_objective": cost if plan is not None else None,
     }
     gap = relative_gap(cost if plan is not None else None, bound)
-    limit_hit = relaxed.limit_hit
+    limit_hit, node_limit_hits = relaxed.limit_hit, relaxed.node_limit_hits
     if settings.relaxed_fallback and (gap is None or gap > settings.mip_gap):
         method = exact_method(problem.instance, settings)
         left = {"safety_time_limit_s": time_left(start, settings.safety_time_limit_s)}
         exact = exact_plan(problem, settings.model_copy(update=left), method)
         limit_hit |= exact.limit_hit
+        node_limit_hits += exact.node_limit_hits
         details["fallback"] = exact.method
         if exact.orders is not None and exact.objective is not None and exact.objective < cost:
             plan, cost = exact.orders, exact.objective
         if exact.bound is not None and math.isfinite(exact.bound):
             bound = max(bound, exact.bound)
     result = _relaxed_result(plan, cost, bound, settings, time.perf_counter() - start, details)
-    return replace(result, limit_hit=limit_hit)
+    return replace(result, limit_hit=limit_hit, node_limit_hits=node_limit_hits)
 
 
 def _relaxed_result(plan, cost, bound, settings, elapsed, details) -> SolveResult:

@@ -60,6 +60,9 @@ class SolveResult:
         details: Method-specific figures (iterations, multipliers, ...).
         limit_hit: The wall-clock safety net stopped a solver call (the result may then
             depend on the machine's speed; see ``milp.safety_time_limit_s``).
+        node_limit_hits: Solver calls that HiGHS's node limit (``milp.max_nodes``) stopped
+            before the gap: a limit that does not depend on time, so the result is still
+            reproducible; the gap says how far the plan may be from the optimum.
     """
 
     status: str
@@ -72,6 +75,7 @@ class SolveResult:
     orders: np.ndarray | None = None
     details: dict[str, Any] = field(default_factory=dict)
     limit_hit: bool = False
+    node_limit_hits: int = 0
 
     @property
     def has_plan(self) -> bool:
@@ -88,6 +92,7 @@ class SolveResult:
             "solver": self.solver,
             "method": self.method,
             "limit_hit": bool(self.limit_hit),
+            "node_limit_hits": int(self.node_limit_hits),
             **{k: v for k, v in self.details.items() if isinstance(v, int | float | str)},
         }
 
@@ -222,12 +227,15 @@ def solve(
     solver: str = "glpk",
     safety_time_limit_s: float = 600.0,
     mip_gap: float = 0.01,
+    max_nodes: int | None = None,
     tee: bool = False,
 ) -> SolveResult:
     """Solve ``model`` with ``glpk`` or ``highs`` to ``mip_gap`` and load the plan if any.
 
     The solve stops at the relative gap (GLPK's ``--mipgap``, HiGHS's ``mip_rel_gap``,
-    one thread), which does not depend on the machine's speed. ``safety_time_limit_s``
+    one thread), or for HiGHS after ``max_nodes`` branch-and-bound nodes
+    (``mip_max_nodes``; GLPK has no such limit): neither depends on the machine's
+    speed, and HiGHS on one thread is deterministic. ``safety_time_limit_s``
     (GLPK's ``--tmlim``, HiGHS's ``time_limit``) is only a safety net: when it stops the
     solver, ``limit_hit`` is True (GLPK through Pyomo reports such a solve as
     ``feasible``, without a bound: both are read from its log).
@@ -238,11 +246,20 @@ def solve(
     if solver == "glpk":
         results, log_text = _run_glpk(opt, model, safety_time_limit_s, mip_gap, tee)
     else:
-        options = {"time_limit": float(safety_time_limit_s), "mip_rel_gap": mip_gap, "threads": 1}
+        options: dict[str, Any] = {
+            "time_limit": float(safety_time_limit_s),
+            "mip_rel_gap": mip_gap,
+            "threads": 1,
+        }
+        if max_nodes is not None:
+            options["mip_max_nodes"] = int(max_nodes)
         results = opt.solve(model, load_solutions=False, tee=tee, options=options)
     elapsed = time.perf_counter() - start
     result = _read_results(model, results, solver, elapsed, log_text, mip_gap)
     result.limit_hit = _limit_hit(results, log_text)
+    stopped_early = result.status in ("feasible", "no_solution")
+    node_limit = results.solver.termination_condition == TerminationCondition.maxIterations
+    result.node_limit_hits = int(solver == "highs" and node_limit and stopped_early)
     return result
 
 
@@ -263,6 +280,7 @@ def _read_results(
             term
             not in (
                 TerminationCondition.maxTimeLimit,
+                TerminationCondition.maxIterations,
                 TerminationCondition.other,
                 TerminationCondition.unknown,
             )
