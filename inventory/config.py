@@ -19,6 +19,7 @@ and the key, with its value and a one-line comment, to ``params.yaml``.
 from __future__ import annotations
 
 import functools
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -60,6 +61,7 @@ Anchor = Literal["planner", "base_stock", "target"]
 Method = Literal["auto", "monolithic", "lagrangian", "relaxed"]
 # YAML lists arrive as lists; these fields hold tuples (lax only for the list -> tuple step)
 _LIST: dict[str, Any] = {"strict": False}
+DAY_S = 86_400.0  # upper bound of the wall-clock safety nets: GLPK takes whole seconds as int
 
 
 class ConfigError(ValueError):
@@ -101,7 +103,8 @@ class _Group(BaseModel):
     """A params group: frozen, unknown keys rejected, omitted keys taken from the
     project's params.yaml at ``_path`` (no default values in code)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    # every number is finite: .inf passes a lower bound, then overflows a solver's limit
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
     _path: ClassVar[tuple[str, ...] | None] = None
 
     @model_validator(mode="before")
@@ -205,7 +208,9 @@ class MilpConfig(_Group):
     mip_gap: float = Field(ge=0, le=1, description="relative gap at which a plan is optimal")
     method: Method
     monolithic_max_cells: int = Field(ge=1, description="auto: SKUs x weeks solved whole")
-    safety_time_limit_s: float = Field(gt=0, description="wall-clock net per plan solve")
+    safety_time_limit_s: float = Field(
+        gt=0, le=DAY_S, description="wall-clock net per plan solve (at most a day)"
+    )
     lagrangian_iterations: int = Field(ge=1, le=10_000)
     lagrangian_workers: int = Field(ge=0, le=256, description="SKU subproblem processes; 0 = cores")
     lagrangian_subproblem_gap: float = Field(ge=0, le=1, description="capped at mip_gap / 2")
@@ -213,7 +218,9 @@ class MilpConfig(_Group):
     rolling_lookahead_weeks: int = Field(ge=1, le=104)
     rolling_scenarios: int = Field(ge=1, le=100_000)
     rolling_mip_gap: float = Field(ge=0, le=1)
-    rolling_safety_time_limit_s: float = Field(gt=0, description="wall-clock net per week")
+    rolling_safety_time_limit_s: float = Field(
+        gt=0, le=DAY_S, description="wall-clock net per weekly solve (at most a day)"
+    )
     saa_scenarios: int = Field(ge=1, le=1000)
     saa_method: Method
     saa_lagrangian_iterations: int = Field(ge=1, le=10_000)
@@ -385,6 +392,7 @@ _KIND = {
     "int_type": "an integer",
     "int_from_float": "an integer",
     "float_type": "a number",
+    "finite_number": "a finite number",
     "bool_type": "true or false",
     "string_type": "a string",
     "tuple_type": "a list",
@@ -399,6 +407,8 @@ _BOUND = {
     "less_than": "<",
     "less_than_equal": "<=",
 }
+_SYMBOL = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+_NUMBER_ERRORS = {*_BOUND, "int_type", "int_from_float", "float_type", "finite_number"}
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -412,6 +422,29 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             return None
     return model
+
+
+def _requirement(loc: tuple[Any, ...]) -> str | None:
+    """What a bounded number at ``loc`` allows, e.g. ``a number > 0 and <= 86400``."""
+    parent = _model_at(loc[:-1])
+    field = parent.model_fields.get(loc[-1]) if parent and isinstance(loc[-1], str) else None
+    if field is None:
+        return None
+    bounds = [
+        f"{symbol} {_number(getattr(rule, name))}"
+        for rule in field.metadata
+        for name, symbol in _SYMBOL.items()
+        if hasattr(rule, name)
+    ]
+    if not bounds:
+        return None
+    types = typing.get_args(field.annotation) or (field.annotation,)
+    kind = "an integer" if int in types else "a finite number"
+    return f"{kind} {' and '.join(bounds)}" + (" or null" if type(None) in types else "")
+
+
+def _number(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _dotted(loc: tuple[Any, ...]) -> str:
@@ -431,6 +464,9 @@ def _explain(error: Mapping[str, Any]) -> str:
         parent = _model_at(loc[:-1])
         allowed = ", ".join(parent.model_fields) if parent else "none"
         return f"{key}: unknown key; allowed: {allowed}"
+    requirement = _requirement(loc) if kind in _NUMBER_ERRORS else None
+    if requirement:
+        return f"{key}: must be {requirement} {got}"
     if kind in _BOUND:
         bound = next(iter(ctx.values()))
         bound = int(bound) if isinstance(bound, float) and bound.is_integer() else bound

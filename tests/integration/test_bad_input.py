@@ -132,6 +132,10 @@ EDITS: dict[str, Callable[[Path], None]] = {
     "csv 25 years": _file(
         "demand.csv", "sku,date,demand\nSKU001,2000-01-05,3\nSKU001,2025-01-08,1\n"
     ),
+    "time limit inf": _file("mine.yaml", "milp: {safety_time_limit_s: .inf}\n"),
+    "time limit nan": _file("mine.yaml", "milp: {safety_time_limit_s: .nan}\n"),
+    "rolling limit negative": _file("mine.yaml", "milp: {rolling_safety_time_limit_s: -30}\n"),
+    "rolling limit text": _file("mine.yaml", "milp: {rolling_safety_time_limit_s: soon}\n"),
     "deep yaml": _file("deep.yaml", "[" * 5000 + "]" * 5000 + "\n"),
     "deep yaml map": _file("deep.yaml", "{a: " * 3000 + "1" + "}" * 3000 + "\n"),
 }
@@ -141,6 +145,7 @@ SEED_POS = ("--open-pos", str(SEED_DATA / "open_purchase_orders.csv"))
 IMPORT_SEED = ("data", "import-seed", "--items", "items.csv", *SEED, *SEED_POS, "--out", "data")
 NEW_DEMAND = ("drift", "--new-demand", "new.csv")
 STATE = ("recommend", "--state", "state.csv")
+MINE = ("--params", "mine.yaml", "params")
 
 CASES: dict[str, Case] = {
     # path-like ids: refused where they enter, before any folder is built or removed
@@ -197,6 +202,11 @@ CASES: dict[str, Case] = {
     # params that generate no or bad data
     "no locations": Case(("data", "generate"), "no locations", 1, "data.locations"),
     "bad location": Case(("data", "generate"), "bad location", 1, "../up"),
+    # bad params values: the dotted key and its allowed range
+    "time limit inf": Case(MINE, "time limit inf", 1, "safety_time_limit_s: must be a finite"),
+    "time limit nan": Case(MINE, "time limit nan", 1, "> 0 and <= 86400 (got nan)"),
+    "rolling limit negative": Case(MINE, "rolling limit negative", 1, "> 0 and <= 86400"),
+    "rolling limit text": Case(MINE, "rolling limit text", 1, "rolling_safety_time_limit_s"),
     # anything unexpected: one line naming the command and input, a hint to use --debug
     "deep yaml": Case(("--params", "deep.yaml", "params"), "deep yaml", 1, "deep.yaml"),
     "deep yaml map": Case(("--params", "deep.yaml", "params"), "deep yaml map", 1, "deep.yaml"),
