@@ -25,7 +25,14 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "ConfigError",
@@ -246,7 +253,25 @@ class ForecastConfig(_Group):
     min_nonzero_points: int = Field(ge=1, description="nonzero backtest weeks needed to fit")
     fallback_family: Literal["poisson", "negative_binomial", "gamma"]
     fallback_dispersion: float = Field(gt=0, description="size (NB) or shape (gamma) of it")
-    quantiles: tuple[float, ...] = Field(**_LIST)
+    quantiles: tuple[float, ...] = Field(
+        description="strictly increasing in (0, 1); column q<percent> each", **_LIST
+    )
+
+    @field_validator("quantiles")
+    @classmethod
+    def _quantiles_name_distinct_columns(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        example = "e.g. [0.1, 0.5, 0.9]"
+        if not value:
+            raise ValueError(f"must hold at least one quantile, {example}")
+        outside = [q for q in value if not 0 < q < 1]
+        if outside:
+            raise ValueError(f"must lie strictly between 0 and 1, {example} (got {outside})")
+        if any(b <= a for a, b in zip(value, value[1:], strict=False)):
+            raise ValueError(f"must be increasing without repeats, {example} (got {list(value)})")
+        columns = [f"q{round(q * 100):02d}" for q in value]  # as inventory.forecast names them
+        if len(set(columns)) < len(columns):
+            raise ValueError(f"each names a column by whole percent; two share one: {columns}")
+        return value
 
 
 class DriftConfig(_Group):
@@ -425,7 +450,7 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
 
 
 def _requirement(loc: tuple[Any, ...]) -> str | None:
-    """What a bounded number at ``loc`` allows, e.g. ``a number > 0 and <= 86400``."""
+    """What a bounded number at ``loc`` allows, e.g. ``a finite number > 0 and <= 86400``."""
     parent = _model_at(loc[:-1])
     field = parent.model_fields.get(loc[-1]) if parent and isinstance(loc[-1], str) else None
     if field is None:
@@ -471,6 +496,8 @@ def _explain(error: Mapping[str, Any]) -> str:
         bound = next(iter(ctx.values()))
         bound = int(bound) if isinstance(bound, float) and bound.is_integer() else bound
         return f"{key}: must be {_BOUND[kind]} {bound} {got}"
+    if kind == "value_error":  # a validator's own message says what is allowed
+        return f"{key}: {ctx.get('error', error['msg'])}"
     if kind == "literal_error":
         return f"{key}: must be one of {ctx.get('expected')} {got}"
     if kind in _KIND:

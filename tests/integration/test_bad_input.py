@@ -136,6 +136,11 @@ EDITS: dict[str, Callable[[Path], None]] = {
     "time limit nan": _file("mine.yaml", "milp: {safety_time_limit_s: .nan}\n"),
     "rolling limit negative": _file("mine.yaml", "milp: {rolling_safety_time_limit_s: -30}\n"),
     "rolling limit text": _file("mine.yaml", "milp: {rolling_safety_time_limit_s: soon}\n"),
+    "quantiles unsorted": _file("mine.yaml", "forecast: {quantiles: [0.9, 0.5, 0.1]}\n"),
+    "quantiles repeated": _file("mine.yaml", "forecast: {quantiles: [0.5, 0.5]}\n"),
+    "quantiles outside": _file("mine.yaml", "forecast: {quantiles: [0.5, 1.5]}\n"),
+    "quantiles empty": _file("mine.yaml", "forecast: {quantiles: []}\n"),
+    "quantiles text": _file("mine.yaml", "forecast: {quantiles: [low, high]}\n"),
     "deep yaml": _file("deep.yaml", "[" * 5000 + "]" * 5000 + "\n"),
     "deep yaml map": _file("deep.yaml", "{a: " * 3000 + "1" + "}" * 3000 + "\n"),
 }
@@ -207,6 +212,11 @@ CASES: dict[str, Case] = {
     "time limit nan": Case(MINE, "time limit nan", 1, "> 0 and <= 86400 (got nan)"),
     "rolling limit negative": Case(MINE, "rolling limit negative", 1, "> 0 and <= 86400"),
     "rolling limit text": Case(MINE, "rolling limit text", 1, "rolling_safety_time_limit_s"),
+    "quantiles unsorted": Case(MINE, "quantiles unsorted", 1, "forecast.quantiles"),
+    "quantiles repeated": Case(MINE, "quantiles repeated", 1, "without repeats"),
+    "quantiles outside": Case(MINE, "quantiles outside", 1, "between 0 and 1"),
+    "quantiles empty": Case(MINE, "quantiles empty", 1, "forecast.quantiles"),
+    "quantiles text": Case(MINE, "quantiles text", 1, "forecast.quantiles[0]"),
     # anything unexpected: one line naming the command and input, a hint to use --debug
     "deep yaml": Case(("--params", "deep.yaml", "params"), "deep yaml", 1, "deep.yaml"),
     "deep yaml map": Case(("--params", "deep.yaml", "params"), "deep yaml map", 1, "deep.yaml"),
