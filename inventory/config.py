@@ -52,6 +52,7 @@ __all__ = [
     "PPOModesConfig",
     "PPOConfig",
     "load_config",
+    "read_params_yaml",
     "config_from_dict",
     "config_to_dict",
     "default_config",
@@ -68,6 +69,11 @@ Anchor = Literal["planner", "base_stock", "target"]
 Method = Literal["auto", "monolithic", "lagrangian", "relaxed"]
 # YAML lists arrive as lists; these fields hold tuples (lax only for the list -> tuple step)
 _LIST: dict[str, Any] = {"strict": False}
+# a params file is a few hundred nodes, four levels deep; refuse what could exhaust the
+# stack (deep nesting) or memory (a huge file, or aliases that expand exponentially)
+MAX_PARAMS_BYTES = 1_000_000
+MAX_PARAMS_DEPTH = 32
+MAX_PARAMS_NODES = 100_000
 DAY_S = 86_400.0  # upper bound of the wall-clock safety nets: GLPK takes whole seconds as int
 
 
@@ -539,6 +545,58 @@ def default_config() -> Config:
     return load_config(PROJECT_PARAMS)
 
 
+def read_params_yaml(path: Path) -> Any:
+    """Parse a params file as plain data, refusing inputs that would exhaust stack or memory.
+
+    Raises:
+        ConfigError: the file is too large, not UTF-8 YAML, nested deeper than
+            :data:`MAX_PARAMS_DEPTH`, or expands (aliases counted in full) to more than
+            :data:`MAX_PARAMS_NODES` values; the message names the file.
+    """
+    if path.stat().st_size > MAX_PARAMS_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_PARAMS_BYTES:,} bytes; not a params file")
+    try:
+        text = path.read_text(encoding="utf-8")
+        _check_yaml_shape(text)
+        return yaml.safe_load(text)
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def _check_yaml_shape(text: str) -> None:
+    """Walk the YAML events (no recursion) counting depth and nodes, aliases in full."""
+    open_nodes: list[list[Any]] = [[None, 0]]  # [anchor, nodes so far] per open collection
+    done: dict[str, int] = {}  # anchor -> nodes of its finished value
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = f"line {event.start_mark.line + 1}" if event.start_mark else "the end"
+        if isinstance(event, yaml.CollectionStartEvent):
+            open_nodes.append([event.anchor, 1])
+            if len(open_nodes) - 1 > MAX_PARAMS_DEPTH:
+                raise ConfigError(f"nested deeper than {MAX_PARAMS_DEPTH} levels at {line}")
+            continue
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor not in done:
+                inside = any(node[0] == event.anchor for node in open_nodes)
+                what = "the value it is part of" if inside else "no anchor defined before it"
+                raise ConfigError(f"alias *{event.anchor} at {line} refers to {what}")
+            anchor, nodes = None, done[event.anchor]
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, nodes = open_nodes.pop()
+        elif isinstance(event, yaml.ScalarEvent):
+            anchor, nodes = event.anchor, 1
+        else:
+            continue
+        if anchor is not None:
+            done[anchor] = nodes
+        open_nodes[-1][1] += nodes
+        if open_nodes[-1][1] > MAX_PARAMS_NODES:
+            raise ConfigError(
+                f"holds more than {MAX_PARAMS_NODES:,} values at {line} (aliases counted in full)"
+            )
+
+
 def load_config(path: str | Path = DEFAULT_PARAMS) -> Config:
     """Read and validate a params file.
 
@@ -546,15 +604,13 @@ def load_config(path: str | Path = DEFAULT_PARAMS) -> Config:
     the keys it sets replace those of params.yaml, every other key keeps params.yaml's value.
 
     Raises:
-        ConfigError: the file is missing, not YAML, or has a bad, unknown or missing key.
+        ConfigError: the file is missing, not YAML (see :func:`read_params_yaml`), or has a
+            bad, unknown or missing key.
     """
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: params file not found (pass --params PATH)")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    raw = read_params_yaml(path)
     try:
         return config_from_dict({} if raw is None else raw)
     except ConfigError as exc:

@@ -8,12 +8,14 @@ project made before the run (``EDITS``), the exit code and a word the message mu
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 
+from inventory import cli
 from tests.conftest import SEED_DATA
 from tests.integration.cli import run_inventory as run
 
@@ -143,6 +145,15 @@ EDITS: dict[str, Callable[[Path], None]] = {
     "quantiles text": _file("mine.yaml", "forecast: {quantiles: [low, high]}\n"),
     "deep yaml": _file("deep.yaml", "[" * 5000 + "]" * 5000 + "\n"),
     "deep yaml map": _file("deep.yaml", "{a: " * 3000 + "1" + "}" * 3000 + "\n"),
+    "deep yaml 10000": _file("deep.yaml", "[" * 10_000 + "]" * 10_000 + "\n"),
+    "deep yaml block": _file("deep.yaml", "".join(" " * i + "a:\n" for i in range(200))),
+    "yaml laughs": _file(
+        "deep.yaml",
+        "forecast:\n  models: [&a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"
+        + "".join(f", &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10))
+        + "]\n  quantiles: *a9\ndata: {dir: *a9}\n",
+    ),
+    "yaml self alias": _file("deep.yaml", "forecast: {models: &m [naive, *m]}\n"),
 }
 
 SEED = ("--forecast", str(SEED_DATA / "demand_forecast.csv"))
@@ -151,6 +162,7 @@ IMPORT_SEED = ("data", "import-seed", "--items", "items.csv", *SEED, *SEED_POS, 
 NEW_DEMAND = ("drift", "--new-demand", "new.csv")
 STATE = ("recommend", "--state", "state.csv")
 MINE = ("--params", "mine.yaml", "params")
+DEEP = ("--params", "deep.yaml", "params")
 
 CASES: dict[str, Case] = {
     # path-like ids: refused where they enter, before any folder is built or removed
@@ -217,9 +229,13 @@ CASES: dict[str, Case] = {
     "quantiles outside": Case(MINE, "quantiles outside", 1, "between 0 and 1"),
     "quantiles empty": Case(MINE, "quantiles empty", 1, "forecast.quantiles"),
     "quantiles text": Case(MINE, "quantiles text", 1, "forecast.quantiles[0]"),
-    # anything unexpected: one line naming the command and input, a hint to use --debug
-    "deep yaml": Case(("--params", "deep.yaml", "params"), "deep yaml", 1, "deep.yaml"),
-    "deep yaml map": Case(("--params", "deep.yaml", "params"), "deep yaml map", 1, "deep.yaml"),
+    # params files that would exhaust the stack or memory: refused, naming the file
+    "deep yaml": Case(DEEP, "deep yaml", 1, "deep.yaml: nested deeper"),
+    "deep yaml map": Case(DEEP, "deep yaml map", 1, "deep.yaml: nested deeper"),
+    "deep yaml 10000": Case(DEEP, "deep yaml 10000", 1, "deep.yaml: nested deeper"),
+    "deep yaml block": Case(DEEP, "deep yaml block", 1, "deep.yaml: nested deeper"),
+    "yaml laughs": Case(DEEP, "yaml laughs", 1, "deep.yaml: holds more than"),
+    "yaml self alias": Case(DEEP, "yaml self alias", 1, "deep.yaml: alias *m"),
 }
 
 
@@ -274,13 +290,21 @@ def test_bad_input_is_one_message_and_touches_nothing_outside(
 
 
 def test_the_last_resort_line_names_the_command_and_hints_at_debug(
-    base: Path, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    project = Path(shutil.copytree(base, tmp_path / "project"))
-    EDITS["deep yaml"](project)
-    result = run(project, "--params", "deep.yaml", "params")
-    lines = result.stderr.splitlines()
+    """No known input reaches the last resort any more, so a fault is planted in-process."""
+
+    def fault(path: object) -> None:
+        raise RuntimeError("planted fault\nsecond line")
+
+    monkeypatch.setattr(cli, "load_config", fault)
+    monkeypatch.setattr(sys, "argv", ["inventory", "--params", "mine.yaml", "params"])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    lines = capsys.readouterr().err.splitlines()
+    assert exit_info.value.code == 1
     assert len(lines) == 1 and lines[0].startswith("error: inventory params failed"), lines
-    assert "--debug" in lines[0]
-    debug = run(project, "--debug", "--params", "deep.yaml", "params")
-    assert debug.returncode == 1 and "Traceback" in debug.stderr
+    assert "mine.yaml" in lines[0] and "--debug" in lines[0]
+    monkeypatch.setattr(sys, "argv", ["inventory", "--debug", "--params", "mine.yaml", "params"])
+    with pytest.raises(RuntimeError, match="planted fault"):
+        cli.main()

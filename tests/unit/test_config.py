@@ -210,3 +210,16 @@ def test_full_profile_of_each_mode_is_named_in_its_mode_group() -> None:
     assert ppo.run_for("deterministic") == ppo.run_for("stochastic")
     with pytest.raises(ValueError, match="mode must be one of deterministic, stochastic"):
         ppo.mode("both")
+
+
+def test_aliases_within_the_limits_load_and_bombs_do_not(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text("forecast: {quantiles: &q [0.2, 0.8]}\nppo: {quick: {net_arch: [16, 16]}}\n")
+    assert load_config(path).forecast.quantiles == (0.2, 0.8)
+    levels = "".join(f", &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 6))
+    path.write_text(f"forecast: {{models: [&a0 [x]{levels}]}}\n")
+    with pytest.raises(ConfigError, match=r"mine.yaml: holds more than 100,000 values"):
+        load_config(path)
+    path.write_text("[" * 40 + "]" * 40)
+    with pytest.raises(ConfigError, match=r"mine.yaml: nested deeper than 32 levels at line 1"):
+        load_config(path)
