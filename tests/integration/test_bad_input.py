@@ -123,6 +123,14 @@ EDITS: dict[str, Callable[[Path], None]] = {
         _catalog_cell("ramp_limit", "0")(p),
         _catalog_cell("last_order", "1e7")(p),
     ),
+    "ramp band fractional": lambda p: (
+        _catalog_cell("ramp_limit", "0.2")(p),
+        _catalog_cell("last_order", "17.5")(p),
+    ),
+    "ramp floor fractional": lambda p: (  # the floor fits as 212.02 units, not as 213
+        _catalog_cell("ramp_limit", "0.5")(p),
+        _catalog_cell("last_order", "212.52")(p),
+    ),
     "csv week and date": _file(
         "demand.csv", "sku,week,date,demand\nSKU001,2024-01-01,2024-01-01,3\n"
     ),
@@ -208,7 +216,9 @@ CASES: dict[str, Case] = {
     "lead time 104": Case(("validate",), "lead time 104", 1, "lead_time_weeks"),
     # hard constraints proven infeasible: the ramp floor does not fit the containers
     "ramp floor": Case(("validate",), "ramp floor", 1, "ramp floor"),
-    "ramp floor zero": Case(("validate",), "ramp floor zero", 1, "largest floors"),
+    "ramp floor zero": Case(("validate",), "ramp floor zero", 1, "SKU001 must order >= 1e+07"),
+    "ramp band fractional": Case(("validate",), "ramp band fractional", 1, "allow <= 17"),
+    "ramp floor fractional": Case(("validate",), "ramp floor fractional", 1, "largest floors"),
     # usage errors and unknown commands: the usage message, exit 2
     "missing argument": Case(("data", "import-csv"), None, 2, "Usage"),
     "unknown command": Case(("nosuch",), None, 2, "nosuch"),
