@@ -19,12 +19,20 @@ and the key, with its value and a one-line comment, to ``params.yaml``.
 from __future__ import annotations
 
 import functools
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "ConfigError",
@@ -44,6 +52,7 @@ __all__ = [
     "PPOModesConfig",
     "PPOConfig",
     "load_config",
+    "read_params_yaml",
     "config_from_dict",
     "config_to_dict",
     "default_config",
@@ -60,6 +69,12 @@ Anchor = Literal["planner", "base_stock", "target"]
 Method = Literal["auto", "monolithic", "lagrangian", "relaxed"]
 # YAML lists arrive as lists; these fields hold tuples (lax only for the list -> tuple step)
 _LIST: dict[str, Any] = {"strict": False}
+# a params file is a few hundred nodes, four levels deep; refuse what could exhaust the
+# stack (deep nesting) or memory (a huge file, or aliases that expand exponentially)
+MAX_PARAMS_BYTES = 1_000_000
+MAX_PARAMS_DEPTH = 32
+MAX_PARAMS_NODES = 100_000
+DAY_S = 86_400.0  # upper bound of the wall-clock safety nets: GLPK takes whole seconds as int
 
 
 class ConfigError(ValueError):
@@ -101,7 +116,8 @@ class _Group(BaseModel):
     """A params group: frozen, unknown keys rejected, omitted keys taken from the
     project's params.yaml at ``_path`` (no default values in code)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    # every number is finite: .inf passes a lower bound, then overflows a solver's limit
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
     _path: ClassVar[tuple[str, ...] | None] = None
 
     @model_validator(mode="before")
@@ -205,7 +221,9 @@ class MilpConfig(_Group):
     mip_gap: float = Field(ge=0, le=1, description="relative gap at which a plan is optimal")
     method: Method
     monolithic_max_cells: int = Field(ge=1, description="auto: SKUs x weeks solved whole")
-    safety_time_limit_s: float = Field(gt=0, description="wall-clock net per plan solve")
+    safety_time_limit_s: float = Field(
+        gt=0, le=DAY_S, description="wall-clock net per plan solve (at most a day)"
+    )
     max_nodes: int = Field(ge=1, le=10_000_000, description="HiGHS node limit per solve")
     lagrangian_iterations: int = Field(ge=1, le=10_000)
     lagrangian_workers: int = Field(ge=0, le=256, description="SKU subproblem processes; 0 = cores")
@@ -214,7 +232,9 @@ class MilpConfig(_Group):
     rolling_lookahead_weeks: int = Field(ge=1, le=104)
     rolling_scenarios: int = Field(ge=1, le=100_000)
     rolling_mip_gap: float = Field(ge=0, le=1)
-    rolling_safety_time_limit_s: float = Field(gt=0, description="wall-clock net per week")
+    rolling_safety_time_limit_s: float = Field(
+        gt=0, le=DAY_S, description="wall-clock net per weekly solve (at most a day)"
+    )
     saa_scenarios: int = Field(ge=1, le=1000)
     saa_method: Method
     saa_solver: Literal["glpk", "highs"]
@@ -241,7 +261,25 @@ class ForecastConfig(_Group):
     min_nonzero_points: int = Field(ge=1, description="nonzero backtest weeks needed to fit")
     fallback_family: Literal["poisson", "negative_binomial", "gamma"]
     fallback_dispersion: float = Field(gt=0, description="size (NB) or shape (gamma) of it")
-    quantiles: tuple[float, ...] = Field(**_LIST)
+    quantiles: tuple[float, ...] = Field(
+        description="strictly increasing in (0, 1); column q<percent> each", **_LIST
+    )
+
+    @field_validator("quantiles")
+    @classmethod
+    def _quantiles_name_distinct_columns(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        example = "e.g. [0.1, 0.5, 0.9]"
+        if not value:
+            raise ValueError(f"must hold at least one quantile, {example}")
+        outside = [q for q in value if not 0 < q < 1]
+        if outside:
+            raise ValueError(f"must lie strictly between 0 and 1, {example} (got {outside})")
+        if any(b <= a for a, b in zip(value, value[1:], strict=False)):
+            raise ValueError(f"must be increasing without repeats, {example} (got {list(value)})")
+        columns = [f"q{round(q * 100):02d}" for q in value]  # as inventory.forecast names them
+        if len(set(columns)) < len(columns):
+            raise ValueError(f"each names a column by whole percent; two share one: {columns}")
+        return value
 
 
 class DriftConfig(_Group):
@@ -387,6 +425,7 @@ _KIND = {
     "int_type": "an integer",
     "int_from_float": "an integer",
     "float_type": "a number",
+    "finite_number": "a finite number",
     "bool_type": "true or false",
     "string_type": "a string",
     "tuple_type": "a list",
@@ -401,6 +440,8 @@ _BOUND = {
     "less_than": "<",
     "less_than_equal": "<=",
 }
+_SYMBOL = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+_NUMBER_ERRORS = {*_BOUND, "int_type", "int_from_float", "float_type", "finite_number"}
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -414,6 +455,29 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             return None
     return model
+
+
+def _requirement(loc: tuple[Any, ...]) -> str | None:
+    """What a bounded number at ``loc`` allows, e.g. ``a finite number > 0 and <= 86400``."""
+    parent = _model_at(loc[:-1])
+    field = parent.model_fields.get(loc[-1]) if parent and isinstance(loc[-1], str) else None
+    if field is None:
+        return None
+    bounds = [
+        f"{symbol} {_number(getattr(rule, name))}"
+        for rule in field.metadata
+        for name, symbol in _SYMBOL.items()
+        if hasattr(rule, name)
+    ]
+    if not bounds:
+        return None
+    types = typing.get_args(field.annotation) or (field.annotation,)
+    kind = "an integer" if int in types else "a finite number"
+    return f"{kind} {' and '.join(bounds)}" + (" or null" if type(None) in types else "")
+
+
+def _number(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _dotted(loc: tuple[Any, ...]) -> str:
@@ -433,10 +497,15 @@ def _explain(error: Mapping[str, Any]) -> str:
         parent = _model_at(loc[:-1])
         allowed = ", ".join(parent.model_fields) if parent else "none"
         return f"{key}: unknown key; allowed: {allowed}"
+    requirement = _requirement(loc) if kind in _NUMBER_ERRORS else None
+    if requirement:
+        return f"{key}: must be {requirement} {got}"
     if kind in _BOUND:
         bound = next(iter(ctx.values()))
         bound = int(bound) if isinstance(bound, float) and bound.is_integer() else bound
         return f"{key}: must be {_BOUND[kind]} {bound} {got}"
+    if kind == "value_error":  # a validator's own message says what is allowed
+        return f"{key}: {ctx.get('error', error['msg'])}"
     if kind == "literal_error":
         return f"{key}: must be one of {ctx.get('expected')} {got}"
     if kind in _KIND:
@@ -478,6 +547,58 @@ def default_config() -> Config:
     return load_config(PROJECT_PARAMS)
 
 
+def read_params_yaml(path: Path) -> Any:
+    """Parse a params file as plain data, refusing inputs that would exhaust stack or memory.
+
+    Raises:
+        ConfigError: the file is too large, not UTF-8 YAML, nested deeper than
+            :data:`MAX_PARAMS_DEPTH`, or expands (aliases counted in full) to more than
+            :data:`MAX_PARAMS_NODES` values; the message names the file.
+    """
+    if path.stat().st_size > MAX_PARAMS_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_PARAMS_BYTES:,} bytes; not a params file")
+    try:
+        text = path.read_text(encoding="utf-8")
+        _check_yaml_shape(text)
+        return yaml.safe_load(text)
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def _check_yaml_shape(text: str) -> None:
+    """Walk the YAML events (no recursion) counting depth and nodes, aliases in full."""
+    open_nodes: list[list[Any]] = [[None, 0]]  # [anchor, nodes so far] per open collection
+    done: dict[str, int] = {}  # anchor -> nodes of its finished value
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = f"line {event.start_mark.line + 1}" if event.start_mark else "the end"
+        if isinstance(event, yaml.CollectionStartEvent):
+            open_nodes.append([event.anchor, 1])
+            if len(open_nodes) - 1 > MAX_PARAMS_DEPTH:
+                raise ConfigError(f"nested deeper than {MAX_PARAMS_DEPTH} levels at {line}")
+            continue
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor not in done:
+                inside = any(node[0] == event.anchor for node in open_nodes)
+                what = "the value it is part of" if inside else "no anchor defined before it"
+                raise ConfigError(f"alias *{event.anchor} at {line} refers to {what}")
+            anchor, nodes = None, done[event.anchor]
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, nodes = open_nodes.pop()
+        elif isinstance(event, yaml.ScalarEvent):
+            anchor, nodes = event.anchor, 1
+        else:
+            continue
+        if anchor is not None:
+            done[anchor] = nodes
+        open_nodes[-1][1] += nodes
+        if open_nodes[-1][1] > MAX_PARAMS_NODES:
+            raise ConfigError(
+                f"holds more than {MAX_PARAMS_NODES:,} values at {line} (aliases counted in full)"
+            )
+
+
 def load_config(path: str | Path = DEFAULT_PARAMS) -> Config:
     """Read and validate a params file.
 
@@ -485,15 +606,13 @@ def load_config(path: str | Path = DEFAULT_PARAMS) -> Config:
     the keys it sets replace those of params.yaml, every other key keeps params.yaml's value.
 
     Raises:
-        ConfigError: the file is missing, not YAML, or has a bad, unknown or missing key.
+        ConfigError: the file is missing, not YAML (see :func:`read_params_yaml`), or has a
+            bad, unknown or missing key.
     """
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: params file not found (pass --params PATH)")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    raw = read_params_yaml(path)
     try:
         return config_from_dict({} if raw is None else raw)
     except ConfigError as exc:

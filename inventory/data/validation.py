@@ -11,12 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from inventory.data.instance import build_instance
 from inventory.data.schemas import FAILURE_COLUMNS, FILES, DataValidationError, load_tables
 from inventory.instance import Instance
+from inventory.milp.model import RAMP_FLOOR_FIX, ramp_floor_conflict
 
 __all__ = ["validation_report", "raise_if_invalid", "lead_time_problems", "ramp_floor_problems"]
 
@@ -77,34 +77,27 @@ def lead_time_problems(instance: Instance) -> list[dict[str, Any]]:
     ]
 
 
-def ramp_floor_problems(instance: Instance, shown: int = 5) -> list[dict[str, Any]]:
-    """The hard constraints are infeasible when week 0's ramp floors do not fit.
+def ramp_floor_problems(instance: Instance) -> list[dict[str, Any]]:
+    """The hard constraints are infeasible when some week's ramp floor cannot be ordered.
 
-    An order may fall by at most ``ramp_limit`` from ``last_order``, so week 0 ships at
-    least ``max(0, last_order - ramp_limit)`` units of every SKU; if their volume exceeds
-    ``container_volume x max_containers`` no plan satisfies both hard constraints.
+    The same check as the MILP's (:func:`~inventory.milp.model.ramp_floor_conflict`):
+    whole-unit orders falling as fast as the ramp allows from ``last_order`` must stay in
+    each SKU's band and fit the containers, in every week of the horizon.
 
     Returns:
-        One problem naming the location, week and the SKUs with the largest floors, or none.
+        One problem naming the location, the week, the SKU or the largest floors and the
+        allowed values, or none.
     """
-    floor = np.maximum(instance.last_order - instance.ramp_limit, 0.0) * instance.volume
-    need, room = float(floor.sum()), instance.capacity_volume
-    if need <= room * (1 + 1e-9):
+    conflict = ramp_floor_conflict(instance)
+    if conflict is None:
         return []
-    top = np.argsort(-floor, kind="stable")[:shown]
-    week = pd.Timestamp(instance.weeks[0])
-    largest = ", ".join(f"{instance.skus[i]} ({floor[i]:,.1f})" for i in top)
     return [
         {
             "file": FILES["catalog"],
             "column": "last_order, ramp_limit",
-            "check": "ramp floor fits the containers (hard constraints feasible)",
+            "check": f"ramp floor fits every week; {RAMP_FLOOR_FIX}",
             "line": "",
-            "value": (
-                f"{instance.location}, week {week:%Y-%m-%d}: the ramp limit "
-                f"forces {need:,.1f} volume but {FILES['warehouse']} allows {room:,.1f}; "
-                f"largest floors: {largest}; raise ramp_limit or lower last_order"
-            ),
+            "value": f"{instance.location}: {conflict}",
         }
     ]
 

@@ -24,6 +24,8 @@ __all__ = [
     "order_bounds",
     "plan_bounds",
     "check_feasible",
+    "ramp_floor_conflict",
+    "RAMP_FLOOR_FIX",
     "binaries_needed",
     "base_model",
     "build_plan_model",
@@ -188,34 +190,56 @@ def plan_bounds(instance: Instance, demand: np.ndarray) -> PlanBounds:
     return PlanBounds(low, high, stock_low, stock_high)
 
 
-def check_feasible(instance: Instance) -> None:
-    """Raise ValueError naming the constraint family if no plan satisfies the constraints.
+RAMP_FLOOR_FIX = "raise ramp_limit or max_containers, or lower last_order (whole units)"
 
-    Orders can always fall as fast as the ramp allows (``x_t = max(0, last - (t+1) R)``),
-    so a plan exists exactly when that fastest descent fits the ramp band of every SKU
-    and the container capacity of every week. Open purchase orders do not use capacity.
+
+def ramp_floor_conflict(instance: Instance, shown: int = 5) -> str | None:
+    """Why no plan satisfies the hard constraints, or None when one does.
+
+    Orders are whole units and fall by at most ``ramp_limit`` a week, so the fastest
+    descent from ``last_order`` (:func:`order_bounds`, ``ceil`` of ``last - (t+1) R``) is
+    the least each week must order. A plan exists exactly when, in every week, that floor
+    lies inside each SKU's ramp band and one week's capacity, and the floors together fit
+    the containers. Open purchase orders do not use capacity. The floors only fall, so the
+    first week that fails is week 0 in practice; every week is checked all the same.
+
+    Returns:
+        The first conflict, short, naming the SKU (or the largest floors), the week and the
+        allowed values (:data:`RAMP_FLOOR_FIX` says how to fix it); None when feasible.
     """
     low, high = order_bounds(instance)
     bad = np.argwhere(low > high + EPS)
     if bad.size:
         t, p = bad[0]
-        raise ValueError(
-            f"infeasible: ramp limit of SKU {instance.skus[p]} forces an order of at least "
-            f"{low[t, p]:g} units in week {t} (last_order {instance.last_order[p]:g}, "
-            f"ramp_limit {instance.ramp_limit[p]:g}) but the ramp band and one week's "
-            f"container capacity allow at most {high[t, p]:g}; raise ramp_limit or "
-            "max_containers, or lower last_order"
+        return (
+            f"{instance.skus[p]} must order >= {low[t, p]:g} in week {t} "
+            f"({_week(instance, t)}); band and capacity allow <= {high[t, p]:g} "
+            f"(last_order {instance.last_order[p]:g}, ramp_limit {instance.ramp_limit[p]:g})"
         )
     floor_volume = low @ instance.volume
     over = np.flatnonzero(floor_volume > instance.capacity_volume + 1e-6)
-    if over.size:
-        t = int(over[0])
-        raise ValueError(
-            f"infeasible: ramp limits from last_order force at least {floor_volume[t]:g} "
-            f"volume of orders in week {t}, above the container capacity "
-            f"{instance.capacity_volume:g} (container_volume x max_containers); raise "
-            "ramp_limit or max_containers, or lower last_order"
-        )
+    if not over.size:
+        return None
+    t = int(over[0])
+    volume = low[t] * instance.volume
+    top = np.argsort(-volume, kind="stable")[:shown]
+    largest = ", ".join(f"{instance.skus[p]} {low[t, p]:g} ({volume[p]:,.1f})" for p in top)
+    return (
+        f"week {t} ({_week(instance, t)}) must order >= {floor_volume[t]:,.1f} volume, "
+        f"containers hold {instance.capacity_volume:,.1f}; largest floors: {largest}"
+    )
+
+
+def _week(instance: Instance, t: int) -> str:
+    return str(np.datetime64(instance.weeks[t], "D"))
+
+
+def check_feasible(instance: Instance) -> None:
+    """Raise ValueError naming the SKU or floors, the week and the allowed values if no
+    plan satisfies the hard constraints (see :func:`ramp_floor_conflict`)."""
+    conflict = ramp_floor_conflict(instance)
+    if conflict is not None:
+        raise ValueError(f"infeasible: ramp limit floor: {conflict}; {RAMP_FLOOR_FIX}")
 
 
 def binaries_needed(instance: Instance, *, terminal: bool) -> np.ndarray:

@@ -8,12 +8,14 @@ project made before the run (``EDITS``), the exit code and a word the message mu
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 
+from inventory import cli
 from tests.conftest import SEED_DATA
 from tests.integration.cli import run_inventory as run
 
@@ -121,6 +123,14 @@ EDITS: dict[str, Callable[[Path], None]] = {
         _catalog_cell("ramp_limit", "0")(p),
         _catalog_cell("last_order", "1e7")(p),
     ),
+    "ramp band fractional": lambda p: (
+        _catalog_cell("ramp_limit", "0.2")(p),
+        _catalog_cell("last_order", "17.5")(p),
+    ),
+    "ramp floor fractional": lambda p: (  # the floor fits as 212.02 units, not as 213
+        _catalog_cell("ramp_limit", "0.5")(p),
+        _catalog_cell("last_order", "212.52")(p),
+    ),
     "csv week and date": _file(
         "demand.csv", "sku,week,date,demand\nSKU001,2024-01-01,2024-01-01,3\n"
     ),
@@ -132,8 +142,26 @@ EDITS: dict[str, Callable[[Path], None]] = {
     "csv 25 years": _file(
         "demand.csv", "sku,date,demand\nSKU001,2000-01-05,3\nSKU001,2025-01-08,1\n"
     ),
+    "time limit inf": _file("mine.yaml", "milp: {safety_time_limit_s: .inf}\n"),
+    "time limit nan": _file("mine.yaml", "milp: {safety_time_limit_s: .nan}\n"),
+    "rolling limit negative": _file("mine.yaml", "milp: {rolling_safety_time_limit_s: -30}\n"),
+    "rolling limit text": _file("mine.yaml", "milp: {rolling_safety_time_limit_s: soon}\n"),
+    "quantiles unsorted": _file("mine.yaml", "forecast: {quantiles: [0.9, 0.5, 0.1]}\n"),
+    "quantiles repeated": _file("mine.yaml", "forecast: {quantiles: [0.5, 0.5]}\n"),
+    "quantiles outside": _file("mine.yaml", "forecast: {quantiles: [0.5, 1.5]}\n"),
+    "quantiles empty": _file("mine.yaml", "forecast: {quantiles: []}\n"),
+    "quantiles text": _file("mine.yaml", "forecast: {quantiles: [low, high]}\n"),
     "deep yaml": _file("deep.yaml", "[" * 5000 + "]" * 5000 + "\n"),
     "deep yaml map": _file("deep.yaml", "{a: " * 3000 + "1" + "}" * 3000 + "\n"),
+    "deep yaml 10000": _file("deep.yaml", "[" * 10_000 + "]" * 10_000 + "\n"),
+    "deep yaml block": _file("deep.yaml", "".join(" " * i + "a:\n" for i in range(200))),
+    "yaml laughs": _file(
+        "deep.yaml",
+        "forecast:\n  models: [&a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"
+        + "".join(f", &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10))
+        + "]\n  quantiles: *a9\ndata: {dir: *a9}\n",
+    ),
+    "yaml self alias": _file("deep.yaml", "forecast: {models: &m [naive, *m]}\n"),
 }
 
 SEED = ("--forecast", str(SEED_DATA / "demand_forecast.csv"))
@@ -141,6 +169,8 @@ SEED_POS = ("--open-pos", str(SEED_DATA / "open_purchase_orders.csv"))
 IMPORT_SEED = ("data", "import-seed", "--items", "items.csv", *SEED, *SEED_POS, "--out", "data")
 NEW_DEMAND = ("drift", "--new-demand", "new.csv")
 STATE = ("recommend", "--state", "state.csv")
+MINE = ("--params", "mine.yaml", "params")
+DEEP = ("--params", "deep.yaml", "params")
 
 CASES: dict[str, Case] = {
     # path-like ids: refused where they enter, before any folder is built or removed
@@ -186,7 +216,9 @@ CASES: dict[str, Case] = {
     "lead time 104": Case(("validate",), "lead time 104", 1, "lead_time_weeks"),
     # hard constraints proven infeasible: the ramp floor does not fit the containers
     "ramp floor": Case(("validate",), "ramp floor", 1, "ramp floor"),
-    "ramp floor zero": Case(("validate",), "ramp floor zero", 1, "largest floors"),
+    "ramp floor zero": Case(("validate",), "ramp floor zero", 1, "SKU001 must order >= 1e+07"),
+    "ramp band fractional": Case(("validate",), "ramp band fractional", 1, "allow <= 17"),
+    "ramp floor fractional": Case(("validate",), "ramp floor fractional", 1, "largest floors"),
     # usage errors and unknown commands: the usage message, exit 2
     "missing argument": Case(("data", "import-csv"), None, 2, "Usage"),
     "unknown command": Case(("nosuch",), None, 2, "nosuch"),
@@ -197,9 +229,23 @@ CASES: dict[str, Case] = {
     # params that generate no or bad data
     "no locations": Case(("data", "generate"), "no locations", 1, "data.locations"),
     "bad location": Case(("data", "generate"), "bad location", 1, "../up"),
-    # anything unexpected: one line naming the command and input, a hint to use --debug
-    "deep yaml": Case(("--params", "deep.yaml", "params"), "deep yaml", 1, "deep.yaml"),
-    "deep yaml map": Case(("--params", "deep.yaml", "params"), "deep yaml map", 1, "deep.yaml"),
+    # bad params values: the dotted key and its allowed range
+    "time limit inf": Case(MINE, "time limit inf", 1, "safety_time_limit_s: must be a finite"),
+    "time limit nan": Case(MINE, "time limit nan", 1, "> 0 and <= 86400 (got nan)"),
+    "rolling limit negative": Case(MINE, "rolling limit negative", 1, "> 0 and <= 86400"),
+    "rolling limit text": Case(MINE, "rolling limit text", 1, "rolling_safety_time_limit_s"),
+    "quantiles unsorted": Case(MINE, "quantiles unsorted", 1, "forecast.quantiles"),
+    "quantiles repeated": Case(MINE, "quantiles repeated", 1, "without repeats"),
+    "quantiles outside": Case(MINE, "quantiles outside", 1, "between 0 and 1"),
+    "quantiles empty": Case(MINE, "quantiles empty", 1, "forecast.quantiles"),
+    "quantiles text": Case(MINE, "quantiles text", 1, "forecast.quantiles[0]"),
+    # params files that would exhaust the stack or memory: refused, naming the file
+    "deep yaml": Case(DEEP, "deep yaml", 1, "deep.yaml: nested deeper"),
+    "deep yaml map": Case(DEEP, "deep yaml map", 1, "deep.yaml: nested deeper"),
+    "deep yaml 10000": Case(DEEP, "deep yaml 10000", 1, "deep.yaml: nested deeper"),
+    "deep yaml block": Case(DEEP, "deep yaml block", 1, "deep.yaml: nested deeper"),
+    "yaml laughs": Case(DEEP, "yaml laughs", 1, "deep.yaml: holds more than"),
+    "yaml self alias": Case(DEEP, "yaml self alias", 1, "deep.yaml: alias *m"),
 }
 
 
@@ -254,13 +300,21 @@ def test_bad_input_is_one_message_and_touches_nothing_outside(
 
 
 def test_the_last_resort_line_names_the_command_and_hints_at_debug(
-    base: Path, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    project = Path(shutil.copytree(base, tmp_path / "project"))
-    EDITS["deep yaml"](project)
-    result = run(project, "--params", "deep.yaml", "params")
-    lines = result.stderr.splitlines()
+    """No known input reaches the last resort any more, so a fault is planted in-process."""
+
+    def fault(path: object) -> None:
+        raise RuntimeError("planted fault\nsecond line")
+
+    monkeypatch.setattr(cli, "load_config", fault)
+    monkeypatch.setattr(sys, "argv", ["inventory", "--params", "mine.yaml", "params"])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    lines = capsys.readouterr().err.splitlines()
+    assert exit_info.value.code == 1
     assert len(lines) == 1 and lines[0].startswith("error: inventory params failed"), lines
-    assert "--debug" in lines[0]
-    debug = run(project, "--debug", "--params", "deep.yaml", "params")
-    assert debug.returncode == 1 and "Traceback" in debug.stderr
+    assert "mine.yaml" in lines[0] and "--debug" in lines[0]
+    monkeypatch.setattr(sys, "argv", ["inventory", "--debug", "--params", "mine.yaml", "params"])
+    with pytest.raises(RuntimeError, match="planted fault"):
+        cli.main()

@@ -77,11 +77,21 @@ def test_params_yaml_lines_are_short() -> None:
 @pytest.mark.parametrize(
     ("group", "key", "value", "expected"),
     [
-        ("data", "n_skus", "many", "data.n_skus: must be an integer (got 'many')"),
-        ("data", "n_skus", 0, "data.n_skus: must be >= 1 (got 0)"),
-        ("data", "n_skus", True, "data.n_skus: must be an integer (got True)"),
-        ("data", "container_volume", -5, "data.container_volume: must be > 0"),
-        ("milp", "safety_time_limit_s", -1, "milp.safety_time_limit_s: must be > 0"),
+        ("data", "n_skus", "many", "n_skus: must be an integer >= 1 and <= 10000 (got 'many')"),
+        ("data", "n_skus", 0, "data.n_skus: must be an integer >= 1 and <= 10000 (got 0)"),
+        ("data", "n_skus", True, "data.n_skus: must be an integer >= 1 and <= 10000 (got True)"),
+        ("data", "container_volume", -5, "data.container_volume: must be a finite number > 0"),
+        ("data", "container_volume", float("inf"), "container_volume: must be a finite number"),
+        ("milp", "safety_time_limit_s", -1, "safety_time_limit_s: must be a finite number > 0"),
+        ("milp", "safety_time_limit_s", float("inf"), "> 0 and <= 86400 (got inf)"),
+        ("milp", "rolling_safety_time_limit_s", float("nan"), "> 0 and <= 86400 (got nan)"),
+        ("env", "reward_scale", float("inf"), "reward_scale: must be a finite number > 0 or null"),
+        ("forecast", "quantiles", [0.9, 0.1], "forecast.quantiles: must be increasing without"),
+        ("forecast", "quantiles", [0.5, 0.5], "forecast.quantiles: must be increasing without"),
+        ("forecast", "quantiles", [0.5, 1.0], "quantiles: must lie strictly between 0 and 1"),
+        ("forecast", "quantiles", [], "forecast.quantiles: must hold at least one quantile"),
+        ("forecast", "quantiles", ["a"], "forecast.quantiles[0]: must be a number (got 'a')"),
+        ("forecast", "quantiles", [0.101, 0.104], "two share one: ['q10', 'q10']"),
         ("simulation", "demand_model", "normal", "must be one of 'poisson'"),
         ("simulation", "terminal_cost", "yes", "simulation.terminal_cost: must be true or false"),
         ("data", "locations", "L1", "data.locations: must be a list (got 'L1')"),
@@ -200,3 +210,16 @@ def test_full_profile_of_each_mode_is_named_in_its_mode_group() -> None:
     assert ppo.run_for("deterministic") == ppo.run_for("stochastic")
     with pytest.raises(ValueError, match="mode must be one of deterministic, stochastic"):
         ppo.mode("both")
+
+
+def test_aliases_within_the_limits_load_and_bombs_do_not(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text("forecast: {quantiles: &q [0.2, 0.8]}\nppo: {quick: {net_arch: [16, 16]}}\n")
+    assert load_config(path).forecast.quantiles == (0.2, 0.8)
+    levels = "".join(f", &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 6))
+    path.write_text(f"forecast: {{models: [&a0 [x]{levels}]}}\n")
+    with pytest.raises(ConfigError, match=r"mine.yaml: holds more than 100,000 values"):
+        load_config(path)
+    path.write_text("[" * 40 + "]" * 40)
+    with pytest.raises(ConfigError, match=r"mine.yaml: nested deeper than 32 levels at line 1"):
+        load_config(path)

@@ -13,7 +13,7 @@ import pytest
 from inventory import dynamics, milp
 from inventory.config import MilpConfig
 from inventory.milp import lagrangian, solvers
-from inventory.milp.model import order_bounds
+from inventory.milp.model import order_bounds, ramp_floor_conflict
 from inventory.milp_policies import Hindsight, OpenLoopPlan, RollingHorizon, SampleAveragePlan
 from inventory.policies import DoNothing, OrderUpTo
 from inventory.scenarios import DemandModel, deterministic_demand, sample_demand
@@ -251,6 +251,29 @@ def test_infeasible_ramp_floor_names_the_constraint():
     )
     with pytest.raises(ValueError, match="infeasible: ramp limit"):
         milp.solve_plan(stuck, settings=MilpConfig(solver="highs"))
+
+
+def test_ramp_floor_conflict_counts_whole_units_and_names_sku_week_and_values():
+    """Fractional last_order / ramp_limit: the real-valued floor fits, the whole-unit one
+    does not (the check validate ran before counted real units and passed both)."""
+    instance = replace(
+        _tight(0, n_skus=4),
+        volume=np.ones(4),
+        container_volume=99.0,
+        max_containers=1,
+        arrivals=np.zeros((6, 4)),
+    )
+    fits = replace(instance, last_order=np.full(4, 25.0), ramp_limit=np.ones(4))
+    assert ramp_floor_conflict(fits) is None  # floors 24 x 4 = 96 <= 99
+    rounded = replace(fits, last_order=np.full(4, 25.2))  # real 96.8, whole units 4 x 25
+    conflict = ramp_floor_conflict(rounded)
+    week = str(instance.weeks[0])
+    assert conflict.startswith(f"week 0 ({week}) must order >= 100.0 volume, containers hold 99")
+    band = replace(fits, last_order=np.array([17.5, 25, 25, 0]), ramp_limit=np.full(4, 0.2))
+    assert ramp_floor_conflict(band) == (
+        f"{instance.skus[0]} must order >= 18 in week 0 ({week}); band and capacity "
+        "allow <= 17 (last_order 17.5, ramp_limit 0.2)"
+    )
 
 
 def test_missing_glpk_says_how_to_install(monkeypatch):
