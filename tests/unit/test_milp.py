@@ -500,6 +500,22 @@ def test_a_plan_stopped_before_any_solution_is_no_worse_than_the_heuristic(solve
     assert replay.total_cost()[0] == pytest.approx(result.objective, rel=1e-9)
 
 
+def test_a_highs_node_limit_stops_the_search_the_same_way_every_time():
+    """milp.max_nodes: a limit that is not time; counted, not a safety-net hit."""
+    instance = _hard()
+    settings = MilpConfig(solver="highs", method="monolithic", mip_gap=0.0, max_nodes=1)
+    runs = [milp.solve_plan(instance, settings=settings) for _ in range(2)]
+    for result in runs:
+        assert result.node_limit_hits == 1 and result.metrics()["node_limit_hits"] == 1
+        assert not result.limit_hit and result.status == "feasible"
+        assert result.bound is not None and result.bound < result.objective
+    np.testing.assert_array_equal(runs[0].orders, runs[1].orders)
+    assert (runs[0].objective, runs[0].bound) == (runs[1].objective, runs[1].bound)
+    subproblems = MilpConfig(solver="highs", method="lagrangian", mip_gap=0.0, max_nodes=1)
+    lagrangian_result = milp.solve_plan(instance, settings=subproblems)
+    assert lagrangian_result.node_limit_hits >= 1 and not lagrangian_result.limit_hit
+
+
 def test_a_solve_to_its_gap_reports_no_limit_hit_and_keeps_the_solver_plan():
     instance = _tight(0)
     result = milp.solve_plan(instance, settings=MilpConfig(solver="highs", **EXACT))
