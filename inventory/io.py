@@ -127,13 +127,22 @@ def _key(path: Path) -> Path:
 def current_path(path: str | Path) -> Path:
     """Where ``path``'s content is now: its pending temporary when the running transaction
     wrote it, else ``path`` (so a command reads its own outputs before they land)."""
-    if _ACTIVE:
-        return _ACTIVE[0].pending.get(_key(Path(path)), Path(path))
+    if _STATE.active:
+        return _STATE.active[0].pending.get(_key(Path(path)), Path(path))
     return Path(path)
 
 
-_ACTIVE: list[_Transaction] = []
-_THROUGH: list[bool] = []
+class _ThreadState(threading.local):
+    """Per thread: the running transaction (at most one; nested blocks join it) and the
+    write-through flags. Per thread, so that Prefect tasks running concurrently in one
+    process (the thread-pool task runner) each get their own all-or-nothing block."""
+
+    def __init__(self) -> None:
+        self.active: list[_Transaction] = []
+        self.through: list[bool] = []
+
+
+_STATE = _ThreadState()
 _CLEANED: set[Path] = set()
 
 
@@ -207,25 +216,25 @@ def transaction() -> Iterator[None]:
     on any exception (or ``SystemExit`` with a non-zero code) all are removed and no
     target is touched. A nested block joins the outer one.
     """
-    if _ACTIVE:
+    if _STATE.active:
         yield
         return
     current = _Transaction()
-    _ACTIVE.append(current)
+    _STATE.active.append(current)
     try:
         yield
     except SystemExit as exc:
-        _ACTIVE.remove(current)
+        _STATE.active.remove(current)
         if exc.code in (None, 0):
             current.commit()
         else:
             current.rollback()
         raise
     except BaseException:
-        _ACTIVE.remove(current)
+        _STATE.active.remove(current)
         current.rollback()
         raise
-    _ACTIVE.remove(current)
+    _STATE.active.remove(current)
     current.commit()
 
 
@@ -236,11 +245,11 @@ def write_through() -> Iterator[None]:
     For the report of a failure itself (``validation.json`` of invalid data), which must
     survive the error that rolls the rest of the command back.
     """
-    _THROUGH.append(True)
+    _STATE.through.append(True)
     try:
         yield
     finally:
-        _THROUGH.pop()
+        _STATE.through.pop()
 
 
 def staging_folder(folder: str | Path, *, keep: bool = False) -> Path:
@@ -252,7 +261,7 @@ def staging_folder(folder: str | Path, *, keep: bool = False) -> Path:
     ``folder`` on success.
     """
     folder = Path(folder)
-    if not _ACTIVE:
+    if not _STATE.active:
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
     _clean_once(folder.parent)
@@ -260,7 +269,7 @@ def staging_folder(folder: str | Path, *, keep: bool = False) -> Path:
     if keep and folder.is_dir():
         staged.rmdir()
         shutil.copytree(folder, staged, symlinks=True)
-    _ACTIVE[0].register(folder, staged)
+    _STATE.active[0].register(folder, staged)
     return staged
 
 
@@ -296,7 +305,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     umask = os.umask(0)
     os.umask(umask)
     tmp_path.chmod(0o666 & ~umask)  # mkstemp creates 0600; outputs get the usual mode
-    deferred = bool(_ACTIVE) and not _THROUGH and not _in_staging(path)
+    deferred = bool(_STATE.active) and not _STATE.through and not _in_staging(path)
     try:
         try:
             yield tmp_path
@@ -304,7 +313,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             reason = exc.strerror or str(exc)
             raise ValueError(f"{path}: could not write ({reason})") from exc
         if deferred:
-            _ACTIVE[0].register(path, tmp_path)
+            _STATE.active[0].register(path, tmp_path)
         else:
             os.replace(tmp_path, path)
     finally:

@@ -165,3 +165,47 @@ def test_data_generate_failing_half_way_keeps_the_previous_files(
     assert len(calls) == 2
     assert {name: Path(path).read_bytes() for name, path in written.items()} == before
     assert _names(tmp_path) == sorted(Path(p).name for p in written.values())
+
+
+def test_transactions_in_two_threads_stay_apart(tmp_path: Path) -> None:
+    """Prefect's thread-pool runner runs tasks side by side: one failing task's rollback
+    must not take the other's files, nor may its files land with the other's commit."""
+    import threading
+
+    entered, failed = threading.Barrier(2), threading.Event()
+
+    def failing() -> None:
+        with pytest.raises(RuntimeError), io.transaction():
+            write_text(tmp_path / "failed.txt", "x")
+            entered.wait()
+            raise RuntimeError("fault")
+        failed.set()
+
+    thread = threading.Thread(target=failing)
+    thread.start()
+    with io.transaction():
+        write_text(tmp_path / "kept.txt", "y")
+        entered.wait()
+        assert failed.wait(10)
+    thread.join()
+    assert (tmp_path / "kept.txt").read_text() == "y"
+    assert not (tmp_path / "failed.txt").exists()
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_prefect_task_that_fails_half_way_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each task runs its stage in one transaction (tasks/__init__.py)."""
+    import tasks
+    from inventory import stages
+
+    def half_then_fault(config, layout=None):
+        write_text(tmp_path / "first.json", "{}")
+        raise ValueError("fault after the first file")
+
+    monkeypatch.setattr(stages, "validate", half_then_fault)
+    with pytest.raises(ValueError, match="fault after"):
+        tasks.validate.fn("params.yaml")
+    assert not (tmp_path / "first.json").exists()
+    assert not list(tmp_path.glob(".*.tmp"))
