@@ -78,8 +78,8 @@ def _relaxed_rounds(
         return replace(empty, limit_hit=limit_hit, node_limit_hits=node_limit_hits), rounds
     objective = best.objective
     details = {"relaxed_objective": objective}
-    hits = {"limit_hit": limit_hit, "node_limit_hits": node_limit_hits}
-    return replace(best, bound=bound, details=details, **hits), rounds
+    hit = replace(best, limit_hit=limit_hit, node_limit_hits=node_limit_hits)
+    return replace(hit, bound=bound, details=details), rounds
 
 
 def _relaxed_solve(
