@@ -287,6 +287,10 @@ def _read_results(
         ):
             raise SolverError(f"MILP solver {solver} failed: {results.solver.message}")
         return SolveResult("no_solution", None, glpk_log_bound(log_text), None, elapsed, solver)
+    if results.solver.status == SolverStatus.aborted:
+        # a limit stopped the solver with a plan in hand: expected, and reported by us
+        # (status, limit_hit, node_limit_hits), so not Pyomo's warning on stderr
+        results.solver.status = SolverStatus.warning
     model.solutions.load_from(results)
     objective = float(pyo.value(model.cost))
     bound = results.problem.lower_bound
