@@ -9,9 +9,8 @@ difference to tuned base-stock is printed with its 95% interval:
   their inventory position);
 - ``rolling, every state``: a window solve for every scenario's own state each week;
 - ``rolling, plan on q``: the windows plan against the ``q`` quantile of the training
-  scenarios' demand per week and SKU instead of the forecast (a certainty-equivalent
-  window with a buffer, as model-predictive control for inventory usually does); the
-  safety-stock target stays the forecast's;
+  scenarios' demand per week and SKU instead of the forecast (``milp.rolling_demand: q``);
+  the safety-stock target stays the forecast's;
 - ``milp_saa``: the sample-average plan replayed open loop (the solve stage's settings).
 
 Usage::
@@ -24,54 +23,11 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-class QuantileWindows:
-    """A rolling horizon whose windows see a demand quantile instead of the forecast.
-
-    The wrapped :class:`inventory.milp_policies.RollingHorizon` builds each window from
-    the instance it is given; this one hands it an instance whose forecast is the quantile
-    and whose safety-stock weeks are rescaled so the target (S x forecast) stays the
-    forecast's. The simulator scores the orders on the true scenarios.
-    """
-
-    parallel_evaluation = True
-
-    def __init__(self, rolling, planning_demand: np.ndarray) -> None:
-        self.rolling = rolling
-        self.planning_demand = planning_demand
-        self._planning_instance = None
-
-    @property
-    def solver_health(self):
-        return self.rolling.solver_health
-
-    def reset(self, instance, n_scenarios: int) -> None:
-        self.rolling.reset(instance, n_scenarios)
-        self._planning_instance = _with_forecast(instance, self.planning_demand)
-
-    def act(self, instance, state, t: int) -> np.ndarray:
-        return self.rolling.act(self._planning_instance, state, t)
-
-
-def _with_forecast(instance, planning_demand: np.ndarray):
-    """``instance`` with ``planning_demand`` as its forecast and the same targets (T, P)."""
-    # target = S x forecast: keep it by scaling S per SKU with the mean ratio (the window
-    # target then matches the forecast's on average; exact where the ratio is constant)
-    # (SKUs whose quantile is zero in every week, intermittent ones, keep S)
-    planned = planning_demand.sum(axis=0)
-    ratio = np.where(planned > 0, instance.forecast.sum(axis=0) / np.maximum(planned, 1e-9), 1.0)
-    return replace(
-        instance,
-        forecast=planning_demand,
-        safety_stock_weeks=instance.safety_stock_weeks * ratio,
-    )
 
 
 def main() -> None:
@@ -110,8 +66,8 @@ def main() -> None:
         policies["rolling, every state"] = RollingHorizon(every, terminal=terminal)
     for q in args.quantiles:
         planning = np.quantile(train, q, axis=0)
-        policies[f"rolling, plan on q{round(q * 100)}"] = QuantileWindows(
-            RollingHorizon(config.milp, terminal=terminal), planning
+        policies[f"rolling, plan on q{round(q * 100)}"] = RollingHorizon(
+            config.milp, terminal=terminal, planning_demand=planning
         )
     policies["milp_saa"] = POLICY_FACTORIES["milp_saa"](
         config, instance, "stochastic", train, PolicySources()

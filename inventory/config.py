@@ -22,7 +22,7 @@ import functools
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import (
@@ -232,6 +232,9 @@ class MilpConfig(_Group):
     rolling_lookahead_weeks: int = Field(ge=1, le=104)
     rolling_scenarios: int = Field(ge=1, le=100_000)
     rolling_mip_gap: float = Field(ge=0, le=1)
+    rolling_demand: Literal["forecast"] | Annotated[float, Field(gt=0, lt=1)] = Field(
+        description="weekly windows plan on the forecast or this quantile of the scenarios"
+    )
     rolling_safety_time_limit_s: float = Field(
         gt=0, le=DAY_S, description="wall-clock net per weekly solve (at most a day)"
     )

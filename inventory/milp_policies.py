@@ -62,6 +62,7 @@ __all__ = [
     "SolvedPlans",
     "plan_key",
     "saa_settings",
+    "planning_demand",
     "hindsight_settings",
     "solve_health",
     "write_solved_plan",
@@ -167,6 +168,19 @@ def hindsight_settings(config: Config) -> MilpConfig:
             "relaxed_fallback": False,
         }
     )
+
+
+def planning_demand(settings: MilpConfig, train: np.ndarray) -> np.ndarray | None:
+    """What the rolling horizon's windows plan on (``milp.rolling_demand``), (T, P).
+
+    None for ``forecast``; else that quantile of the training scenarios ``train``
+    (N, T, P) per week and SKU. With lost sales and an overstock price above the
+    understock price, a plan on the forecast (certainty equivalence) holds more than pays
+    under uncertainty; a quantile below the median plans for less (bench/RESULTS.md).
+    """
+    if settings.rolling_demand == "forecast":
+        return None
+    return np.quantile(np.asarray(train, dtype=float), float(settings.rolling_demand), axis=0)
 
 
 def plan_key(instance: Instance, demand: np.ndarray, settings: MilpConfig, terminal: bool) -> str:
@@ -328,16 +342,27 @@ class RollingHorizon:
             ``rolling_scenarios`` (distinct states solved per week; the other scenarios
             take the nearest solved state's orders corrected by their difference in
             inventory position), ``rolling_mip_gap`` and ``rolling_safety_time_limit_s``.
+            ``rolling_demand`` is applied by the caller through ``planning_demand``.
             The windows stay exact (monolithic): a 25 x 10 window takes GLPK about 0.5 s
             to its gap, and the relaxed rounds are no faster.
         terminal: Price the window's end position like the terminal cost (windows that
             reach the end of the horizon use the true terminal cost).
+        planning_demand: (T, P) demand the windows plan on, e.g. a quantile of the
+            training scenarios (:func:`planning_demand`); None: the forecast. The
+            safety-stock target stays the forecast's either way.
     """
 
     # 52 solves per scenario set: the evaluator may run its stress sets in other processes
     parallel_evaluation = True
 
-    def __init__(self, settings: MilpConfig, *, terminal: bool = True) -> None:
+    def __init__(
+        self,
+        settings: MilpConfig,
+        *,
+        terminal: bool = True,
+        planning_demand: np.ndarray | None = None,
+    ) -> None:
+        self.planning_demand = planning_demand
         self.settings = settings.model_copy(
             update={
                 "safety_time_limit_s": settings.rolling_safety_time_limit_s,
@@ -368,12 +393,16 @@ class RollingHorizon:
             "own_gap": None,
         }
 
-    def _window_orders(self, window, beyond, required) -> tuple[np.ndarray, bool]:
+    def _window_orders(self, window, beyond, required, t: int) -> tuple[np.ndarray, bool]:
         """First-week orders of one window and whether they are the fallback rule's."""
         self.solves += 1
+        demand = None
+        if self.planning_demand is not None:
+            demand = self.planning_demand[t : t + window.horizon_weeks]
         try:
             result = solve_plan(
                 window,
+                demand,
                 settings=self.settings,
                 terminal=self.terminal,
                 transit_beyond=beyond,
@@ -381,7 +410,7 @@ class RollingHorizon:
             )
         except SolverError:
             problem = PlanProblem.create(
-                window, None, terminal=self.terminal, transit_beyond=beyond, required=required
+                window, demand, terminal=self.terminal, transit_beyond=beyond, required=required
             )
             self.heuristic_plans += 1
             return heuristic_plan(problem)[0][0], True
@@ -401,7 +430,7 @@ class RollingHorizon:
             window, beyond, required = window_instance(
                 instance, state.on_hand[row], pipeline, state.last_order[row], t, self.lookahead
             )
-            self._cache[key] = self._window_orders(window, beyond, required)
+            self._cache[key] = self._window_orders(window, beyond, required, t)
         return self._cache[key]
 
     def act(self, instance: Instance, state: State, t: int) -> np.ndarray:

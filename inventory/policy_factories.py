@@ -39,6 +39,7 @@ from inventory.milp_policies import (
     SampleAveragePlan,
     SolvedPlans,
     hindsight_settings,
+    planning_demand,
     saa_settings,
 )
 from inventory.policies import (
@@ -238,7 +239,11 @@ def _saa(
 def _rolling(
     config: Config, instance: Instance, mode: str, train: np.ndarray, sources: PolicySources
 ) -> Policy:
-    return RollingHorizon(config.milp, terminal=config.simulation.terminal_cost)
+    return RollingHorizon(
+        config.milp,
+        terminal=config.simulation.terminal_cost,
+        planning_demand=planning_demand(config.milp, train),
+    )
 
 
 def _hindsight(
