@@ -2,21 +2,23 @@
 
 On the default data and params (stochastic mode), every variant runs on the same first
 ``--scenarios`` evaluation scenarios with common random numbers, and the paired cost
-difference to tuned base-stock is printed with its 95% interval:
+difference to tuned base-stock is printed with its 95% interval. Rolling-horizon
+variants, for each value of ``--demand`` (``milp.rolling_demand``: ``forecast`` or a
+quantile of the training scenarios, which the windows plan on; the safety-stock target
+stays the forecast's):
 
-- ``rolling`` as shipped: one weekly window solve on the forecast (``rolling_scenarios``
-  distinct states; other scenarios take the nearest solved state's orders, corrected by
-  their inventory position);
-- ``rolling, every state``: a window solve for every scenario's own state each week;
-- ``rolling, plan on q``: the windows plan against the ``q`` quantile of the training
-  scenarios' demand per week and SKU instead of the forecast (``milp.rolling_demand: q``);
-  the safety-stock target stays the forecast's;
-- ``milp_saa``: the sample-average plan replayed open loop (the solve stage's settings).
+- ``rolling`` as shipped: ``milp.rolling_scenarios`` distinct states solved per week;
+  the other scenarios take the nearest solved state's orders, corrected by their
+  inventory position;
+- with ``--every-state``: a window solve for every scenario's own state each week
+  (``rolling_scenarios`` = the number of scenarios; N x 52 solves).
+
+``--saa`` adds ``milp_saa``, the sample-average plan replayed open loop.
 
 Usage::
 
-    python bench/bench_rolling.py                 # 20 scenarios (~10 min on 2 cores)
-    python bench/bench_rolling.py --scenarios 50 --quantiles 0.6 0.7 0.8
+    python bench/bench_rolling.py                     # 20 scenarios, as shipped + q50
+    python bench/bench_rolling.py --scenarios 10 --every-state --demand forecast 0.4
 """
 
 from __future__ import annotations
@@ -25,22 +27,23 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenarios", type=int, default=20, help="evaluation scenarios used")
-    parser.add_argument("--quantiles", type=float, nargs="*", default=[0.6, 0.7, 0.8])
-    parser.add_argument("--every-state", action="store_true", help="also solve every state")
+    parser.add_argument(
+        "--demand", nargs="+", default=["forecast", "0.5"], help="forecast or quantiles"
+    )
+    parser.add_argument("--every-state", action="store_true", help="solve every state")
+    parser.add_argument("--saa", action="store_true", help="add the SAA plan")
     args = parser.parse_args()
 
     from inventory import stages
     from inventory.config import load_config
     from inventory.evaluation import evaluate_policies
-    from inventory.milp_policies import RollingHorizon
+    from inventory.milp_policies import RollingHorizon, planning_demand
     from inventory.policy_factories import POLICY_FACTORIES, PolicySources
     from inventory.scenarios import scenarios_for
 
@@ -59,19 +62,22 @@ def main() -> None:
         "base_stock": POLICY_FACTORIES["base_stock"](
             config, instance, "stochastic", train, sources
         ),
-        "rolling": RollingHorizon(config.milp, terminal=terminal),
     }
+    settings = config.milp
     if args.every_state:
-        every = config.milp.model_copy(update={"rolling_scenarios": args.scenarios})
-        policies["rolling, every state"] = RollingHorizon(every, terminal=terminal)
-    for q in args.quantiles:
-        planning = np.quantile(train, q, axis=0)
-        policies[f"rolling, plan on q{round(q * 100)}"] = RollingHorizon(
-            config.milp, terminal=terminal, planning_demand=planning
+        settings = settings.model_copy(update={"rolling_scenarios": args.scenarios})
+    for value in args.demand:
+        rolling_demand = value if value == "forecast" else float(value)
+        chosen = settings.model_copy(update={"rolling_demand": rolling_demand})
+        label = "rolling" + (", every state" if args.every_state else "")
+        label += "" if value == "forecast" else f", plan on q{round(float(value) * 100)}"
+        policies[label] = RollingHorizon(
+            chosen, terminal=terminal, planning_demand=planning_demand(chosen, train)
         )
-    policies["milp_saa"] = POLICY_FACTORIES["milp_saa"](
-        config, instance, "stochastic", train, PolicySources()
-    )
+    if args.saa:
+        policies["milp_saa"] = POLICY_FACTORIES["milp_saa"](
+            config, instance, "stochastic", train, PolicySources()
+        )
     times = {}
 
     def timed(items, _):
