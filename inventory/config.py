@@ -231,6 +231,9 @@ class MilpConfig(_Group):
     lagrangian_initial_prices: Literal["lp", "zero"]
     rolling_lookahead_weeks: int = Field(ge=1, le=104)
     rolling_scenarios: int = Field(ge=1, le=100_000)
+    rolling_eval_scenarios: int | None = Field(
+        ge=1, le=100_000, description="stochastic: scenarios the rolling row runs on; null = all"
+    )
     rolling_mip_gap: float = Field(ge=0, le=1)
     rolling_demand: Literal["forecast"] | Annotated[float, Field(gt=0, lt=1)] = Field(
         description="weekly windows plan on the forecast or this quantile of the scenarios"

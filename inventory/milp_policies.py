@@ -350,6 +350,9 @@ class RollingHorizon:
         planning_demand: (T, P) demand the windows plan on, e.g. a quantile of the
             training scenarios (:func:`planning_demand`); None: the forecast. The
             safety-stock target stays the forecast's either way.
+        max_scenarios: Run on the first ``max_scenarios`` evaluation scenarios only
+            (``milp.rolling_eval_scenarios`` in stochastic mode; None: all): with every
+            state solved each week, 52 solves per scenario.
     """
 
     # 52 solves per scenario set: the evaluator may run its stress sets in other processes
@@ -361,8 +364,11 @@ class RollingHorizon:
         *,
         terminal: bool = True,
         planning_demand: np.ndarray | None = None,
+        max_scenarios: int | None = None,
     ) -> None:
         self.planning_demand = planning_demand
+        # the evaluator runs this policy on the first max_scenarios scenarios (None: all)
+        self.max_scenarios = max_scenarios
         self.settings = settings.model_copy(
             update={
                 "safety_time_limit_s": settings.rolling_safety_time_limit_s,

@@ -243,6 +243,7 @@ def _rolling(
         config.milp,
         terminal=config.simulation.terminal_cost,
         planning_demand=planning_demand(config.milp, train),
+        max_scenarios=config.milp.rolling_eval_scenarios if mode == "stochastic" else None,
     )
 
 

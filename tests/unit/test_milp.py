@@ -566,15 +566,17 @@ def test_lagrangian_result_does_not_depend_on_the_worker_count():
 
 
 def test_rolling_windows_plan_on_the_demand_they_are_given():
-    """milp.rolling_demand: the forecast by default; a quantile of the training scenarios
+    """milp.rolling_demand: the forecast, or a quantile of the training scenarios; one
     below it orders less (the safety-stock target stays the forecast's)."""
     from inventory.milp_policies import planning_demand
 
     instance = _tight(4, horizon=8)
-    settings = MilpConfig(solver="highs", rolling_lookahead_weeks=4, **EXACT)
+    settings = MilpConfig(
+        solver="highs", rolling_lookahead_weeks=4, rolling_demand="forecast", **EXACT
+    )
     demand = sample_demand(instance, DemandModel.uniform("poisson", 3), 4, seed=5)
     train = sample_demand(instance, DemandModel.uniform("poisson", 3), 40, seed=6)
-    assert planning_demand(settings, train) is None  # params.yaml: forecast
+    assert planning_demand(settings, train) is None
     low = planning_demand(settings.model_copy(update={"rolling_demand": 0.2}), train)
     assert low is not None and low.shape == instance.forecast.shape
     np.testing.assert_array_equal(low, np.quantile(train, 0.2, axis=0))
