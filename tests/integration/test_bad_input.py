@@ -70,6 +70,11 @@ def _file(name: str, text: str) -> Callable[[Path], None]:
     return edit
 
 
+def _latin1_catalog(project: Path) -> None:
+    path = project / "data" / "catalog.csv"
+    path.write_bytes(path.read_bytes().replace(b"SKU002", "SKU\u00e902".encode("latin-1")))
+
+
 def _params(old: str, new: str) -> Callable[[Path], None]:
     def edit(project: Path) -> None:
         path = project / "params.yaml"
@@ -162,6 +167,7 @@ EDITS: dict[str, Callable[[Path], None]] = {
         + "]\n  quantiles: *a9\ndata: {dir: *a9}\n",
     ),
     "yaml self alias": _file("deep.yaml", "forecast: {models: &m [naive, *m]}\n"),
+    "catalog latin-1": _latin1_catalog,
 }
 
 SEED = ("--forecast", str(SEED_DATA / "demand_forecast.csv"))
@@ -246,6 +252,8 @@ CASES: dict[str, Case] = {
     "deep yaml block": Case(DEEP, "deep yaml block", 1, "deep.yaml: nested deeper"),
     "yaml laughs": Case(DEEP, "yaml laughs", 1, "deep.yaml: holds more than"),
     "yaml self alias": Case(DEEP, "yaml self alias", 1, "deep.yaml: alias *m"),
+    # text that is not UTF-8: the byte, its line and what to do
+    "catalog latin-1": Case(("validate",), "catalog latin-1", 1, "not UTF-8 text (byte 0xe9"),
 }
 
 
