@@ -168,6 +168,7 @@ EDITS: dict[str, Callable[[Path], None]] = {
     ),
     "yaml self alias": _file("deep.yaml", "forecast: {models: &m [naive, *m]}\n"),
     "catalog latin-1": _latin1_catalog,
+    "simulation location path": _file("mine.yaml", "simulation: {location: ../../victim}\n"),
 }
 
 SEED = ("--forecast", str(SEED_DATA / "demand_forecast.csv"))
@@ -254,6 +255,8 @@ CASES: dict[str, Case] = {
     "yaml self alias": Case(DEEP, "yaml self alias", 1, "deep.yaml: alias *m"),
     # text that is not UTF-8: the byte, its line and what to do
     "catalog latin-1": Case(("validate",), "catalog latin-1", 1, "not UTF-8 text (byte 0xe9"),
+    # ids in params: the id rule at load time
+    "params location path": Case(MINE, "simulation location path", 1, "simulation.location"),
 }
 
 
