@@ -350,6 +350,23 @@ def write_csv(path: str | Path, frame: pd.DataFrame) -> Path:
     return Path(path)
 
 
-def read_json(path: str | Path) -> Any:
-    """Read a JSON file (as the running transaction left it, see :func:`current_path`)."""
-    return json.loads(current_path(path).read_text())
+def read_json(path: str | Path, hint: str | None = None) -> Any:
+    """Read a JSON file (as the running transaction left it, see :func:`current_path`).
+
+    Args:
+        path: The file.
+        hint: What to do when the file is not valid JSON (default: rerun the command that
+            writes it, or restore it with ``dvc pull``).
+
+    Raises:
+        ValueError: the file is not valid UTF-8 JSON; the message names the file and where
+            parsing stopped.
+    """
+    try:
+        return json.loads(current_path(path).read_bytes())
+    except json.JSONDecodeError as exc:
+        where = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+    except UnicodeDecodeError as exc:
+        where = f"byte 0x{exc.object[exc.start]:02x} at offset {exc.start} is not UTF-8"
+    hint = hint or "rerun the command that writes it, or restore it with `dvc pull`"
+    raise ValueError(f"{path} is not valid JSON ({where}); {hint}") from None

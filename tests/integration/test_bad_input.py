@@ -70,6 +70,16 @@ def _file(name: str, text: str) -> Callable[[Path], None]:
     return edit
 
 
+def _planted(name: str, text: str) -> Callable[[Path], None]:
+    """Write a file below the project, making its folders (a model or checkpoint file)."""
+
+    def edit(project: Path) -> None:
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(text)
+
+    return edit
+
+
 def _latin1_catalog(project: Path) -> None:
     path = project / "data" / "catalog.csv"
     path.write_bytes(path.read_bytes().replace(b"SKU002", "SKU\u00e902".encode("latin-1")))
@@ -97,6 +107,8 @@ def _seed_items(column: str, value: str) -> Callable[[Path], None]:
 
 
 _NEW = "sku,week,demand\n"
+MODEL = "models/ppo_stochastic"
+STEP = f"{MODEL}.checkpoints/step_0000000128"
 EDITS: dict[str, Callable[[Path], None]] = {
     "location path": _replace_in_data(",L1,", ",x/../../../victim,"),
     "location dotdot": _replace_in_data(",L1,", ",L..1,"),
@@ -169,6 +181,11 @@ EDITS: dict[str, Callable[[Path], None]] = {
     "yaml self alias": _file("deep.yaml", "forecast: {models: &m [naive, *m]}\n"),
     "catalog latin-1": _latin1_catalog,
     "simulation location path": _file("mine.yaml", "simulation: {location: ../../victim}\n"),
+    "meta not json": lambda p: (
+        _params("  policy: best ", "  policy: ppo  ")(p),
+        _planted(f"{MODEL}/meta.json", "{oops")(p),
+        _planted(f"{MODEL}/policy.pt", "")(p),
+    ),
 }
 
 SEED = ("--forecast", str(SEED_DATA / "demand_forecast.csv"))
@@ -257,6 +274,8 @@ CASES: dict[str, Case] = {
     "catalog latin-1": Case(("validate",), "catalog latin-1", 1, "not UTF-8 text (byte 0xe9"),
     # ids in params: the id rule at load time
     "params location path": Case(MINE, "simulation location path", 1, "simulation.location"),
+    # model files and checkpoints that cannot be used: named, with what to do
+    "meta.json not json": Case(("recommend",), "meta not json", 1, "meta.json is not valid JSON"),
 }
 
 
