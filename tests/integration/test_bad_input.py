@@ -186,6 +186,11 @@ EDITS: dict[str, Callable[[Path], None]] = {
         _planted(f"{MODEL}/meta.json", "{oops")(p),
         _planted(f"{MODEL}/policy.pt", "")(p),
     ),
+    "state not json": _planted(f"{STEP}/state.json", "{oops"),
+    "state of other settings": _planted(
+        f"{STEP}/state.json", '{"inputs": {"settings": {"ppo.quick.learning_rate": 1}}}'
+    ),
+    "state of an older version": _planted(f"{STEP}/state.json", '{"timesteps": 128}'),
 }
 
 SEED = ("--forecast", str(SEED_DATA / "demand_forecast.csv"))
@@ -195,6 +200,7 @@ NEW_DEMAND = ("drift", "--new-demand", "new.csv")
 STATE = ("recommend", "--state", "state.csv")
 MINE = ("--params", "mine.yaml", "params")
 DEEP = ("--params", "deep.yaml", "params")
+RESUME = ("train", "--resume")
 
 CASES: dict[str, Case] = {
     # path-like ids: refused where they enter, before any folder is built or removed
@@ -276,6 +282,9 @@ CASES: dict[str, Case] = {
     "params location path": Case(MINE, "simulation location path", 1, "simulation.location"),
     # model files and checkpoints that cannot be used: named, with what to do
     "meta.json not json": Case(("recommend",), "meta not json", 1, "meta.json is not valid JSON"),
+    "state.json not json": Case(RESUME, "state not json", 1, "state.json is not valid JSON"),
+    "resume other settings": Case(RESUME, "state of other settings", 1, "other settings or data"),
+    "resume older version": Case(RESUME, "state of an older version", 1, "records no settings"),
 }
 
 
