@@ -26,6 +26,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -33,6 +34,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from inventory.identifiers import check_id
 
 __all__ = [
     "ConfigError",
@@ -74,6 +77,8 @@ _LIST: dict[str, Any] = {"strict": False}
 MAX_PARAMS_BYTES = 1_000_000
 MAX_PARAMS_DEPTH = 32
 MAX_PARAMS_NODES = 100_000
+# a location id becomes part of folder names (models/ppo_<mode>_<location>/): the id rule
+Location = Annotated[str, AfterValidator(lambda value: check_id(value, "location"))]
 DAY_S = 86_400.0  # upper bound of the wall-clock safety nets: GLPK takes whole seconds as int
 
 
@@ -138,7 +143,7 @@ class DataConfig(_Group):
     dir: str = Field(description="raw inputs folder (read-only to the pipeline)")
     seed: int = Field(ge=0, description="synthetic generator seed")
     n_skus: int = Field(ge=1, le=10_000)
-    locations: tuple[str, ...] = Field(**_LIST)
+    locations: tuple[Location, ...] = Field(**_LIST)
     history_weeks: int = Field(ge=8, le=2000)
     horizon_weeks: int = Field(
         ge=1, le=260, description="planning weeks: forecast written, simulated, optimised"
@@ -161,7 +166,7 @@ class SimulationConfig(_Group):
     """Shared dynamics and demand scenarios (used by every policy)."""
 
     _path = ("simulation",)
-    location: str = Field(description="location planned by single-location stages")
+    location: Location = Field(description="location planned by single-location stages")
     review_period_weeks: int = Field(ge=1, le=52)
     demand_model: Literal["poisson", "negative_binomial", "gamma", "fitted"]
     n_eval_scenarios: int = Field(ge=1, le=100_000)
@@ -207,7 +212,7 @@ class PipelineConfig(_Group):
     _path = ("pipeline",)
     dask_address: str | None
     dask_workers: int = Field(ge=1, le=256)
-    locations: tuple[str, ...] = Field(**_LIST)
+    locations: tuple[Location, ...] = Field(**_LIST)
     retries: int = Field(ge=0, le=10)
     retry_delay_s: float = Field(ge=0)
     dvc_commit: bool

@@ -11,6 +11,14 @@ it fails. A folder written as a whole (a model folder) is built in a staging fol
 (:func:`staging_folder`) and swapped in at the same moment. Temporary files and folders
 are named ``.<name>.inventory-<pid>-<random>.tmp``; the first write into a folder removes
 the ones whose process is gone (a ``kill -9`` leaves them behind).
+
+A commit of more than one target first writes a journal (``.commit.inventory-<pid>-
+<random>.journal``, the list of target <- temporary renames) into every folder that holds a
+target, and removes it when every rename is done. A commit cut short between two renames
+(``kill -9``, a failing rename) leaves the journal behind; the next :func:`clean_stale` of
+any of those folders (the first write into it), or the next transaction of the same
+process, rolls it forward: it finishes the renames whose temporaries still exist, so the
+targets end all new, never part old and part new.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import shutil
 import tempfile
 import threading
@@ -38,6 +47,7 @@ __all__ = [
     "write_through",
     "confined",
     "current_path",
+    "finish_commits",
     "remove_tree",
     "write_text",
     "write_json",
@@ -86,6 +96,9 @@ def remove_tree(root: str | Path, *parts: str | Path) -> None:
 TMP_PATTERN = re.compile(r"^\.(?P<name>.+)\.inventory-(?P<pid>\d+)-[A-Za-z0-9_]+\.tmp$")
 """Name of a temporary file or folder (``.<name>.inventory-<pid>-<random>.tmp``)."""
 
+JOURNAL_PATTERN = re.compile(r"^\.commit\.inventory-(?P<pid>\d+)-[A-Za-z0-9_]+\.journal$")
+"""Name of a commit's journal (module docstring)."""
+
 _LEGACY_TMP = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")  # before the pid was in the name
 _LEGACY_AGE_S = 3600.0
 
@@ -106,18 +119,132 @@ class _Transaction:
             _remove(older)  # written twice in one command: the last write wins
 
     def commit(self) -> None:
-        """Rename every temporary into place, in one quick pass."""
-        for target, tmp in self.pending.items():
-            if tmp.is_dir():
-                _swap_folder(tmp, target)
-            else:
-                os.replace(tmp, target)
+        """Rename every temporary into place, in one quick pass (journalled when there is
+        more than one, so that a pass cut short is finished later)."""
+        renames = list(self.pending.items())
+        if len(renames) < 2:
+            for target, tmp in renames:
+                _rename_into_place(tmp, target)
+            self.pending.clear()
+            return
+        try:
+            journals = _write_journals(renames)
+        except BaseException:
+            self.rollback()
+            raise
+        try:
+            for target, tmp in renames:
+                _rename_into_place(tmp, target)
+        except BaseException:
+            _JOURNALS.unfinished.append(journals[-1])  # the next transaction finishes it
+            raise
+        finally:
+            _JOURNALS.committing.discard(journals[-1].name)
+        _remove_journals(journals)
         self.pending.clear()
 
     def rollback(self) -> None:
         for tmp in self.pending.values():
             _remove(tmp)
         self.pending.clear()
+
+
+class _Journals:
+    """This process's journals: of commits running now (never rolled forward by another
+    thread) and of commits cut short by an error (finished by the next transaction)."""
+
+    def __init__(self) -> None:
+        self.committing: set[str] = set()
+        self.unfinished: list[Path] = []
+
+
+_JOURNALS = _Journals()
+
+
+def _rename_into_place(tmp: Path, target: Path) -> None:
+    if tmp.is_dir():
+        _swap_folder(tmp, target)
+    else:
+        os.replace(tmp, target)
+
+
+def _write_journals(renames: list[tuple[Path, Path]]) -> list[Path]:
+    """Write the journal into each target's folder (the last one written last); return
+    the copies in the order written."""
+    name = f".commit.inventory-{os.getpid()}-{secrets.token_hex(6)}.journal"
+    folders = list(dict.fromkeys(target.parent for target, _ in renames))
+    copies = [folder / name for folder in folders]
+    record = {
+        "renames": [[str(target), str(tmp)] for target, tmp in renames],
+        "copies": [str(copy) for copy in copies],
+    }
+    _JOURNALS.committing.add(name)
+    parts = [copy.with_name(_tmp_prefix(copy) + "part.tmp") for copy in copies]
+    written: list[Path] = []
+    try:
+        for copy, part in zip(copies, parts, strict=True):
+            part.write_text(json.dumps(record))
+            os.replace(part, copy)
+            written.append(copy)
+    except OSError as exc:
+        _JOURNALS.committing.discard(name)
+        for path in (*written, *parts):
+            path.unlink(missing_ok=True)
+        reason = exc.strerror or str(exc)
+        raise ValueError(f"{copies[len(written)]}: could not write ({reason})") from exc
+    return copies
+
+
+def _remove_journals(copies: list[Path]) -> None:
+    """Remove a finished commit's journal, the last copy first (its absence marks the
+    commit as finished or never started)."""
+    for copy in (copies[-1], *copies[:-1]):
+        copy.unlink(missing_ok=True)
+
+
+def _roll_forward(journal: Path) -> None:
+    """Finish the commit that ``journal`` records (or drop it when it never started)."""
+    try:
+        record = json.loads(journal.read_text())
+        renames = [(Path(target), Path(tmp)) for target, tmp in record["renames"]]
+        copies = [Path(copy) for copy in record["copies"]] or [journal]
+    except OSError:
+        return  # gone already (finished by another process) or unreadable now
+    except (ValueError, KeyError, TypeError):
+        journal.unlink(missing_ok=True)  # written atomically: unreadable means not ours
+        return
+    if copies[-1].exists():  # every copy was written, so the renames had begun
+        for target, tmp in renames:
+            if tmp.exists() or tmp.is_symlink():
+                _rename_into_place(tmp, target)
+    _remove_journals(copies)
+
+
+def finish_commits(folder: str | Path) -> list[Path]:
+    """Roll forward the journals in ``folder`` left by commits cut short (module
+    docstring): of a process that is gone, or of this process when not running now.
+    Returns the journals finished."""
+    finished = []
+    with contextlib.suppress(OSError):
+        for entry in sorted(Path(folder).iterdir()):
+            match = JOURNAL_PATTERN.match(entry.name)
+            if match is None or entry.name in _JOURNALS.committing:
+                continue
+            pid = int(match["pid"])
+            if pid == os.getpid() or not _pid_alive(pid):
+                _roll_forward(entry)
+                finished.append(entry)
+    return finished
+
+
+def _finish_unfinished() -> None:
+    """Finish this process's commits that an error cut short (kept for later if the
+    renames fail again)."""
+    while _JOURNALS.unfinished:
+        journal = _JOURNALS.unfinished.pop(0)
+        if journal.exists():
+            with contextlib.suppress(OSError):
+                _roll_forward(journal)
 
 
 def _key(path: Path) -> Path:
@@ -181,12 +308,14 @@ def _pid_alive(pid: int) -> bool:
 
 
 def clean_stale(folder: str | Path) -> list[Path]:
-    """Remove the temporaries in ``folder`` whose process is gone.
+    """Remove the temporaries in ``folder`` whose process is gone, after finishing the
+    commits that were cut short (:func:`finish_commits`).
 
     Also removes temporaries of the older naming (``.<name>.<random>.tmp``, no pid) once
     they are an hour old. Returns the paths removed.
     """
     folder = Path(folder)
+    finish_commits(folder)
     removed = []
     with contextlib.suppress(OSError):
         for entry in folder.iterdir():
@@ -219,6 +348,7 @@ def transaction() -> Iterator[None]:
     if _STATE.active:
         yield
         return
+    _finish_unfinished()
     current = _Transaction()
     _STATE.active.append(current)
     try:
@@ -350,6 +480,23 @@ def write_csv(path: str | Path, frame: pd.DataFrame) -> Path:
     return Path(path)
 
 
-def read_json(path: str | Path) -> Any:
-    """Read a JSON file (as the running transaction left it, see :func:`current_path`)."""
-    return json.loads(current_path(path).read_text())
+def read_json(path: str | Path, hint: str | None = None) -> Any:
+    """Read a JSON file (as the running transaction left it, see :func:`current_path`).
+
+    Args:
+        path: The file.
+        hint: What to do when the file is not valid JSON (default: rerun the command that
+            writes it, or restore it with ``dvc pull``).
+
+    Raises:
+        ValueError: the file is not valid UTF-8 JSON; the message names the file and where
+            parsing stopped.
+    """
+    try:
+        return json.loads(current_path(path).read_bytes())
+    except json.JSONDecodeError as exc:
+        where = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+    except UnicodeDecodeError as exc:
+        where = f"byte 0x{exc.object[exc.start]:02x} at offset {exc.start} is not UTF-8"
+    hint = hint or "rerun the command that writes it, or restore it with `dvc pull`"
+    raise ValueError(f"{path} is not valid JSON ({where}); {hint}") from None

@@ -41,6 +41,7 @@ __all__ = [
     "policy_spec",
     "save_tensors",
     "load_tensors",
+    "load_weights",
     "save_arrays",
     "load_arrays",
     "save_policy",
@@ -56,6 +57,7 @@ NORMALIZER_FILE = "vecnormalize.npz"
 LEGACY_FILES = ("model.zip", "vecnormalize.pkl")
 _ACTIVATIONS = ("Tanh", "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU")
 _RETRAIN = "Retrain it: inventory train --mode <mode>"
+_RETRAIN_LOWER = "retrain it: inventory train --mode <mode>"
 
 
 def sha256_file(path: str | Path) -> str:
@@ -198,6 +200,26 @@ def load_tensors(path: str | Path) -> dict[str, Any]:
         ) from None
 
 
+def load_weights(module: Any, path: str | Path, hint: str = _RETRAIN_LOWER) -> None:
+    """Load the ``state_dict`` in ``path`` (:func:`load_tensors`) into a torch module or
+    optimizer.
+
+    Raises:
+        ValueError: naming ``path``, when the saved weights do not fit ``module`` (another
+            network size or feature layout); ``hint`` says what to do.
+    """
+    state = load_tensors(path)
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, ValueError, KeyError) as error:
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        detail = (lines[1] if len(lines) > 1 else lines[0] if lines else type(error).__name__)[:240]
+        raise ValueError(
+            f"{path}: the saved weights do not fit the network built from the current "
+            f"params ({detail}); {hint}"
+        ) from None
+
+
 def save_arrays(arrays: dict[str, np.ndarray], path: str | Path) -> None:
     """``np.savez`` numeric arrays atomically."""
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
@@ -235,9 +257,8 @@ def load_policy(
     known = ("ActorCriticPolicy", "SharedSkuPolicy")
     if spec.get("class") not in known or spec.get("activation_fn") not in _ACTIVATIONS:
         raise ValueError(f"{path}: meta.json describes an unknown policy ({spec}). {_RETRAIN}")
-    state = load_tensors(path)
     if spec["class"] == "SharedSkuPolicy":
-        return _load_shared(state, spec, spaces)
+        return _load_shared(path, spec, spaces)
     policy = ActorCriticPolicy(
         _box_from_json(spec["observation_space"]),
         _box_from_json(spec["action_space"]),
@@ -248,12 +269,12 @@ def load_policy(
         log_std_init=spec["log_std_init"],
         share_features_extractor=spec["share_features_extractor"],
     )
-    policy.load_state_dict(state)
+    load_weights(policy, path)
     policy.set_training_mode(False)
     return policy
 
 
-def _load_shared(state: dict[str, Any], spec: dict[str, Any], spaces: Any) -> Any:
+def _load_shared(path: str | Path, spec: dict[str, Any], spaces: Any) -> Any:
     from torch import nn
 
     from inventory.shared_policy import SharedSkuPolicy
@@ -271,7 +292,7 @@ def _load_shared(state: dict[str, Any], spec: dict[str, Any], spaces: Any) -> An
         activation_fn=getattr(nn, spec["activation_fn"]),
         log_std_init=spec["log_std_init"],
     )
-    policy.load_state_dict(state)
+    load_weights(policy, path)
     policy.set_training_mode(False)
     return policy
 

@@ -32,7 +32,10 @@ budget and hyperparameters, :class:`~inventory.config.PPOProfileConfig`).
   schedule position, and the run's state (curve, best cost, elapsed time). ``resume=True``
   restores all of it from the last complete checkpoint and carries the step count on
   (``reset_num_timesteps=False``), so a resumed run trains exactly as one that was not
-  stopped: same weights, curve and best cost (only the timings differ).
+  stopped: same weights, curve and best cost (only the timings differ). Each checkpoint
+  records what decides the run (:func:`~inventory.run_inputs.run_inputs`: the settings
+  the stage reads, fingerprints of the data and demand model); a resume with other ones
+  is refused before anything is deleted, naming what differs.
 - Reproducible on CPU: ``set_random_seed(ppo.seed)``, a seeded VecEnv and
   ``torch.set_num_threads(ppo.torch_threads)`` (1 by default).
 
@@ -79,7 +82,7 @@ from inventory.io import (
 from inventory.model_files import (
     file_hashes,
     load_arrays,
-    load_tensors,
+    load_weights,
     policy_spec,
     restore_normalizer,
     save_arrays,
@@ -97,6 +100,7 @@ from inventory.ppo_policy import (
     anchor_levels,
     catalog_meta,
 )
+from inventory.run_inputs import check_same_inputs, run_inputs
 from inventory.scenarios import (
     MODES,
     DemandModel,
@@ -231,6 +235,9 @@ class CostEvalCallback(BaseCallback):
         curve_path: Learning-curve CSV.
         terminal: Include the terminal cost.
         state: Curve rows, best cost and elapsed time restored from a checkpoint.
+        checkpoints: Folder of the checkpoints (default ``<folder>/checkpoints``).
+        inputs: What decides the run (:func:`~inventory.run_inputs.run_inputs`), recorded
+            in every checkpoint so that a resume can check it continues the same run.
     """
 
     def __init__(
@@ -244,11 +251,13 @@ class CostEvalCallback(BaseCallback):
         terminal: bool,
         state: dict[str, Any] | None = None,
         checkpoints: Path | None = None,
+        inputs: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.instance, self.setup, self.meta, self.run = instance, setup, meta, run
         self.folder, self.curve_path, self.terminal = folder, curve_path, terminal
         self.checkpoints = checkpoints if checkpoints is not None else folder / CHECKPOINTS
+        self.inputs = inputs
         state = state or {}
         self.rows: list[dict[str, float]] = list(state.get("curve", []))
         self.best_cost = float(state.get("best_cost", np.inf))
@@ -323,6 +332,7 @@ class CostEvalCallback(BaseCallback):
             "best_timesteps": self.best_timesteps,
             "elapsed_s": self.elapsed(),
             "run": run_state(self.model),
+            "inputs": self.inputs,
         }
 
     def checkpoint(self) -> Path:
@@ -399,7 +409,8 @@ def restore_run(model: PPO, checkpoint: Path, state: dict[str, Any]) -> None:
     """Put a fresh model (built as the run built it) into the state saved in ``checkpoint``.
 
     Raises:
-        ValueError: the checkpoint is in the old pickle format or a file's sha256 differs.
+        ValueError: the checkpoint is in the old pickle format, a file's sha256 differs or
+            the weights do not fit the model.
     """
     import torch
 
@@ -409,8 +420,9 @@ def restore_run(model: PPO, checkpoint: Path, state: dict[str, Any]) -> None:
             "train without --resume"
         )
     verify_files(checkpoint, state["files"], CHECKPOINT_FILES)
-    model.policy.load_state_dict(load_tensors(checkpoint / MODEL_FILE))
-    model.policy.optimizer.load_state_dict(load_tensors(checkpoint / OPTIMIZER_FILE))
+    hint = "it was made with other params or data; train without --resume"
+    load_weights(model.policy, checkpoint / MODEL_FILE, hint)
+    load_weights(model.policy.optimizer, checkpoint / OPTIMIZER_FILE, hint)
     restore_normalizer(model.get_env(), load_arrays(checkpoint / NORMALIZER_FILE))
     arrays, run = load_arrays(checkpoint / RESUME_FILE), state["run"]
     _restore_env(_raw_env(model), arrays, run)
@@ -550,6 +562,20 @@ def _mark_anchor(folder: Path, callback: CostEvalCallback) -> bool:
     return beats
 
 
+def _resume_state(checkpoint: Path, inputs: dict[str, Any], location: str) -> dict[str, Any]:
+    """A checkpoint's state, after checking it was made with the same settings and data."""
+    state = read_json(
+        checkpoint / STATE_FILE,
+        "train without --resume to start over (the checkpoints are then replaced)",
+    )
+    if not isinstance(state, dict):
+        raise ValueError(
+            f"{checkpoint / STATE_FILE}: not a checkpoint state; train without --resume"
+        )
+    check_same_inputs(checkpoint, state.get("inputs"), inputs, location)
+    return state
+
+
 def train_ppo(
     config: Config,
     instance: Instance,
@@ -575,6 +601,10 @@ def train_ppo(
         demand_model: (model, description) of stochastic mode (see :func:`training_setup`).
         resume: Continue from the last complete checkpoint (a fresh run when none exists).
         progress_bar: Show SB3's progress bar (default ``ppo.progress_bar``).
+
+    Raises:
+        ValueError: bad batch size, or (``resume``) a checkpoint that is not valid, was
+            made with other settings or data, or whose files changed.
     """
     import torch
 
@@ -590,6 +620,10 @@ def train_ppo(
     curve_path = confined(metrics_root, f"learning_curve_{suffix}.csv")
     checkpoints = checkpoint_root(folder)
     checkpoint = latest_checkpoint(folder) if resume else None
+    setup = training_setup(config, instance, mode, demand_model)
+    model_id = demand_model_id(setup.settings.demand_model)
+    inputs = run_inputs(config, instance, mode, model_id)
+    state = _resume_state(checkpoint, inputs, instance.location) if checkpoint else {}
     if checkpoint is None:  # a fresh run must not resume from, or keep, an older run's
         remove_tree(folder.parent, checkpoints.name)
     # in a transaction the model is built in a staging folder that replaces the model
@@ -599,8 +633,6 @@ def train_ppo(
         remove_tree(folder.parent, folder.name)  # no older best model left behind
     if checkpoint is not None:
         _copy_best(checkpoint / BEST_DIR, work)  # the best model the run had kept
-    setup = training_setup(config, instance, mode, demand_model)
-    state = read_json(checkpoint / STATE_FILE) if checkpoint else {}
     done = int(state.get("timesteps", 0))
     set_random_seed(ppo.seed)
     env = _env(config, run, instance, setup, seed=ppo.seed)
@@ -615,7 +647,7 @@ def train_ppo(
         "mode": mode,
         "anchor": setup.anchor,
         "anchor_offset": setup.anchor_offset.tolist(),
-        "demand_model_id": demand_model_id(setup.settings.demand_model),
+        "demand_model_id": model_id,
         "scenarios": setup.scenarios,
         "profile": ppo.profile_for(mode),
         "ppo": config_to_dict(ppo),
@@ -631,6 +663,7 @@ def train_ppo(
         config.simulation.terminal_cost,
         state,
         checkpoints=checkpoints,
+        inputs=inputs,
     )
     started = time.perf_counter()
     model.learn(

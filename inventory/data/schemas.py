@@ -20,6 +20,7 @@ raises one :class:`DataValidationError` listing every failing file, column, chec
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import re
 import warnings
@@ -251,6 +252,33 @@ def _failure(file: str, column: str, check: str, line: object = "", value: objec
 # --------------------------------------------------------------------------- reading
 
 
+def _check_utf8(path: Path) -> None:
+    """Raise ValueError naming the first byte of ``path`` that is not UTF-8, with its line
+    and offset (a file saved as Latin-1 or Windows-1252 by a spreadsheet)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, line = 0, 1  # of the next block's first byte
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            pending = decoder.getstate()[0]  # an unfinished character: no newline in it
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                seen = pending + block
+                where = offset - len(pending) + exc.start
+                _not_utf8(path, seen[exc.start], line + seen[: exc.start].count(b"\n"), where)
+            offset, line = offset + len(block), line + block.count(b"\n")
+        pending = decoder.getstate()[0]
+        if pending:  # the file ends inside a character
+            _not_utf8(path, pending[0], line, offset - len(pending))
+
+
+def _not_utf8(path: Path, byte: int, line: int, offset: int) -> None:
+    raise ValueError(
+        f"{path}: not UTF-8 text (byte 0x{byte:02x} at line {line}, byte offset {offset}); "
+        "save the file as UTF-8 (in a spreadsheet: CSV UTF-8)"
+    )
+
+
 def read_raw(path: str | Path) -> pd.DataFrame:
     """Read one CSV file as text columns, or raise ValueError naming the file.
 
@@ -263,12 +291,9 @@ def read_raw(path: str | Path) -> pd.DataFrame:
     head = path.read_bytes()[:65536]
     if not head.strip():
         raise ValueError(f"{path}: empty file; expected a CSV header row")
-    try:
-        if b"\x00" in head:
-            raise UnicodeDecodeError("utf-8", head, 0, 1, "NUL byte")
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: not a CSV text file (binary content)") from exc
+    if b"\x00" in head:
+        raise ValueError(f"{path}: not a CSV text file (binary content)")
+    _check_utf8(path)
     try:
         frame = pd.read_csv(path, dtype=str, skipinitialspace=True, encoding="utf-8")
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:

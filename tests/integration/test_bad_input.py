@@ -70,6 +70,21 @@ def _file(name: str, text: str) -> Callable[[Path], None]:
     return edit
 
 
+def _planted(name: str, text: str) -> Callable[[Path], None]:
+    """Write a file below the project, making its folders (a model or checkpoint file)."""
+
+    def edit(project: Path) -> None:
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(text)
+
+    return edit
+
+
+def _latin1_catalog(project: Path) -> None:
+    path = project / "data" / "catalog.csv"
+    path.write_bytes(path.read_bytes().replace(b"SKU002", "SKU\u00e902".encode("latin-1")))
+
+
 def _params(old: str, new: str) -> Callable[[Path], None]:
     def edit(project: Path) -> None:
         path = project / "params.yaml"
@@ -92,6 +107,8 @@ def _seed_items(column: str, value: str) -> Callable[[Path], None]:
 
 
 _NEW = "sku,week,demand\n"
+MODEL = "models/ppo_stochastic"
+STEP = f"{MODEL}.checkpoints/step_0000000128"
 EDITS: dict[str, Callable[[Path], None]] = {
     "location path": _replace_in_data(",L1,", ",x/../../../victim,"),
     "location dotdot": _replace_in_data(",L1,", ",L..1,"),
@@ -162,6 +179,18 @@ EDITS: dict[str, Callable[[Path], None]] = {
         + "]\n  quantiles: *a9\ndata: {dir: *a9}\n",
     ),
     "yaml self alias": _file("deep.yaml", "forecast: {models: &m [naive, *m]}\n"),
+    "catalog latin-1": _latin1_catalog,
+    "simulation location path": _file("mine.yaml", "simulation: {location: ../../victim}\n"),
+    "meta not json": lambda p: (
+        _params("  policy: best ", "  policy: ppo  ")(p),
+        _planted(f"{MODEL}/meta.json", "{oops")(p),
+        _planted(f"{MODEL}/policy.pt", "")(p),
+    ),
+    "state not json": _planted(f"{STEP}/state.json", "{oops"),
+    "state of other settings": _planted(
+        f"{STEP}/state.json", '{"inputs": {"settings": {"ppo.quick.learning_rate": 1}}}'
+    ),
+    "state of an older version": _planted(f"{STEP}/state.json", '{"timesteps": 128}'),
 }
 
 SEED = ("--forecast", str(SEED_DATA / "demand_forecast.csv"))
@@ -171,6 +200,7 @@ NEW_DEMAND = ("drift", "--new-demand", "new.csv")
 STATE = ("recommend", "--state", "state.csv")
 MINE = ("--params", "mine.yaml", "params")
 DEEP = ("--params", "deep.yaml", "params")
+RESUME = ("train", "--resume")
 
 CASES: dict[str, Case] = {
     # path-like ids: refused where they enter, before any folder is built or removed
@@ -246,6 +276,15 @@ CASES: dict[str, Case] = {
     "deep yaml block": Case(DEEP, "deep yaml block", 1, "deep.yaml: nested deeper"),
     "yaml laughs": Case(DEEP, "yaml laughs", 1, "deep.yaml: holds more than"),
     "yaml self alias": Case(DEEP, "yaml self alias", 1, "deep.yaml: alias *m"),
+    # text that is not UTF-8: the byte, its line and what to do
+    "catalog latin-1": Case(("validate",), "catalog latin-1", 1, "not UTF-8 text (byte 0xe9"),
+    # ids in params: the id rule at load time
+    "params location path": Case(MINE, "simulation location path", 1, "simulation.location"),
+    # model files and checkpoints that cannot be used: named, with what to do
+    "meta.json not json": Case(("recommend",), "meta not json", 1, "meta.json is not valid JSON"),
+    "state.json not json": Case(RESUME, "state not json", 1, "state.json is not valid JSON"),
+    "resume other settings": Case(RESUME, "state of other settings", 1, "other settings or data"),
+    "resume older version": Case(RESUME, "state of an older version", 1, "records no settings"),
 }
 
 

@@ -129,6 +129,7 @@ def test_every_problem_in_one_run(data: Path) -> None:
         (b"   \n\n", "empty file"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "binary"),
         (bytes(range(256)) * 4, "binary"),
+        (b"capacity_volume\n1\xe9\n", "not UTF-8 text (byte 0xe9 at line 2, byte offset 17)"),
         (b"Lorem ipsum dolor sit amet.\nConsectetur adipiscing elit.\n", "does not look like"),
     ],
 )

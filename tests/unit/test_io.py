@@ -4,6 +4,7 @@ writes all or nothing (a transaction)."""
 from __future__ import annotations
 
 import errno
+import json
 import os
 import stat
 import subprocess
@@ -209,3 +210,78 @@ def test_a_prefect_task_that_fails_half_way_writes_nothing(
         tasks.validate.fn("params.yaml")
     assert not (tmp_path / "first.json").exists()
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def _old_and_new(folder: Path) -> dict[str, str]:
+    return {p.name: p.read_text() for p in sorted(folder.rglob("*.txt"))}
+
+
+def test_a_commit_cut_short_between_two_renames_is_finished_by_the_next_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rename failing half-way through a commit (what a kill between two renames does)
+    leaves the journal, and the next transaction finishes the set instead of leaving
+    part old, part new."""
+    for name in ("a.txt", "b.txt", "sub/c.txt"):
+        write_text(tmp_path / name, "old")
+    real_replace, renamed = os.replace, []
+
+    def fail_after_the_first_rename(src: object, dst: object) -> None:
+        if not io.JOURNAL_PATTERN.match(Path(str(dst)).name):  # the journal's own writes
+            if renamed:
+                raise OSError(5, "Input/output error")
+            renamed.append(dst)
+        real_replace(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(io.os, "replace", fail_after_the_first_rename)
+    with pytest.raises(OSError), io.transaction():
+        for name in ("a.txt", "b.txt", "sub/c.txt"):
+            write_text(tmp_path / name, "new")
+    monkeypatch.undo()
+    assert _old_and_new(tmp_path) == {"a.txt": "new", "b.txt": "old", "c.txt": "old"}
+    journals = [p for p in tmp_path.rglob("*.journal") if io.JOURNAL_PATTERN.match(p.name)]
+    assert len(journals) == 2  # one in each folder that holds a target
+
+    with io.transaction():
+        write_text(tmp_path / "other.txt", "x")
+    assert _old_and_new(tmp_path) == {
+        "a.txt": "new",
+        "b.txt": "new",
+        "c.txt": "new",
+        "other.txt": "x",
+    }
+    assert _names(tmp_path) == ["a.txt", "b.txt", "other.txt", "sub"]  # no journal, no .tmp
+    assert _names(tmp_path / "sub") == ["c.txt"]
+
+
+def test_a_journal_of_a_dead_process_is_rolled_forward_by_the_next_clean(tmp_path: Path) -> None:
+    dead = _dead_pid()
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (tmp_path / name).write_text("old")
+    (tmp_path / "a.txt").write_text("new")  # renamed before the kill
+    tmp_b = tmp_path / f".b.txt.inventory-{dead}-x1.tmp"
+    tmp_c = tmp_path / f".c.txt.inventory-{dead}-x2.tmp"
+    tmp_b.write_text("new")
+    tmp_c.write_text("new")
+    journal = tmp_path / f".commit.inventory-{dead}-abc.journal"
+    renames = [[str(tmp_path / n), str(t)] for n, t in (("b.txt", tmp_b), ("c.txt", tmp_c))]
+    journal.write_text(json.dumps({"renames": renames, "copies": [str(journal)]}))
+    write_text(tmp_path / "d.txt", "d")  # the first write into the folder cleans it
+    assert _old_and_new(tmp_path) == {"a.txt": "new", "b.txt": "new", "c.txt": "new", "d.txt": "d"}
+    assert _names(tmp_path) == ["a.txt", "b.txt", "c.txt", "d.txt"]
+
+
+def test_a_journal_whose_last_copy_is_missing_never_started(tmp_path: Path) -> None:
+    """Killed while writing the journal copies: no rename had begun, so the temporaries are
+    stale and every target keeps its old content."""
+    dead = _dead_pid()
+    (tmp_path / "b.txt").write_text("old")
+    tmp_b = tmp_path / f".b.txt.inventory-{dead}-x1.tmp"
+    tmp_b.write_text("new")
+    journal = tmp_path / f".commit.inventory-{dead}-abc.journal"
+    copies = [str(journal), str(tmp_path / "elsewhere" / journal.name)]
+    journal.write_text(
+        json.dumps({"renames": [[str(tmp_path / "b.txt"), str(tmp_b)]], "copies": copies})
+    )
+    io.clean_stale(tmp_path)
+    assert _names(tmp_path) == ["b.txt"] and (tmp_path / "b.txt").read_text() == "old"

@@ -19,7 +19,7 @@ from inventory.dynamics import simulate
 from inventory.instance import Instance
 from inventory.io import read_json, write_json
 from inventory.layout import Layout
-from inventory.model_files import sha256_file
+from inventory.model_files import load_policy, sha256_file
 from inventory.policies import BaseStock
 from inventory.policy_factories import PolicySources, build_policies
 from inventory.ppo_policy import PPOPolicy, anchor_levels, target_levels
@@ -29,6 +29,7 @@ from inventory.training import (
     CostEvalCallback,
     latest_checkpoint,
     learning_rate_schedule,
+    restore_run,
     train_ppo,
     training_setup,
 )
@@ -230,6 +231,64 @@ def test_old_pickle_format_models_and_checkpoints_are_refused(tmp_path: Path, in
     write_json(checkpoint / "state.json", {k: v for k, v in state.items() if k != "files"})
     with pytest.raises(ValueError, match="older version.*without --resume"):
         train(tmp_path, instance, resume=True)
+
+
+def test_resume_refuses_a_checkpoint_made_with_other_settings_or_data(
+    tmp_path: Path, instance
+) -> None:
+    """Resuming continues the same run, so a changed knob, network or data is refused,
+    naming the checkpoint and what differs, before anything is deleted or trained."""
+    config = tiny_config(learning_rate_final=1e-5)
+    result = train(tmp_path, instance, config=config)
+    checkpoint = latest_checkpoint(result.folder)
+    kept = sha256_file(result.folder / "policy.pt")
+    changes = {
+        "ppo.quick.learning_rate": (
+            tiny_config(learning_rate=1e-3, learning_rate_final=1e-5),
+            instance,
+        ),
+        "ppo.quick.shared_net_arch": (
+            tiny_config(learning_rate_final=1e-5, shared_net_arch=[32, 32]),
+            instance,
+        ),
+        "the data": (config, make_instance(3, HORIZON, seed=6)),
+    }
+    for needle, (changed, data) in changes.items():
+        with pytest.raises(ValueError) as error:
+            train(tmp_path, data, config=changed, resume=True)
+        message = str(error.value)
+        assert str(checkpoint) in message and needle in message, message
+        assert "without --resume" in message and "\n" not in message
+    assert sha256_file(result.folder / "policy.pt") == kept  # nothing was replaced
+    assert latest_checkpoint(result.folder) == checkpoint
+    # knobs that change no result: a finished run resumes and trains no further
+    same = tiny_config(learning_rate_final=1e-5, checkpoint_freq=128)
+    resumed = train(tmp_path, instance, config=same, resume=True)
+    assert resumed.metrics["resumed_from_timesteps"] == 256
+
+
+def test_a_checkpoint_state_that_is_not_json_is_named(tmp_path: Path, instance) -> None:
+    result = train(tmp_path, instance)
+    state = latest_checkpoint(result.folder) / "state.json"
+    state.write_text("{oops")
+    with pytest.raises(ValueError, match=r"state.json is not valid JSON .*without --resume"):
+        train(tmp_path, instance, resume=True)
+    meta = result.folder / "meta.json"
+    meta.write_text("{oops")
+    with pytest.raises(ValueError, match=r"meta.json is not valid JSON .*dvc pull"):
+        PPOPolicy.load(result.folder, instance)
+
+
+def test_weights_that_do_not_fit_the_network_name_the_file(tmp_path: Path, instance) -> None:
+    folder = train(tmp_path, instance).folder
+    spec = read_json(folder / "meta.json")["policy"]
+    with pytest.raises(ValueError, match=r"policy.pt: the saved weights do not fit .*size"):
+        load_policy(folder / "policy.pt", {**spec, "net_arch": [32, 32]})
+    checkpoint = latest_checkpoint(folder)
+    model = train(tmp_path / "wide", instance, config=tiny_config(shared_net_arch=[32])).model
+    state = read_json(checkpoint / "state.json")
+    with pytest.raises(ValueError, match=r"step_\d+/policy.pt: the saved weights do not fit"):
+        restore_run(model, checkpoint, state)
 
 
 def test_adapter_rejects_a_model_for_another_catalog(tmp_path: Path, instance) -> None:
