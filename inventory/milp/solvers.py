@@ -290,7 +290,7 @@ def _read_results(
     if results.solver.status == SolverStatus.aborted:
         # a limit stopped the solver with a plan in hand: expected, and reported by us
         # (status, limit_hit, node_limit_hits), so not Pyomo's warning on stderr
-        results.solver.status = SolverStatus.warning
+        results.solver.status = SolverStatus.ok
     model.solutions.load_from(results)
     objective = float(pyo.value(model.cost))
     bound = results.problem.lower_bound
