@@ -10,13 +10,11 @@ usage and exit 2.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import sys
-from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 import yaml
@@ -489,17 +487,6 @@ def _unwrap(doc: str) -> str:
     return "\n\n".join(" ".join(p.split()) for p in paragraphs)
 
 
-def _all_or_nothing(command: Callable[..., Any]) -> Callable[..., Any]:
-    """``command`` run inside :func:`inventory.io.transaction`: its files land together."""
-
-    @functools.wraps(command)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        with io.transaction():
-            return command(*args, **kwargs)
-
-    return run
-
-
 _LONG_RUNNING = {"serve"}  # a server writes nothing itself; its flows run their own commands
 
 for _typer_app in (app, data_app):
@@ -507,7 +494,7 @@ for _typer_app in (app, data_app):
         if _info.help is None and _info.callback is not None and _info.callback.__doc__:
             _info.help = _unwrap(_info.callback.__doc__)
         if _info.callback is not None and _info.name not in _LONG_RUNNING:
-            _info.callback = _all_or_nothing(_info.callback)
+            _info.callback = io.all_or_nothing(_info.callback)
 
 
 def _command(argv: list[str]) -> str:

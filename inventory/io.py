@@ -24,6 +24,7 @@ targets end all new, never part old and part new.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -32,11 +33,14 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import pandas as pd
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 __all__ = [
     "TMP_PATTERN",
@@ -48,6 +52,7 @@ __all__ = [
     "confined",
     "current_path",
     "finish_commits",
+    "all_or_nothing",
     "remove_tree",
     "write_text",
     "write_json",
@@ -202,16 +207,37 @@ def _remove_journals(copies: list[Path]) -> None:
         copy.unlink(missing_ok=True)
 
 
+def _ours(journal: Path, renames: list[tuple[Path, Path]], copies: list[Path]) -> bool:
+    """Whether a journal read from disk records only what a commit writes: each rename
+    puts an inventory temporary (:data:`TMP_PATTERN`) onto its sibling target, and each
+    copy is this journal's name in one of those folders, this journal among them. A file
+    that claims anything else is not ours and moves or deletes nothing."""
+    folders = {target.parent for target, _ in renames}
+    for target, tmp in renames:
+        match = TMP_PATTERN.match(tmp.name)
+        if tmp.parent != target.parent or match is None or match["name"] != target.name:
+            return False
+    return (
+        bool(renames)
+        and journal in copies
+        and all(copy.name == journal.name and copy.parent in folders for copy in copies)
+    )
+
+
 def _roll_forward(journal: Path) -> None:
     """Finish the commit that ``journal`` records (or drop it when it never started)."""
+    journal = Path(os.path.abspath(journal))
     try:
         record = json.loads(journal.read_text())
         renames = [(Path(target), Path(tmp)) for target, tmp in record["renames"]]
-        copies = [Path(copy) for copy in record["copies"]] or [journal]
+        copies = [Path(copy) for copy in record["copies"]]
     except OSError:
         return  # gone already (finished by another process) or unreadable now
     except (ValueError, KeyError, TypeError):
         journal.unlink(missing_ok=True)  # written atomically: unreadable means not ours
+        return
+    if not _ours(journal, renames, copies):
+        journal.unlink(missing_ok=True)
         return
     if copies[-1].exists():  # every copy was written, so the renames had begun
         for target, tmp in renames:
@@ -366,6 +392,18 @@ def transaction() -> Iterator[None]:
         raise
     _STATE.active.remove(current)
     current.commit()
+
+
+def all_or_nothing(run: Callable[_P, _R]) -> Callable[_P, _R]:
+    """``run`` inside :func:`transaction`, its signature kept (a CLI command, a Prefect
+    task): every file it writes lands together, or none does."""
+
+    @functools.wraps(run)
+    def wrapped(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with transaction():
+            return run(*args, **kwargs)
+
+    return wrapped
 
 
 @contextlib.contextmanager

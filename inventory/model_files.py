@@ -57,7 +57,7 @@ NORMALIZER_FILE = "vecnormalize.npz"
 LEGACY_FILES = ("model.zip", "vecnormalize.pkl")
 _ACTIVATIONS = ("Tanh", "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU")
 _RETRAIN = "Retrain it: inventory train --mode <mode>"
-_RETRAIN_LOWER = "retrain it: inventory train --mode <mode>"
+_RETRAIN_LOWER = _RETRAIN[0].lower() + _RETRAIN[1:]  # after a semicolon
 
 
 def sha256_file(path: str | Path) -> str:

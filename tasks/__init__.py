@@ -18,9 +18,7 @@ fails at once, because running it again would fail the same way.
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from prefect import get_run_logger, task
@@ -91,22 +89,11 @@ def _logged(stage: str, written: dict[str, Any]) -> dict[str, Any]:
     return written
 
 
-_TASK = {"cache_policy": NO_CACHE, "retry_condition_fn": retry_on_transient}
-
-
-def _all_or_nothing(stage_call: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-    """``stage_call`` inside :func:`inventory.io.transaction` (signature kept for Prefect)."""
-
-    @functools.wraps(stage_call)
-    def run(*args: Any, **kwargs: Any) -> dict[str, Any]:
-        with io.transaction():
-            return stage_call(*args, **kwargs)
-
-    return run
+_TASK: dict[str, Any] = {"cache_policy": NO_CACHE, "retry_condition_fn": retry_on_transient}
 
 
 @task(name="validate", **_TASK)
-@_all_or_nothing
+@io.all_or_nothing
 def validate(params: str, root: str | None = None) -> dict[str, str]:
     """:func:`inventory.stages.validate`."""
     config = _config(params)
@@ -114,7 +101,7 @@ def validate(params: str, root: str | None = None) -> dict[str, str]:
 
 
 @task(name="forecast", **_TASK)
-@_all_or_nothing
+@io.all_or_nothing
 def forecast(params: str, root: str | None = None) -> dict[str, str]:
     """:func:`inventory.stages.forecast`."""
     config = _config(params)
@@ -122,7 +109,7 @@ def forecast(params: str, root: str | None = None) -> dict[str, str]:
 
 
 @task(name="train", task_run_name="train-{mode}", **_TASK)
-@_all_or_nothing
+@io.all_or_nothing
 def train(params: str, mode: str, root: str | None = None) -> dict[str, str]:
     """:func:`inventory.stages.train` for one demand mode."""
     config = _config(params)
@@ -130,7 +117,7 @@ def train(params: str, mode: str, root: str | None = None) -> dict[str, str]:
 
 
 @task(name="solve", task_run_name="solve-{mode}", **_TASK)
-@_all_or_nothing
+@io.all_or_nothing
 def solve(params: str, mode: str, root: str | None = None) -> dict[str, str]:
     """:func:`inventory.stages.solve` for one demand mode."""
     config = _config(params)
@@ -138,7 +125,7 @@ def solve(params: str, mode: str, root: str | None = None) -> dict[str, str]:
 
 
 @task(name="evaluate", task_run_name="evaluate-{mode}", **_TASK)
-@_all_or_nothing
+@io.all_or_nothing
 def evaluate(params: str, mode: str, root: str | None = None) -> dict[str, str]:
     """:func:`inventory.stages.evaluate` for one demand mode."""
     config = _config(params)
@@ -146,7 +133,7 @@ def evaluate(params: str, mode: str, root: str | None = None) -> dict[str, str]:
 
 
 @task(name="drift", **_TASK)
-@_all_or_nothing
+@io.all_or_nothing
 def drift(params: str, current: str | None = None, root: str | None = None) -> dict[str, str]:
     """:func:`inventory.stages.drift`, optionally on a CSV of recent weekly demand."""
     config = _config(params)
@@ -154,7 +141,7 @@ def drift(params: str, current: str | None = None, root: str | None = None) -> d
 
 
 @task(name="recommend", **_TASK)
-@_all_or_nothing
+@io.all_or_nothing
 def recommend(params: str, state: str | None = None, root: str | None = None) -> dict[str, str]:
     """:func:`inventory.stages.recommend`, optionally from today's state CSV."""
     config = _config(params)
@@ -162,7 +149,7 @@ def recommend(params: str, state: str | None = None, root: str | None = None) ->
 
 
 @task(name="report", **_TASK)
-@_all_or_nothing
+@io.all_or_nothing
 def report(params: str, root: str | None = None) -> dict[str, str]:
     """:func:`inventory.stages.report`."""
     config = _config(params)
@@ -170,7 +157,7 @@ def report(params: str, root: str | None = None) -> dict[str, str]:
 
 
 @task(name="append-demand", **_TASK)
-@_all_or_nothing
+@io.all_or_nothing
 def append_demand(params: str, demand: str, root: str | None = None) -> dict[str, Any]:
     """:func:`inventory.stages.append_demand` (a data import, not a pipeline stage)."""
     config = _config(params)
@@ -179,7 +166,7 @@ def append_demand(params: str, demand: str, root: str | None = None) -> dict[str
 
 
 @task(name="new-demand-costs", task_run_name="new-demand-costs-{label}", **_TASK)
-@_all_or_nothing
+@io.all_or_nothing
 def new_demand_costs(
     params: str, current: str, label: str, root: str | None = None
 ) -> dict[str, str]:
@@ -190,7 +177,7 @@ def new_demand_costs(
 
 
 @task(name="compare-retraining", **_TASK)
-@_all_or_nothing
+@io.all_or_nothing
 def compare_retraining(
     params: str, before: str, after: str, root: str | None = None
 ) -> dict[str, str]:

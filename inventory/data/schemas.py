@@ -288,7 +288,8 @@ def read_raw(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: file not found")
-    head = path.read_bytes()[:65536]
+    with open(path, "rb") as handle:
+        head = handle.read(65536)
     if not head.strip():
         raise ValueError(f"{path}: empty file; expected a CSV header row")
     if b"\x00" in head:

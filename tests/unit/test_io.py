@@ -285,3 +285,30 @@ def test_a_journal_whose_last_copy_is_missing_never_started(tmp_path: Path) -> N
     )
     io.clean_stale(tmp_path)
     assert _names(tmp_path) == ["b.txt"] and (tmp_path / "b.txt").read_text() == "old"
+
+
+def test_a_journal_that_claims_other_files_moves_and_deletes_nothing(tmp_path: Path) -> None:
+    """A journal is read from disk: one naming a target that is not the sibling of an
+    inventory temporary, or copies outside its folders, is not ours and is only dropped."""
+    dead = _dead_pid()
+    folder, outside = tmp_path / "out", tmp_path / "victim"
+    folder.mkdir()
+    outside.mkdir()
+    (outside / "keep.txt").write_text("precious")
+    (outside / "src.txt").write_text("planted")
+    journal = folder / f".commit.inventory-{dead}-abc.journal"
+    claims = [
+        {"renames": [[str(outside / "keep.txt"), str(outside / "src.txt")]]},
+        {"renames": [[str(outside / "keep.txt"), str(folder / ".keep.txt.inventory-1-a.tmp")]]},
+        {
+            "renames": [[str(folder / "a.txt"), str(folder / ".a.txt.inventory-1-a.tmp")]],
+            "copies": [str(journal), str(outside / "keep.txt")],
+        },
+    ]
+    (folder / ".keep.txt.inventory-1-a.tmp").write_text("planted")
+    for claim in claims:
+        journal.write_text(json.dumps({"copies": [str(journal)], **claim}))
+        io.finish_commits(folder)
+        assert not journal.exists()
+    assert (outside / "keep.txt").read_text() == "precious"
+    assert (outside / "src.txt").read_text() == "planted"
