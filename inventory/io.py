@@ -15,9 +15,10 @@ the ones whose process is gone (a ``kill -9`` leaves them behind).
 A commit of more than one target first writes a journal (``.commit.inventory-<pid>-
 <random>.journal``, the list of target <- temporary renames) into every folder that holds a
 target, and removes it when every rename is done. A commit cut short between two renames
-(``kill -9``, a failing rename) leaves the journal behind; the next :func:`clean_stale` of
-any of those folders (the first write into it), or the next transaction of the same
-process, rolls it forward: it finishes the renames whose temporaries still exist, so the
+(``kill -9``, a failing rename) leaves the journal behind; the next read from any of those
+folders (:func:`settle`, through :func:`read_json` or the CSV reader), the next
+:func:`clean_stale` (the first write into it), or the next transaction of the same process
+rolls it forward: it finishes the renames whose temporaries still exist, so the
 targets end all new, never part old and part new.
 """
 
@@ -52,6 +53,7 @@ __all__ = [
     "confined",
     "current_path",
     "finish_commits",
+    "settle",
     "all_or_nothing",
     "remove_tree",
     "write_text",
@@ -263,6 +265,24 @@ def finish_commits(folder: str | Path) -> list[Path]:
     return finished
 
 
+def settle(folder: str | Path) -> None:
+    """Before a read from ``folder``, finish the commits into it that were cut short
+    (:func:`finish_commits`), so that a reader never sees a set of outputs half old and
+    half new. Finishing a dead process's commit is recovery, not a new write: it only
+    renames into place the temporaries that commit had written. One folder listing when
+    there is nothing to finish."""
+    folder = Path(folder)
+    if any(JOURNAL_PATTERN.match(entry.name) for entry in _entries(folder)):
+        finish_commits(folder)
+
+
+def _entries(folder: Path) -> list[Path]:
+    try:
+        return list(folder.iterdir())
+    except OSError:
+        return []
+
+
 def _finish_unfinished() -> None:
     """Finish this process's commits that an error cut short (kept for later if the
     renames fail again)."""
@@ -279,7 +299,9 @@ def _key(path: Path) -> Path:
 
 def current_path(path: str | Path) -> Path:
     """Where ``path``'s content is now: its pending temporary when the running transaction
-    wrote it, else ``path`` (so a command reads its own outputs before they land)."""
+    wrote it, else ``path`` (so a command reads its own outputs before they land). Its
+    folder is settled first (:func:`settle`)."""
+    settle(Path(path).parent)
     if _STATE.active:
         return _STATE.active[0].pending.get(_key(Path(path)), Path(path))
     return Path(path)

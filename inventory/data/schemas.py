@@ -285,7 +285,10 @@ def read_raw(path: str | Path) -> pd.DataFrame:
     Raises:
         ValueError: missing, empty, binary or unparsable file.
     """
+    from inventory.io import settle
+
     path = Path(path)
+    settle(path.parent)  # a commit cut short into the folder is finished before reading
     if not path.is_file():
         raise ValueError(f"{path}: file not found")
     with open(path, "rb") as handle:

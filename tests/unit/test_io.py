@@ -312,3 +312,37 @@ def test_a_journal_that_claims_other_files_moves_and_deletes_nothing(tmp_path: P
         assert not journal.exists()
     assert (outside / "keep.txt").read_text() == "precious"
     assert (outside / "src.txt").read_text() == "planted"
+
+
+def _cut_short_commit(folder: Path, new: dict[str, str]) -> None:
+    """A dead process's commit of ``new`` into ``folder``, killed after its first rename."""
+    dead = _dead_pid()
+    names = list(new)
+    (folder / names[0]).write_text(new[names[0]])  # renamed before the kill
+    renames = []
+    for i, name in enumerate(names[1:]):
+        tmp = folder / f".{name}.inventory-{dead}-r{i}.tmp"
+        tmp.write_text(new[name])
+        renames.append([str(folder / name), str(tmp)])
+    journal = folder / f".commit.inventory-{dead}-read.journal"
+    journal.write_text(json.dumps({"renames": renames, "copies": [str(journal)]}))
+
+
+def test_a_reader_sees_a_commit_cut_short_finished_not_half_old(tmp_path: Path) -> None:
+    """A read-only command (validate, recommend) reading a folder whose last commit was
+    cut short between two renames reads the whole new set, not half old and half new."""
+    write_json(tmp_path / "a.json", {"v": "old"})
+    write_json(tmp_path / "b.json", {"v": "old"})
+    _cut_short_commit(tmp_path, {"a.json": '{"v": "new"}', "b.json": '{"v": "new"}'})
+    assert io.read_json(tmp_path / "a.json") == {"v": "new"}
+    assert io.read_json(tmp_path / "b.json") == {"v": "new"}
+    assert _names(tmp_path) == ["a.json", "b.json"]  # journal and temporary gone
+
+
+def test_reading_a_csv_finishes_a_commit_cut_short_into_its_folder(tmp_path: Path) -> None:
+    from inventory.data.schemas import read_raw
+
+    (tmp_path / "x.csv").write_text("k,v\na,old\n")
+    (tmp_path / "y.csv").write_text("k,v\na,old\n")
+    _cut_short_commit(tmp_path, {"x.csv": "k,v\na,new\n", "y.csv": "k,v\na,new\n"})
+    assert read_raw(tmp_path / "y.csv")["v"].tolist() == ["new"]
