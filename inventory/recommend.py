@@ -15,8 +15,10 @@ Per SKU the recommendation says:
 - ``projected_on_hand`` and ``target`` in the week the order arrives (``arrival_week``) and
   the lowest projected on-hand over the lead time;
 - ``reason``: ``capacity-limited`` (scaled down to fit the containers), ``ramp-limited``
-  (clipped to the ramp band around last week's order), ``below target`` (an order the
-  policy needs to reach its level) or ``no order needed``.
+  (clipped to the ramp band around last week's order), ``below target`` (without the
+  order, the projected stock at its arrival would be below the target there), ``covers
+  later weeks`` (an order the arrival week does not need: stock built ahead of a ramp or
+  capacity limit, or a policy level above the target) or ``no order needed``.
 
 Today's state may come from a CSV (:func:`read_state`): one row per SKU with ``sku`` and
 ``on_hand``, optionally ``last_order`` and ``open_po_week_<k>`` columns (units arriving
@@ -56,7 +58,13 @@ __all__ = [
     "write_recommendation",
 ]
 
-REASONS = ("capacity-limited", "ramp-limited", "below target", "no order needed")
+REASONS = (
+    "capacity-limited",
+    "ramp-limited",
+    "below target",
+    "no order needed",
+    "covers later weeks",
+)
 _PO_COLUMN = re.compile(r"^open_po_week_(\d+)$")
 
 
@@ -161,11 +169,23 @@ def apply_state(instance: Instance, state: pd.DataFrame) -> Instance:
     return replace(instance, on_hand=on_hand, last_order=last_order, arrivals=arrivals)
 
 
-def _reasons(result: SimulationResult) -> np.ndarray:
+def _reasons(result: SimulationResult, lead: np.ndarray) -> np.ndarray:
+    """Per SKU, why this week's order is what it is (:data:`REASONS`). An order that the
+    projected stock at its arrival, without it, would not need to reach the target there
+    (a plan that builds stock ahead of a ramp or capacity limit, a base-stock level above
+    the target) covers later weeks rather than a shortfall."""
     orders = result.orders[0, 0]
+    cols = np.arange(orders.shape[0])
+    without = result.end_inventory[0][lead, cols] - orders
+    short = without < result.target[0][lead, cols] - 1e-9
     return np.select(
-        [result.capacity_limited[0, 0] > 0, result.ramp_limited[0, 0] > 0, orders > 0],
-        list(REASONS[:3]),
+        [
+            result.capacity_limited[0, 0] > 0,
+            result.ramp_limited[0, 0] > 0,
+            (orders > 0) & short,
+            orders > 0,
+        ],
+        [REASONS[0], REASONS[1], REASONS[2], REASONS[4]],
         default=REASONS[3],
     )
 
@@ -238,7 +258,7 @@ def recommend_orders(
             "projected_on_hand": np.round(end[lead, cols], 2),
             "target": np.round(result.target[0][lead, cols], 2),
             "lowest_projected_on_hand": np.round(lowest, 2),
-            "reason": _reasons(result),
+            "reason": _reasons(result, lead),
         }
     )
     containers = int(containers_used(instance, orders))

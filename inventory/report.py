@@ -192,16 +192,29 @@ def comparison_table(payload: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def best_policy(payload: Mapping[str, Any]) -> str:
-    """The implementable policy with the lowest mean cost (the hindsight bound excluded).
+    """The implementable policy (the hindsight bound excluded) with the lowest cost on the
+    same scenarios, named as ``evaluation.policies`` lists it.
+
+    Rows are ranked by their paired difference to the evaluation's reference policy
+    (``diff_to_reference``) when every row has one: a row run on the first k scenarios only
+    (the rolling horizon) is then compared on those k, not by its k-scenario mean beside
+    the others' means over every scenario. Without it, by mean cost.
 
     Raises:
         ValueError: the evaluation lists no policy.
     """
-    table = comparison_table(payload)
-    table = table[~table["policy"].str.contains("hindsight")].dropna(subset=["mean cost"])
-    if table.empty:
+    entries = {name: e for name, e in _entries(payload).items() if "hindsight" not in name}
+    paired = {name: _lookup(e, ("diff_to_reference",)) for name, e in entries.items()}
+    if not paired or any(value != value for value in paired.values()):
+        paired = {name: _lookup(e, _COLUMNS["mean cost"]) for name, e in entries.items()}
+    ranked = sorted(
+        (value, order, name)
+        for order, (name, value) in enumerate(paired.items())
+        if value == value  # NaN: no cost
+    )
+    if not ranked:
         raise ValueError("the evaluation metrics list no policy; run `inventory evaluate` first")
-    return str(table["policy"].iloc[0])
+    return ranked[0][2]
 
 
 def _display(frame: pd.DataFrame) -> pd.DataFrame:

@@ -62,7 +62,27 @@ def test_reasons() -> None:
     reasons = recommend_orders(roomy, OrderUpTo(), "order_up_to").orders
     assert set(reasons["reason"]) <= {"below target", "no order needed"}
     assert (reasons["reason"] == "below target").tolist() == (reasons["order_units"] > 0).tolist()
-    assert set(REASONS) == {"capacity-limited", "ramp-limited", "below target", "no order needed"}
+    assert set(REASONS) == {
+        "capacity-limited",
+        "ramp-limited",
+        "below target",
+        "no order needed",
+        "covers later weeks",
+    }
+
+
+def test_an_order_the_arrival_week_does_not_need_covers_later_weeks() -> None:
+    """A base-stock level far above the target orders although the stock at arrival
+    covers the target: the reason says so instead of "below target"."""
+    roomy = make_instance(6, 12, seed=2, capacity_share=100.0, ramp_share=1000.0)
+    high = BaseStock(roomy.forecast.sum(axis=0))  # a whole horizon of demand
+    rec = recommend_orders(roomy, high, "base_stock").orders
+    ordered = rec["order_units"] > 0
+    assert ordered.any()
+    covered = rec["projected_on_hand"] - rec["order_units"] >= rec["target"]
+    assert (rec.loc[ordered & covered, "reason"] == "covers later weeks").all()
+    assert (rec.loc[ordered & ~covered, "reason"] == "below target").all()
+    assert (ordered & covered).any()
 
 
 def test_projection_covers_the_lead_time_and_summary_is_consistent() -> None:

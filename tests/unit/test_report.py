@@ -243,3 +243,23 @@ def test_tasks_retry_only_transient_failures() -> None:
     assert retry_on_transient(None, None, Failed(data=ConnectionError("reset")))
     assert retry_on_transient(None, None, Failed(data=TimeoutError()))
     assert not retry_on_transient(None, None, Failed(data=ValueError("bad data")))
+
+
+def test_best_policy_compares_a_subset_row_on_its_own_scenarios() -> None:
+    """A row run on the first 20 of 200 scenarios is ranked by its paired difference on
+    those 20, and is returned by its policy name (recommend builds the policy from it),
+    not by its display label."""
+    payload = {
+        "n_scenarios": 200,
+        "reference": "order_up_to",
+        "policies": {
+            "order_up_to": {"total_cost": 500.0, "diff_to_reference": 0.0},
+            "base_stock": {"total_cost": 450.0, "diff_to_reference": -50.0},
+            # cheap only because its 20 scenarios were easy: paired, it is worse
+            "milp_rolling": {"total_cost": 400.0, "n_scenarios": 20, "diff_to_reference": -40.0},
+            "milp_hindsight": {"total_cost": 100.0, "n_scenarios": 3, "diff_to_reference": -300},
+        },
+    }
+    assert best_policy(payload) == "base_stock"
+    payload["policies"]["milp_rolling"]["diff_to_reference"] = -60.0
+    assert best_policy(payload) == "milp_rolling"
