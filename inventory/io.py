@@ -56,6 +56,7 @@ __all__ = [
     "settle",
     "all_or_nothing",
     "remove_tree",
+    "set_aside",
     "write_text",
     "write_json",
     "write_csv",
@@ -98,6 +99,28 @@ def remove_tree(root: str | Path, *parts: str | Path) -> None:
         path.unlink()  # never follow a link out of root
     elif path.exists():
         shutil.rmtree(path)
+
+
+@contextlib.contextmanager
+def set_aside(root: str | Path, *parts: str | Path) -> Iterator[None]:
+    """Move the folder ``root / parts`` (checked by :func:`confined`) out of the way for
+    the block: deleted when the block succeeds, put back when it fails and nothing took
+    its place (a kill leaves it as a temporary of a dead process, removed by the next
+    clean). For what a run replaces only once it has something better (checkpoints)."""
+    path = confined(root, *parts)
+    if not (path.exists() or path.is_symlink()):
+        yield
+        return
+    aside = Path(tempfile.mkdtemp(prefix=_tmp_prefix(path), suffix=".tmp", dir=path.parent))
+    os.replace(path, aside / "old")
+    try:
+        yield
+    except BaseException:
+        if not (path.exists() or path.is_symlink()):
+            os.replace(aside / "old", path)
+        raise
+    finally:
+        _remove(aside)
 
 
 TMP_PATTERN = re.compile(r"^\.(?P<name>.+)\.inventory-(?P<pid>\d+)-[A-Za-z0-9_]+\.tmp$")
@@ -179,6 +202,7 @@ def _write_journals(renames: list[tuple[Path, Path]]) -> list[Path]:
     """Write the journal into each target's folder (the last one written last); return
     the copies in the order written."""
     name = f".commit.inventory-{os.getpid()}-{secrets.token_hex(6)}.journal"
+    renames = [(_key(target), _key(tmp)) for target, tmp in renames]  # absolute, as read back
     folders = list(dict.fromkeys(target.parent for target, _ in renames))
     copies = [folder / name for folder in folders]
     record = {
@@ -231,8 +255,8 @@ def _roll_forward(journal: Path) -> None:
     journal = Path(os.path.abspath(journal))
     try:
         record = json.loads(journal.read_text())
-        renames = [(Path(target), Path(tmp)) for target, tmp in record["renames"]]
-        copies = [Path(copy) for copy in record["copies"]]
+        renames = [(_key(Path(target)), _key(Path(tmp))) for target, tmp in record["renames"]]
+        copies = [_key(Path(copy)) for copy in record["copies"]]
     except OSError:
         return  # gone already (finished by another process) or unreadable now
     except (ValueError, KeyError, TypeError):

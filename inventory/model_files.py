@@ -21,6 +21,7 @@ holds; folders in that format are refused (:func:`refuse_legacy`).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import pickle
 from pathlib import Path
@@ -176,11 +177,22 @@ def policy_spec(policy: Any) -> dict[str, Any]:
 
 
 def save_tensors(tensors: dict[str, Any], path: str | Path) -> None:
-    """``torch.save`` a dict of tensors (a ``state_dict``) atomically."""
+    """``torch.save`` a dict of tensors (a ``state_dict``) atomically.
+
+    Raises:
+        ValueError: naming ``path`` when the file cannot be written (disk full, file size
+            limit), which torch reports as a ``RuntimeError`` of its zip writer.
+    """
     import torch
 
     with atomic_path(path) as tmp:
-        torch.save(tensors, tmp)
+        try:
+            torch.save(tensors, tmp)
+        except RuntimeError as error:
+            detail = (str(error).strip().splitlines() or ["write failed"])[0][:200]
+            raise OSError(  # atomic_path names the file
+                errno.EIO, f"{detail}; check the free disk space and any file size limit"
+            ) from None
 
 
 def load_tensors(path: str | Path) -> dict[str, Any]:

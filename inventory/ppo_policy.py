@@ -43,7 +43,7 @@ import numpy as np
 from inventory.dynamics import State
 from inventory.env import EnvKnobs, EnvSettings, InventoryVecEnv
 from inventory.instance import Instance
-from inventory.io import read_json
+from inventory.io import read_json, settle
 from inventory.model_files import (
     NORMALIZER_FILE,
     WEIGHTS_FILE,
@@ -238,6 +238,7 @@ class PPOPolicy:
                 other features (shared policy), or no anchor offsets for a new catalog.
         """
         folder = Path(folder)
+        settle(folder.parent)  # a model swap cut short is finished before reading
         refuse_legacy(folder)
         if not (folder / MODEL_FILE).exists() or not (folder / META_FILE).exists():
             raise ValueError(f"no PPO model in {folder}; train one: inventory train --mode <mode>")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from inventory.config import Config
 from inventory.instance import Instance
-from inventory.io import write_json, write_through
+from inventory.io import confined, write_json, write_through
 from inventory.layout import Layout
 
 if TYPE_CHECKING:
@@ -239,7 +239,6 @@ def new_demand_costs(
     from inventory.data import load_tables
     from inventory.forecast import planning_forecast
     from inventory.identifiers import check_id
-    from inventory.io import confined
     from inventory.monitoring import read_new_demand
     from inventory.retraining import costs_on_new_demand, new_demand_instance
     from inventory.scenarios import MODES
@@ -374,7 +373,9 @@ def recommend(
     demand = _demand_model(config, instance, layout) if mode == "stochastic" else None
     model = demand[0] if demand is not None else None
     adhoc = out_dir is not None or state is not None
-    folder = Path(out_dir) if out_dir is not None else layout.reports / ADHOC_FOLDER
+    # the default folder stays inside reports/ (a symbolic link pointing out is refused);
+    # --out is the user's own choice of folder
+    folder = Path(out_dir) if out_dir is not None else confined(layout.reports, ADHOC_FOLDER)
     return write_recommendation(
         config,
         instance,

@@ -54,6 +54,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -74,6 +75,7 @@ from inventory.io import (
     confined,
     read_json,
     remove_tree,
+    set_aside,
     staging_folder,
     write_csv,
     write_json,
@@ -624,76 +626,78 @@ def train_ppo(
     model_id = demand_model_id(setup.settings.demand_model)
     inputs = run_inputs(config, instance, mode, model_id)
     state = _resume_state(checkpoint, inputs, instance.location) if checkpoint else {}
-    if checkpoint is None:  # a fresh run must not resume from, or keep, an older run's
-        remove_tree(folder.parent, checkpoints.name)
-    # in a transaction the model is built in a staging folder that replaces the model
-    # folder with the metrics, so a killed run leaves the previous model and its metrics
-    work = staging_folder(folder)
-    if work == folder and folder.exists():
-        remove_tree(folder.parent, folder.name)  # no older best model left behind
-    if checkpoint is not None:
-        _copy_best(checkpoint / BEST_DIR, work)  # the best model the run had kept
-    done = int(state.get("timesteps", 0))
-    set_random_seed(ppo.seed)
-    env = _env(config, run, instance, setup, seed=ppo.seed)
-    model = _new_model(config, run, env)
-    if checkpoint is not None:
-        restore_run(model, checkpoint, state)
-    features = (
-        cast(InventoryVecEnv, env.venv).core.feature_names() if ppo.policy == "shared" else None
-    )
-    meta = {
-        **catalog_meta(instance, setup.settings, _obs_size(env), features),
-        "mode": mode,
-        "anchor": setup.anchor,
-        "anchor_offset": setup.anchor_offset.tolist(),
-        "demand_model_id": model_id,
-        "scenarios": setup.scenarios,
-        "profile": ppo.profile_for(mode),
-        "ppo": config_to_dict(ppo),
-        "policy": policy_spec(model.policy),
-    }
-    callback = CostEvalCallback(
-        instance,
-        setup,
-        meta,
-        run,
-        work,
-        curve_path,
-        config.simulation.terminal_cost,
-        state,
-        checkpoints=checkpoints,
-        inputs=inputs,
-    )
-    started = time.perf_counter()
-    model.learn(
-        total_timesteps=max(run.total_timesteps - done, 0),
-        callback=callback,
-        reset_num_timesteps=checkpoint is None,
-        progress_bar=ppo.progress_bar if progress_bar is None else progress_bar,
-    )
-    seconds = time.perf_counter() - started
-    initial = callback.rows[0]["mean_cost"] if callback.rows else None
-    beats_anchor = _mark_anchor(work, callback)
-    metrics = {
-        "mode": mode,
-        "location": instance.location,
-        "profile": ppo.profile_for(mode),
-        "scenarios": setup.scenarios,
-        "anchor": setup.anchor,
-        "total_timesteps": int(model.num_timesteps),
-        "resumed_from_timesteps": done,
-        "training_time_s": round(callback.elapsed(), 3),
-        "steps_per_s": round((model.num_timesteps - done) / max(seconds, 1e-9), 1),
-        "best_eval_cost": callback.best_cost,
-        "best_timesteps": callback.best_timesteps,
-        "initial_eval_cost": initial,
-        "beats_anchor": beats_anchor,
-        "policy": ppo.policy,
-        "n_eval_scenarios": int(setup.eval_demand.shape[0]),
-        "torch_threads": ppo.torch_threads,
-        "n_envs": run.n_envs,
-    }
-    write_json(confined(metrics_root, f"train_{suffix}.json"), metrics)
-    curve = pd.DataFrame(callback.rows, columns=list(CURVE_COLUMNS))
+    # a fresh run must not resume from, or keep, an older run's checkpoints; they are set
+    # aside, deleted when this run succeeds and put back when it fails before writing its own
+    older = set_aside(folder.parent, checkpoints.name) if checkpoint is None else nullcontext()
+    with older:
+        # in a transaction the model is built in a staging folder that replaces the model
+        # folder with the metrics, so a killed run leaves the previous model and its metrics
+        work = staging_folder(folder)
+        if work == folder and folder.exists():
+            remove_tree(folder.parent, folder.name)  # no older best model left behind
+        if checkpoint is not None:
+            _copy_best(checkpoint / BEST_DIR, work)  # the best model the run had kept
+        done = int(state.get("timesteps", 0))
+        set_random_seed(ppo.seed)
+        env = _env(config, run, instance, setup, seed=ppo.seed)
+        model = _new_model(config, run, env)
+        if checkpoint is not None:
+            restore_run(model, checkpoint, state)
+        features = (
+            cast(InventoryVecEnv, env.venv).core.feature_names() if ppo.policy == "shared" else None
+        )
+        meta = {
+            **catalog_meta(instance, setup.settings, _obs_size(env), features),
+            "mode": mode,
+            "anchor": setup.anchor,
+            "anchor_offset": setup.anchor_offset.tolist(),
+            "demand_model_id": model_id,
+            "scenarios": setup.scenarios,
+            "profile": ppo.profile_for(mode),
+            "ppo": config_to_dict(ppo),
+            "policy": policy_spec(model.policy),
+        }
+        callback = CostEvalCallback(
+            instance,
+            setup,
+            meta,
+            run,
+            work,
+            curve_path,
+            config.simulation.terminal_cost,
+            state,
+            checkpoints=checkpoints,
+            inputs=inputs,
+        )
+        started = time.perf_counter()
+        model.learn(
+            total_timesteps=max(run.total_timesteps - done, 0),
+            callback=callback,
+            reset_num_timesteps=checkpoint is None,
+            progress_bar=ppo.progress_bar if progress_bar is None else progress_bar,
+        )
+        seconds = time.perf_counter() - started
+        initial = callback.rows[0]["mean_cost"] if callback.rows else None
+        beats_anchor = _mark_anchor(work, callback)
+        metrics = {
+            "mode": mode,
+            "location": instance.location,
+            "profile": ppo.profile_for(mode),
+            "scenarios": setup.scenarios,
+            "anchor": setup.anchor,
+            "total_timesteps": int(model.num_timesteps),
+            "resumed_from_timesteps": done,
+            "training_time_s": round(callback.elapsed(), 3),
+            "steps_per_s": round((model.num_timesteps - done) / max(seconds, 1e-9), 1),
+            "best_eval_cost": callback.best_cost,
+            "best_timesteps": callback.best_timesteps,
+            "initial_eval_cost": initial,
+            "beats_anchor": beats_anchor,
+            "policy": ppo.policy,
+            "n_eval_scenarios": int(setup.eval_demand.shape[0]),
+            "torch_threads": ppo.torch_threads,
+            "n_envs": run.n_envs,
+        }
+        write_json(confined(metrics_root, f"train_{suffix}.json"), metrics)
+        curve = pd.DataFrame(callback.rows, columns=list(CURVE_COLUMNS))
     return TrainResult(folder, metrics, curve, model)

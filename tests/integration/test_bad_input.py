@@ -80,6 +80,13 @@ def _planted(name: str, text: str) -> Callable[[Path], None]:
     return edit
 
 
+def _adhoc_link_out(project: Path) -> None:
+    """reports/adhoc/ (where recommend --state writes) a link to the victim outside."""
+    (project / "state.csv").write_text("sku,on_hand\nSKU001,4\n")
+    (project / "reports").mkdir(exist_ok=True)
+    (project / "reports" / "adhoc").symlink_to(project.parent.parent / "outside" / "victim")
+
+
 def _latin1_catalog(project: Path) -> None:
     path = project / "data" / "catalog.csv"
     path.write_bytes(path.read_bytes().replace(b"SKU002", "SKU\u00e902".encode("latin-1")))
@@ -129,6 +136,7 @@ EDITS: dict[str, Callable[[Path], None]] = {
     "state empty sku": _file("state.csv", "sku,on_hand\n,3\nSKU001,4\n"),
     "state blank sku": _file("state.csv", "sku,on_hand\nSKU001,4\n  ,5\n"),
     "state 1e308": _file("state.csv", "sku,on_hand\nSKU001,1e308\n"),
+    "adhoc link out": _adhoc_link_out,
     "no locations": _params("  locations: [L1]", "  locations: []"),
     "bad location": _params("  locations: [L1]", "  locations: [../up]"),
     "catalog volme": _catalog_header("volume", "volme"),
@@ -232,6 +240,7 @@ CASES: dict[str, Case] = {
     "state empty sku": Case(STATE, "state empty sku", 1, "empty"),
     "state blank sku": Case(STATE, "state blank sku", 1, "line"),
     "state 1e308": Case(STATE, "state 1e308", 1, "on_hand"),
+    "adhoc folder links out": Case(STATE, "adhoc link out", 1, "refusing to write"),
     # unknown columns, ambiguous time columns, impossible dates (issue 13 item 5)
     "catalog typo column": Case(("validate",), "catalog volme", 1, "volme"),
     "catalog extra column": Case(("validate",), "catalog extra", 1, "colour"),

@@ -346,3 +346,81 @@ def test_reading_a_csv_finishes_a_commit_cut_short_into_its_folder(tmp_path: Pat
     (tmp_path / "y.csv").write_text("k,v\na,old\n")
     _cut_short_commit(tmp_path, {"x.csv": "k,v\na,new\n", "y.csv": "k,v\na,new\n"})
     assert read_raw(tmp_path / "y.csv")["v"].tolist() == ["new"]
+
+
+def test_a_cut_short_commit_of_relative_paths_and_a_staged_folder_is_finished(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `inventory train` writes, from a project run with relative paths: a model
+    folder swapped in from staging plus a metrics file. A kill between the renames must be
+    finished by the next run, not undone by deleting the new files (the journal records
+    absolute paths, so a reader elsewhere recognises it as ours)."""
+    monkeypatch.chdir(tmp_path)
+    write_text(Path("models/ppo/policy.txt"), "old")
+    write_text(Path("metrics/train.txt"), "old")
+    real_replace, renamed = os.replace, []
+
+    def fail_after_the_first_rename(src: object, dst: object) -> None:
+        if not io.JOURNAL_PATTERN.match(Path(str(dst)).name):
+            if renamed:
+                raise OSError(5, "Input/output error")
+            renamed.append(dst)
+        real_replace(src, dst)  # type: ignore[arg-type]
+
+    with pytest.raises(OSError), io.transaction():
+        staged = io.staging_folder(Path("models/ppo"))
+        write_text(staged / "policy.txt", "new")
+        write_text(Path("metrics/train.txt"), "new")
+        monkeypatch.setattr(io.os, "replace", fail_after_the_first_rename)  # the commit's
+    monkeypatch.setattr(io.os, "replace", real_replace)
+    model = Path("models/ppo/policy.txt")
+    texts = {Path("metrics/train.txt").read_text(), model.read_text() if model.exists() else ""}
+    assert texts != {"new"}  # cut short: not all new yet
+    monkeypatch.chdir(tmp_path / "metrics")  # a later command, another working folder
+    io.settle(tmp_path / "metrics")
+    io.settle(tmp_path / "models")
+    assert (tmp_path / "models/ppo/policy.txt").read_text() == "new"
+    assert (tmp_path / "metrics/train.txt").read_text() == "new"
+    assert _names(tmp_path / "metrics") == ["train.txt"]
+    # the old model, set aside by the swap, waits for the next clean (its process is
+    # alive here; after a kill the first write into models/ removes it)
+    aside = [n for n in _names(tmp_path / "models") if n != "ppo"]
+    assert all(io.TMP_PATTERN.match(n) for n in aside) and len(aside) <= 1
+
+
+def test_a_folder_set_aside_comes_back_when_the_block_fails(tmp_path: Path) -> None:
+    """A fresh training run sets the older checkpoints aside: a run that fails before
+    writing its own (disk full) leaves them, a run that succeeds removes them."""
+    write_text(tmp_path / "ckpt" / "step_1.txt", "older")
+    with pytest.raises(RuntimeError), io.set_aside(tmp_path, "ckpt"):
+        assert not (tmp_path / "ckpt").exists()
+        raise RuntimeError("disk full")
+    assert (tmp_path / "ckpt" / "step_1.txt").read_text() == "older"
+    assert _names(tmp_path) == ["ckpt"]
+    with io.set_aside(tmp_path, "ckpt"):
+        write_text(tmp_path / "ckpt" / "step_2.txt", "newer")
+    assert _names(tmp_path / "ckpt") == ["step_2.txt"]
+    assert _names(tmp_path) == ["ckpt"]
+    with pytest.raises(ValueError, match="outside"), io.set_aside(tmp_path, "../elsewhere"):
+        pass
+
+
+def test_weights_that_cannot_be_written_name_the_file(tmp_path: Path) -> None:
+    """A full disk or a file size limit while saving a model (torch reports a RuntimeError
+    of its zip writer) is a clear error naming the file, and no partial file is left."""
+    script = f"""
+import resource, signal
+import torch
+from inventory.model_files import save_tensors
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+try:
+    save_tensors({{"w": torch.zeros(100_000)}}, {str(tmp_path / "policy.pt")!r})
+except ValueError as error:
+    print("ValueError:", error)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "ValueError:" in done.stdout and "policy.pt: could not write" in done.stdout
+    assert "file size limit" in done.stdout
+    assert _names(tmp_path) == []
