@@ -675,8 +675,10 @@ def _html_table(frame: pd.DataFrame, css: str = "") -> str:
         cells = []
         for column, value in zip(frame.columns, row, strict=True):
             value = _badges(value) if column == "trust" else value
-            css_class = "num" if _numeric(column) else column if column == "trust" else ""
-            attribute = f" class={css_class}" if css_class else ""
+            classes = ["num"] if _numeric(column) else ["trust"] if column == "trust" else []
+            if column.startswith("vs ") or column == "confidence interval":
+                classes.append("interval")  # "mean (low to high)" may wrap before "("
+            attribute = f" class='{' '.join(classes)}'" if classes else ""
             cells.append(f"<td{attribute}>{_cell_html(value)}</td>")
         rows.append(f"<tr>{''.join(cells)}</tr>")
     return (
@@ -697,7 +699,8 @@ h1{font-size:1.6em}h2{font-size:1.25em;margin-top:1.6em;border-bottom:1px solid 
 .scroll{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;font-size:.92em}
 th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top;
-white-space:nowrap}td.trust{white-space:normal;min-width:14em}
+white-space:nowrap}td.trust{white-space:normal;min-width:12em}th{white-space:normal}
+td.interval{white-space:normal;min-width:7em}
 th{background:#f3f3f3}.num{text-align:right;font-variant-numeric:tabular-nums}
 img{max-width:100%;height:auto;display:block}
 .badge{display:inline-block;background:#fff3cd;border:1px solid #e0b400;border-radius:4px;

@@ -304,4 +304,4 @@ def test_milp_plans_table_shows_the_limits_hit(tmp_path) -> None:
     page = (_full_report(tmp_path) / "index.html").read_text()
     milp = page[page.index("<h2>MILP plans</h2>") :]
     assert "<th class=num>node limit hits</th>" in milp and "<th>limit hit</th>" in milp
-    assert "<td class=num>4</td>" in milp and "<td>no</td>" in milp
+    assert "<td class='num'>4</td>" in milp and "<td>no</td>" in milp
