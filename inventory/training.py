@@ -392,7 +392,9 @@ class CostEvalCallback(BaseCallback):
         if mean < self.best_cost:
             self.best_cost, self.best_timesteps = mean, steps
             self.save_best_or_last(self.folder, best_eval_cost=mean)
+        # dumped with the next update's row: eval/timesteps says which model it scored
         self.logger.record("eval/mean_cost", mean)
+        self.logger.record("eval/timesteps", steps)
         values = (steps, mean, low, high, self.best_cost, self.elapsed())
         row = dict(zip(CURVE_COLUMNS, values, strict=True))
         self.rows.append(row)
