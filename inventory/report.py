@@ -213,9 +213,9 @@ def _paired(
     if scenario_costs is not None and PAIRED_POLICY in scenario_costs:
         return PAIRED_POLICY, paired_differences(scenario_costs, PAIRED_POLICY, confidence)
     stored = {
-        name: tuple(float(entry[k]) for k in _DIFF_KEYS)
+        name: tuple(_lookup(entry, (k,)) for k in _DIFF_KEYS)  # intervals: detail only
         for name, entry in _entries(payload).items()
-        if all(isinstance(entry.get(k), int | float) for k in _DIFF_KEYS)
+        if isinstance(entry.get(_DIFF_KEYS[0]), int | float)
     }
     return str(payload.get("reference", "reference")), stored  # type: ignore[return-value]
 
@@ -226,7 +226,8 @@ _DIFF_KEYS = ("diff_to_reference", "diff_to_reference_ci_low", "diff_to_referenc
 def comparison_table(
     payload: Mapping[str, Any], scenario_costs: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """One row per policy, sorted by mean cost: cost with CI, fill rate, service, gap, the
+    """One row per policy, sorted by mean cost: its display name (``policy``) and its name
+    in the evaluation (``key``), cost with CI, fill rate, service, gap, the
     paired difference to :data:`PAIRED_POLICY` on the same scenarios (``vs mean``, ``vs
     low``, ``vs high``; ``frame.attrs["paired_with"]`` names the policy) and the trust
     notes (:func:`trust_notes`, joined by ``; ``).
@@ -243,12 +244,13 @@ def comparison_table(
     reference, paired = _paired(payload, scenario_costs)
     rows = []
     total = payload.get("n_scenarios")
-    for name, entry in _entries(payload).items():
-        diff = paired.get(name, (float("nan"),) * 3)
+    for key, entry in _entries(payload).items():
+        name, diff = key, paired.get(key, (float("nan"),) * 3)
         subset = entry.get("n_scenarios")
         if isinstance(subset, int | float) and total and subset < total:
             name = f"{name} (first {int(subset)} scenarios)"  # e.g. the hindsight bound
-        row = {"policy": name} | {col: _lookup(entry, keys) for col, keys in _COLUMNS.items()}
+        row: dict[str, Any] = {"policy": name, "key": key}
+        row |= {col: _lookup(entry, keys) for col, keys in _COLUMNS.items()}
         row |= dict(zip(_PAIRED_COLUMNS, diff, strict=True))
         row["trust"] = "; ".join(trust_notes(entry, _stress_health(payload, str(name))))
         cost_entry = entry.get("cost")
@@ -257,7 +259,7 @@ def comparison_table(
         if isinstance(ci, list | tuple) and len(ci) == 2:
             row["ci low"], row["ci high"] = float(ci[0]), float(ci[1])
         rows.append(row)
-    frame = pd.DataFrame(rows, columns=["policy", *_COLUMNS, *_PAIRED_COLUMNS, "trust"])
+    frame = pd.DataFrame(rows, columns=["policy", "key", *_COLUMNS, *_PAIRED_COLUMNS, "trust"])
     bound = frame.loc[frame["policy"].str.contains("hindsight"), "mean cost"]
     if frame["gap to hindsight"].isna().all() and len(bound) == 1:
         frame["gap to hindsight"] = frame["mean cost"] / max(float(bound.iloc[0]), 1e-12) - 1
@@ -270,16 +272,28 @@ _PAIRED_COLUMNS = ("vs mean", "vs low", "vs high")
 
 
 def best_policy(payload: Mapping[str, Any]) -> str:
-    """The implementable policy with the lowest mean cost (the hindsight bound excluded).
+    """The implementable policy with the lowest mean cost (the hindsight bound excluded),
+    by its name in the evaluation.
+
+    When a row ran on the first k scenarios only (the rolling horizon), rows are ranked by
+    their paired difference to the same reference on the same scenarios instead (the
+    evaluation's ``diff_to_reference``): a 20-scenario mean is not comparable with a
+    200-scenario one, the paired differences are, and for rows run on every scenario they
+    rank as the mean costs do.
 
     Raises:
         ValueError: the evaluation lists no policy.
     """
     table = comparison_table(payload)
-    table = table[~table["policy"].str.contains("hindsight")].dropna(subset=["mean cost"])
+    table = table[~table["key"].str.contains("hindsight")].dropna(subset=["mean cost"])
     if table.empty:
         raise ValueError("the evaluation metrics list no policy; run `inventory evaluate` first")
-    return str(table["policy"].iloc[0])
+    # a row run on the first k scenarios has its mean over those k: rank by the paired
+    # difference (same scenarios as the reference), the mean cost's order for full rows
+    subset = table["policy"] != table["key"]
+    if subset.any() and table["vs mean"].notna().all():
+        table = table.sort_values("vs mean", kind="stable")
+    return str(table["key"].iloc[0])
 
 
 def _display(frame: pd.DataFrame) -> pd.DataFrame:
@@ -294,8 +308,8 @@ def _display(frame: pd.DataFrame) -> pd.DataFrame:
     out["gap to hindsight"] = [format_percent(v, signed=True) for v in frame["gap to hindsight"]]
     reference = frame.attrs.get("paired_with", PAIRED_POLICY)
     out[f"vs {reference} (same scenarios)"] = [
-        _signed_interval(*values) if name.split(" ")[0] != reference else "(reference)"
-        for name, *values in zip(frame["policy"], *(frame[c] for c in _PAIRED_COLUMNS), strict=True)
+        _signed_interval(*values) if key != reference else "(reference)"
+        for key, *values in zip(frame["key"], *(frame[c] for c in _PAIRED_COLUMNS), strict=True)
     ]
     out["trust"] = frame["trust"].fillna("")
     return out
@@ -305,7 +319,7 @@ def _signed_interval(mean: float, low: float, high: float) -> str:
     """``+1,234 (-56 to +2,345)``; ``-`` when missing."""
     if mean != mean:
         return "-"
-    if low == high:
+    if low == high or low != low or high != high:
         return f"{mean:+,.0f}"
     return f"{mean:+,.0f} ({low:+,.0f} to {high:+,.0f})"
 

@@ -305,3 +305,27 @@ def test_milp_plans_table_shows_the_limits_hit(tmp_path) -> None:
     milp = page[page.index("<h2>MILP plans</h2>") :]
     assert "<th class=num>node limit hits</th>" in milp and "<th>limit hit</th>" in milp
     assert "<td class='num'>4</td>" in milp and "<td>no</td>" in milp
+
+
+def test_best_policy_is_named_as_evaluated_and_ranks_a_subset_row_by_its_pairing() -> None:
+    """The rolling row's 20-scenario mean (90) is the lowest, but paired with the
+    reference on its own scenarios it saves less than b does: b is best; with the rolling
+    row best by pairing too, its evaluation name comes back (not the display name)."""
+
+    def payload(rolling_diff: float) -> dict:
+        policies = {
+            "order_up_to": {"total_cost": 130.0, "diff_to_reference": 0.0},
+            "b": {"total_cost": 110.0, "diff_to_reference": -20.0},
+            "milp_rolling": {"total_cost": 90.0, "diff_to_reference": rolling_diff},
+            "milp_hindsight": {"total_cost": 50.0, "diff_to_reference": -70.0},
+        }
+        policies["milp_rolling"]["n_scenarios"] = 20
+        policies["milp_hindsight"]["n_scenarios"] = 3
+        return {"n_scenarios": 200, "reference": "order_up_to", "policies": policies}
+
+    assert best_policy(payload(rolling_diff=-5.0)) == "b"
+    assert best_policy(payload(rolling_diff=-25.0)) == "milp_rolling"
+    full = payload(-25.0)
+    del full["policies"]["milp_rolling"]["n_scenarios"]  # every row on every scenario
+    full["policies"]["b"]["diff_to_reference"] = -90.0  # ignored: ranked by mean cost
+    assert best_policy(full) == "milp_rolling"
