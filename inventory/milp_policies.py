@@ -60,6 +60,7 @@ from inventory.scenarios import deterministic_demand
 
 __all__ = [
     "SolvedPlans",
+    "PLAN_SETTINGS",
     "plan_key",
     "saa_settings",
     "planning_demand",
@@ -184,11 +185,34 @@ def planning_demand(settings: MilpConfig, train: np.ndarray) -> np.ndarray | Non
     return np.quantile(np.asarray(train, dtype=float), float(settings.rolling_demand), axis=0)
 
 
+# The MilpConfig fields that a plan solve (inventory.milp.solve_plan) reads; the rolling
+# horizon's, the hindsight's and the saa_* fields are not among them (saa_settings copies
+# the latter onto these). A test keeps this list equal to the fields inventory.milp reads,
+# and dvc.yaml's solve stage reads exactly these (with saa_scenarios in stochastic mode).
+PLAN_SETTINGS: tuple[str, ...] = (
+    "solver",
+    "mip_gap",
+    "method",
+    "monolithic_max_cells",
+    "safety_time_limit_s",
+    "max_nodes",
+    "lagrangian_iterations",
+    "lagrangian_workers",
+    "lagrangian_subproblem_gap",
+    "lagrangian_initial_prices",
+    "relaxed_fallback",
+    "relaxed_rounds",
+)
+
+
 def plan_key(instance: Instance, demand: np.ndarray, settings: MilpConfig, terminal: bool) -> str:
-    """Hash of what a plan depends on: instance, demand scenarios, settings, terminal."""
+    """Hash of what a plan depends on: instance, demand scenarios, the settings a plan
+    solve reads (:data:`PLAN_SETTINGS`, so a rolling-horizon knob never voids a stored
+    plan) and terminal."""
     digest = hashlib.sha256(instance.fingerprint())
     digest.update(np.ascontiguousarray(demand, dtype=float).tobytes())
-    digest.update(repr((settings, bool(terminal))).encode())
+    read = {name: getattr(settings, name) for name in PLAN_SETTINGS}
+    digest.update(repr((read, bool(terminal))).encode())
     return digest.hexdigest()[:20]
 
 

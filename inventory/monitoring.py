@@ -16,10 +16,12 @@ relative to the expected demand so that season and SKU size do not look like dri
 - ``zero_share``: share of weeks without demand (intermittency);
 - ``forecast_error``: mean absolute error / mean expected demand (a block WAPE).
 
-Evidently's ``DataDriftPreset`` compares the feature columns between the windows (stat test
-``drift.method`` at ``drift.threshold``; dataset drift when a share ``drift.drift_share`` of
-them drifted). A second report does the same per SKU on the weekly ratio demand / expected,
-naming the drifted SKUs. :func:`drift_gate` turns the result into "retrain" or "keep".
+Evidently compares the feature columns between the windows, one ``ValueDrift`` per column
+(stat test ``drift.method`` at ``drift.threshold``; its drift test's status is the verdict)
+and ``DriftedColumnsCount`` (dataset drift when a share ``drift.drift_share`` of them
+drifted); the results are read by metric through Evidently's public API. A second report
+does the same per SKU on the weekly ratio demand / expected, naming the drifted SKUs.
+:func:`drift_gate` turns the result into "retrain" or "keep".
 """
 
 from __future__ import annotations
@@ -157,56 +159,53 @@ def _label(column: object) -> str:
     return html.escape(str(column), quote=False)
 
 
-def _run_report(reference: pd.DataFrame, current: pd.DataFrame, config: DriftConfig) -> Any:
-    """Evidently DataDriftPreset of ``current`` against ``reference`` (numerical columns)."""
-    from evidently import DataDefinition, Dataset, Report
-    from evidently.presets import DataDriftPreset
+@dataclass(frozen=True)
+class _Checked:
+    """One Evidently drift report and what it found, read by metric (public API)."""
 
-    columns = [_label(c) for c in reference.columns]
-    definition = DataDefinition(numerical_columns=columns)
-    preset = DataDriftPreset(
-        method=config.method, threshold=config.threshold, drift_share=config.drift_share
+    snapshot: Any
+    scores: dict[str, float]  # column -> drift score (p-value for ks, else a distance)
+    drifted: list[str]  # columns whose stat test found drift (Evidently's verdict)
+    share: float  # share of drifted columns (Evidently's DriftedColumnsCount)
+
+
+def _run_report(reference: pd.DataFrame, current: pd.DataFrame, config: DriftConfig) -> _Checked:
+    """Evidently's ``DriftedColumnsCount`` and a ``ValueDrift`` per numerical column of
+    ``current`` against ``reference`` (stat test ``drift.method`` at ``drift.threshold``).
+
+    Each metric's result is looked up by the metric object itself
+    (``snapshot.metric_results[metric.metric_id]``); a column's verdict is the status of
+    the drift test Evidently attaches to its ``ValueDrift`` (``include_tests``), so
+    whether a low or a high score means drift is left to the test.
+    """
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.metrics import DriftedColumnsCount, ValueDrift
+
+    labels = {str(c): _label(c) for c in reference.columns}
+    definition = DataDefinition(numerical_columns=list(labels.values()))
+    test = {"method": config.method, "threshold": config.threshold}
+    count = DriftedColumnsCount(
+        columns=list(labels.values()), drift_share=config.drift_share, **test
     )
+    per_column = {name: ValueDrift(column=label, **test) for name, label in labels.items()}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return Report([preset]).run(
+        snapshot = Report([count, *per_column.values()], include_tests=True).run(
             Dataset.from_pandas(current.rename(columns=_label), data_definition=definition),
             Dataset.from_pandas(reference.rename(columns=_label), data_definition=definition),
         )
-
-
-def _column_scores(snapshot: Any) -> tuple[dict[str, float], dict[str, Any], str]:
-    """(column -> drift score, dataset {count, share}, method name) from a snapshot."""
-    scores, dataset, method = {}, {}, ""
-    for metric in snapshot.dict()["metrics"]:
-        kind = metric["config"].get("type", "")
-        if kind.endswith("DriftedColumnsCount"):
-            dataset = metric["value"]
-        elif kind.endswith("ValueDrift"):
-            scores[metric["config"]["column"]] = float(metric["value"])
-            method = metric["config"].get("method", method)
-    return scores, dataset, method
-
-
-def _drifted(reference: pd.DataFrame, current: pd.DataFrame, config: DriftConfig) -> list[str]:
-    """Columns whose Evidently stat test (``drift.method`` at ``drift.threshold``) rejects.
-
-    The report gives each column's score but not its verdict, and whether a low or a high
-    score means drift depends on the test (p-value or distance); the test object itself
-    knows, so the verdict comes from the same Evidently stat test.
-    """
-    from evidently.legacy.calculations.stattests.registry import get_stattest
-    from evidently.legacy.core import ColumnType
-
-    drifted = []
-    for column in reference.columns:
-        ref, cur = reference[column].dropna(), current[column].dropna()
-        test = get_stattest(ref, cur, ColumnType.Numerical, config.method)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            if test(ref, cur, ColumnType.Numerical, config.threshold).drifted:
-                drifted.append(str(column))
-    return drifted
+    results = snapshot.metric_results
+    columns = {name: results[metric.metric_id] for name, metric in per_column.items()}
+    return _Checked(
+        snapshot,
+        scores={name: float(result.value) for name, result in columns.items()},
+        drifted=[
+            name
+            for name, result in columns.items()
+            if any(t.status.value == "FAIL" for t in result.tests)
+        ],
+        share=float(results[count.metric_id].share.value),
+    )
 
 
 def _usable(reference: pd.DataFrame, current: pd.DataFrame) -> list[str]:
@@ -238,29 +237,28 @@ def detect_drift(
     ref_features = block_features(reference, config.block_weeks)[list(FEATURES)]
     cur_features = block_features(current, config.block_weeks)[list(FEATURES)]
     features = _usable(ref_features, cur_features)
-    feature_snapshot = _run_report(ref_features[features], cur_features[features], config)
-    scores, dataset, method = _column_scores(feature_snapshot)
+    by_feature = _run_report(ref_features[features], cur_features[features], config)
     ref_ratio, cur_ratio = sku_ratios(reference), sku_ratios(current)
     skus = _usable(ref_ratio, cur_ratio)
-    sku_snapshot = _run_report(ref_ratio[skus], cur_ratio[skus], config) if skus else None
-    drifted_features = _drifted(ref_features[features], cur_features[features], config)
-    drifted_skus = sorted(_drifted(ref_ratio[skus], cur_ratio[skus], config))
+    by_sku = _run_report(ref_ratio[skus], cur_ratio[skus], config) if skus else None
+    drifted_skus = sorted(by_sku.drifted) if by_sku is not None else []
     summary = {
-        "dataset_drift": bool(dataset.get("share", 0.0) >= config.drift_share),
-        "share_of_drifted_features": round(float(dataset.get("share", 0.0)), 4),
-        "drifted_features": drifted_features,
-        "feature_scores": {k: round(v, 6) for k, v in scores.items()},
+        "dataset_drift": bool(by_feature.share >= config.drift_share),
+        "share_of_drifted_features": round(by_feature.share, 4),
+        "drifted_features": by_feature.drifted,
+        "feature_scores": {k: round(v, 6) for k, v in by_feature.scores.items()},
         "drifted_skus": drifted_skus,
         "share_of_drifted_skus": round(len(drifted_skus) / max(len(skus), 1), 4),
         "n_skus_tested": len(skus),
-        "method": method or config.method,
+        "method": config.method,
         "threshold": config.threshold,
         "drift_share": config.drift_share,
         "sku_share": config.sku_share,
         "reference": _window_info(reference, len(ref_features)),
         "current": _window_info(current, len(cur_features)),
     }
-    return DriftResult(summary, feature_snapshot, sku_snapshot)
+    sku_snapshot = by_sku.snapshot if by_sku is not None else None
+    return DriftResult(summary, by_feature.snapshot, sku_snapshot)
 
 
 def _window_info(window: pd.DataFrame, n_blocks: int) -> dict[str, Any]:

@@ -40,6 +40,9 @@ from inventory.io import atomic_path, read_json, write_text
 __all__ = [
     "MODES",
     "markdown_table",
+    "PAIRED_POLICY",
+    "paired_differences",
+    "scenario_costs_beside",
     "comparison_table",
     "best_policy",
     "evaluation_markdown",
@@ -167,16 +170,88 @@ def _stress_health(payload: Mapping[str, Any], name: str) -> dict[str, float]:
     return totals
 
 
-def comparison_table(payload: Mapping[str, Any]) -> pd.DataFrame:
-    """One row per policy, sorted by mean cost: cost with CI, fill rate, service, gap and
-    the trust notes (:func:`trust_notes`, joined by ``; ``)."""
+# The policy every row is paired with in the report's "vs" column: tuned base-stock, the
+# classical policy a planner would otherwise run.
+PAIRED_POLICY = "base_stock"
+
+
+def paired_differences(
+    scenario_costs: pd.DataFrame, reference: str, confidence: float
+) -> dict[str, tuple[float, float, float]]:
+    """Each policy's mean cost minus ``reference``'s on the scenarios both ran (paired),
+    with its Student-t interval: (mean, low, high).
+
+    Args:
+        scenario_costs: One column of total cost per policy, one row per scenario (the
+            evaluation's ``scenario_costs.csv``; NaN where a policy ran on fewer).
+        reference: The column every other is paired with.
+        confidence: Level of the interval (``evaluation.confidence``).
+    """
+    from scipy import stats
+
+    out = {}
+    for name in scenario_costs.columns:
+        both = scenario_costs[[name, reference]].dropna()
+        diff = (both[name] - both[reference]).to_numpy(dtype=float)
+        if len(diff) == 0:
+            continue
+        mean = float(diff.mean())
+        half = 0.0
+        if len(diff) > 1:
+            half = stats.t.ppf(0.5 + confidence / 2, len(diff) - 1) * diff.std(ddof=1)
+            half /= len(diff) ** 0.5
+        out[str(name)] = (mean, mean - float(half), mean + float(half))
+    return out
+
+
+def _paired(
+    payload: Mapping[str, Any], scenario_costs: pd.DataFrame | None
+) -> tuple[str, dict[str, tuple[float, float, float]]]:
+    """(reference, paired differences): against :data:`PAIRED_POLICY` from the scenario
+    costs, else the evaluation's own ``diff_to_reference`` (its ``reference`` policy)."""
+    confidence = float(payload.get("confidence", 0.95))
+    if scenario_costs is not None and PAIRED_POLICY in scenario_costs:
+        return PAIRED_POLICY, paired_differences(scenario_costs, PAIRED_POLICY, confidence)
+    stored = {
+        name: tuple(_lookup(entry, (k,)) for k in _DIFF_KEYS)  # intervals: detail only
+        for name, entry in _entries(payload).items()
+        if isinstance(entry.get(_DIFF_KEYS[0]), int | float)
+    }
+    return str(payload.get("reference", "reference")), stored  # type: ignore[return-value]
+
+
+_DIFF_KEYS = ("diff_to_reference", "diff_to_reference_ci_low", "diff_to_reference_ci_high")
+
+
+def comparison_table(
+    payload: Mapping[str, Any], scenario_costs: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """One row per policy, sorted by mean cost: its display name (``policy``) and its name
+    in the evaluation (``key``), cost with CI, fill rate, service, gap, the
+    paired difference to :data:`PAIRED_POLICY` on the same scenarios (``vs mean``, ``vs
+    low``, ``vs high``; ``frame.attrs["paired_with"]`` names the policy) and the trust
+    notes (:func:`trust_notes`, joined by ``; ``).
+
+    A row run on the first k scenarios only (rolling horizon, hindsight bound) has a mean
+    cost over those k; its paired difference is taken on the same k, so that column
+    compares every row on an equal footing.
+
+    Args:
+        payload: An evaluation's detail (or headline metrics) JSON.
+        scenario_costs: Its ``scenario_costs.csv``; without it the difference is the
+            evaluation's own ``diff_to_reference`` (against ``evaluation.reference_policy``).
+    """
+    reference, paired = _paired(payload, scenario_costs)
     rows = []
     total = payload.get("n_scenarios")
-    for name, entry in _entries(payload).items():
+    for key, entry in _entries(payload).items():
+        name, diff = key, paired.get(key, (float("nan"),) * 3)
         subset = entry.get("n_scenarios")
         if isinstance(subset, int | float) and total and subset < total:
             name = f"{name} (first {int(subset)} scenarios)"  # e.g. the hindsight bound
-        row = {"policy": name} | {col: _lookup(entry, keys) for col, keys in _COLUMNS.items()}
+        row: dict[str, Any] = {"policy": name, "key": key}
+        row |= {col: _lookup(entry, keys) for col, keys in _COLUMNS.items()}
+        row |= dict(zip(_PAIRED_COLUMNS, diff, strict=True))
         row["trust"] = "; ".join(trust_notes(entry, _stress_health(payload, str(name))))
         cost_entry = entry.get("cost")
         cost = cost_entry if isinstance(cost_entry, Mapping) else {}
@@ -184,11 +259,16 @@ def comparison_table(payload: Mapping[str, Any]) -> pd.DataFrame:
         if isinstance(ci, list | tuple) and len(ci) == 2:
             row["ci low"], row["ci high"] = float(ci[0]), float(ci[1])
         rows.append(row)
-    frame = pd.DataFrame(rows, columns=["policy", *_COLUMNS, "trust"])
+    frame = pd.DataFrame(rows, columns=["policy", "key", *_COLUMNS, *_PAIRED_COLUMNS, "trust"])
     bound = frame.loc[frame["policy"].str.contains("hindsight"), "mean cost"]
     if frame["gap to hindsight"].isna().all() and len(bound) == 1:
         frame["gap to hindsight"] = frame["mean cost"] / max(float(bound.iloc[0]), 1e-12) - 1
-    return frame.sort_values("mean cost", kind="stable").reset_index(drop=True)
+    frame = frame.sort_values("mean cost", kind="stable").reset_index(drop=True)
+    frame.attrs["paired_with"] = reference
+    return frame
+
+
+_PAIRED_COLUMNS = ("vs mean", "vs low", "vs high")
 
 
 def best_policy(payload: Mapping[str, Any]) -> str:
@@ -227,13 +307,33 @@ def _display(frame: pd.DataFrame) -> pd.DataFrame:
     for col in ("fill rate", "service level"):
         out[col] = [format_percent(v) for v in frame[col]]
     out["gap to hindsight"] = [format_percent(v, signed=True) for v in frame["gap to hindsight"]]
+    reference = frame.attrs.get("paired_with", PAIRED_POLICY)
+    out[f"vs {reference} (same scenarios)"] = [
+        _signed_interval(*values) if key != reference else "(reference)"
+        for key, *values in zip(frame["key"], *(frame[c] for c in _PAIRED_COLUMNS), strict=True)
+    ]
     out["trust"] = frame["trust"].fillna("")
     return out
 
 
+def _signed_interval(mean: float, low: float, high: float) -> str:
+    """``+1,234 (-56 to +2,345)``; ``-`` when missing."""
+    if mean != mean:
+        return "-"
+    if low == high or low != low or high != high:
+        return f"{mean:+,.0f}"
+    return f"{mean:+,.0f} ({low:+,.0f} to {high:+,.0f})"
+
+
+def scenario_costs_beside(path: str | Path) -> pd.DataFrame | None:
+    """The ``scenario_costs.csv`` next to an evaluation's ``detail.json`` (None if absent)."""
+    costs = Path(path).with_name("scenario_costs.csv")
+    return pd.read_csv(costs) if costs.is_file() else None
+
+
 def evaluation_markdown(path: str | Path, title: str = "Evaluation") -> str:
     """The comparison table of one evaluation JSON as markdown (Prefect artifact, report)."""
-    table = _display(comparison_table(read_json(path)))
+    table = _display(comparison_table(read_json(path), scenario_costs_beside(path)))
     return f"## {title}\n\n{markdown_table(table)}\n"
 
 
@@ -333,6 +433,8 @@ def _solve_table(solves: Mapping[str, Path]) -> pd.DataFrame:
                 "objective": format_number(payload.get("objective"), 0),
                 "bound": format_number(payload.get("bound"), 0),
                 "gap": format_percent(payload.get("gap")),
+                "limit hit": _yes_no(payload.get("limit_hit")),
+                "node limit hits": format_number(payload.get("node_limit_hits")),
                 "solver": f"{payload.get('solver')} ({payload.get('method')})",
                 "time (s)": format_number(payload.get("solve_time_s"), 1),
                 "simulated cost": format_number(payload.get("simulated_cost"), 0),
@@ -340,6 +442,10 @@ def _solve_table(solves: Mapping[str, Path]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def _yes_no(value: object) -> str:
+    return "-" if not isinstance(value, bool) else "yes" if value else "no"
 
 
 # Columns of this week's orders: CSV column -> (header, decimals; None = text).
@@ -482,7 +588,10 @@ def build_report(
     rel = figures_dir.relative_to(out_dir) if figures_dir.is_relative_to(out_dir) else figures_dir
     missing = [str(p) for p in [*evaluations.values(), *learning_curves.values()] if not p.exists()]
     payloads = {m: read_json(p) for m, p in evaluations.items() if p.exists()}
-    tables = {m: comparison_table(payload) for m, payload in payloads.items()}
+    tables = {
+        m: comparison_table(payload, scenario_costs_beside(evaluations[m]))
+        for m, payload in payloads.items()
+    }
     curves = {m: pd.read_csv(p) for m, p in learning_curves.items() if p.exists()}
     summary = read_json(orders_json) if orders_json is not None and orders_json.exists() else {}
     policy = str(summary.get("policy", ""))
@@ -562,23 +671,29 @@ def _badges(notes: str | Sequence[str]) -> _Html:
 _NUMERIC = {
     "mean cost", "fill rate", "service level", "gap to hindsight", "objective", "bound",
     "gap", "time (s)", "simulated cost", "order (units)", "containers", "on hand",
-    "projected on hand at arrival", "target at arrival",
+    "projected on hand at arrival", "target at arrival", "node limit hits",
 }  # fmt: skip
+
+
+def _numeric(column: str) -> bool:
+    return column in _NUMERIC or column.startswith("vs ")
 
 
 def _html_table(frame: pd.DataFrame, css: str = "") -> str:
     """An HTML table whose cells are escaped (:func:`_cell_html`); numbers right-aligned,
     a ``trust`` column shown as badges."""
     heads = "".join(
-        f"<th{' class=num' if c in _NUMERIC else ''}>{html_text(c)}</th>" for c in frame.columns
+        f"<th{' class=num' if _numeric(c) else ''}>{html_text(c)}</th>" for c in frame.columns
     )
     rows = []
     for row in frame.itertuples(index=False):
         cells = []
         for column, value in zip(frame.columns, row, strict=True):
             value = _badges(value) if column == "trust" else value
-            css_class = "num" if column in _NUMERIC else column if column == "trust" else ""
-            attribute = f" class={css_class}" if css_class else ""
+            classes = ["num"] if _numeric(column) else ["trust"] if column == "trust" else []
+            if column.startswith("vs ") or column == "confidence interval":
+                classes.append("interval")  # "mean (low to high)" may wrap before "("
+            attribute = f" class='{' '.join(classes)}'" if classes else ""
             cells.append(f"<td{attribute}>{_cell_html(value)}</td>")
         rows.append(f"<tr>{''.join(cells)}</tr>")
     return (
@@ -599,7 +714,8 @@ h1{font-size:1.6em}h2{font-size:1.25em;margin-top:1.6em;border-bottom:1px solid 
 .scroll{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;font-size:.92em}
 th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top;
-white-space:nowrap}td.trust{white-space:normal;min-width:14em}
+white-space:nowrap}td.trust{white-space:normal;min-width:12em}th{white-space:normal}
+td.interval{white-space:normal;min-width:7em}
 th{background:#f3f3f3}.num{text-align:right;font-variant-numeric:tabular-nums}
 img{max-width:100%;height:auto;display:block}
 .badge{display:inline-block;background:#fff3cd;border:1px solid #e0b400;border-radius:4px;
@@ -726,5 +842,8 @@ _COMPARISON_NOTE = (
     "Mean cost over the evaluation scenarios with its confidence interval; fill rate = "
     "units served / demanded; service level = share of SKU-weeks without lost sales; gap "
     "to hindsight = mean cost over the hindsight MILP's proven lower bound, both on the "
-    "scenarios the hindsight plans were solved for."
+    "scenarios the hindsight plans were solved for. A row marked (first k scenarios) has "
+    "its mean cost over those k only; compare rows by the vs column instead: the mean "
+    "cost difference to that policy on the same scenarios (paired, negative = cheaper), "
+    "with its confidence interval."
 )

@@ -42,7 +42,9 @@ budget and hyperparameters, :class:`~inventory.config.PPOProfileConfig`).
 Layout of the model folder (``models/ppo_<mode>[_<location>]/``): ``policy.pt``,
 ``vecnormalize.npz`` and ``meta.json`` (the best model, what
 :class:`~inventory.ppo_policy.PPOPolicy` loads; no file holds pickled code, see
-:mod:`inventory.model_files`), ``last/`` (the end of training) and
+:mod:`inventory.model_files`), ``progress.csv`` (SB3's log of every PPO update: losses,
+entropy, explained variance, and ``eval/mean_cost``; :class:`ProgressCsv`), ``last/``
+(the end of training) and
 next to it ``ppo_<mode>[_<location>].checkpoints/step_<n>/`` (the same files plus
 ``optimizer.pt``, ``resume.npz``, ``best/`` (the best model so far) and ``state.json``,
 whose ``files`` records the sha256 of the others): outside the model folder, so that a
@@ -63,7 +65,8 @@ import numpy as np
 import pandas as pd
 from stable_baselines3 import PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList, ProgressBarCallback
+from stable_baselines3.common.logger import KVWriter, Logger, filter_excluded_keys
 from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import VecNormalize
 
@@ -117,6 +120,9 @@ __all__ = [
     "TrainingSetup",
     "TrainResult",
     "CostEvalCallback",
+    "ProgressCsv",
+    "RolloutProgressBar",
+    "training_end",
     "training_setup",
     "train_ppo",
     "latest_checkpoint",
@@ -133,6 +139,11 @@ OPTIMIZER_FILE = "optimizer.pt"
 RESUME_FILE = "resume.npz"
 MODEL_FILES = (MODEL_FILE, NORMALIZER_FILE)
 CHECKPOINT_FILES = (*MODEL_FILES, OPTIMIZER_FILE, RESUME_FILE)
+PROGRESS_FILE = "progress.csv"  # SB3's log: losses, entropy, explained variance per update
+# SB3 keys left out of progress.csv: wall-clock speed, and the iteration count of one
+# learn() call (it restarts at a resume; train/n_updates carries on), so a run writes the
+# same bytes whether or not it was resumed
+UNREPRODUCIBLE_KEYS = ("time/fps", "time/time_elapsed", "time/iterations")
 CURVE_COLUMNS = ("timesteps", "mean_cost", "cost_ci_low", "cost_ci_high", "best_cost", "elapsed_s")
 
 
@@ -220,6 +231,72 @@ def save_model(model: BaseAlgorithm, normalizer: VecNormalize, folder: Path) -> 
     save_policy(model.policy, folder / MODEL_FILE)
     save_normalizer(normalizer, folder / NORMALIZER_FILE)
     return file_hashes(folder, MODEL_FILES)
+
+
+class ProgressCsv(KVWriter):
+    """SB3's log as ``progress.csv``: a row per dump (each PPO update: ``train/`` losses,
+    entropy, explained variance, ...; ``eval/mean_cost`` at held-out evaluations).
+
+    SB3's own CSV writer orders new columns as a set does (a new order in every process)
+    and records wall-clock speed; here columns are sorted and :data:`UNREPRODUCIBLE_KEYS` left
+    out, so the same run writes the same bytes. ``rows`` continues a resumed run's log.
+    """
+
+    def __init__(self, path: Path, rows: list[dict[str, float]] | None = None) -> None:
+        self.path, self.rows = path, list(rows or [])
+
+    def write(
+        self, key_values: dict[str, Any], key_excluded: dict[str, tuple[str, ...]], step: int = 0
+    ) -> None:
+        values = filter_excluded_keys(key_values, key_excluded, "csv")
+        self.rows.append(
+            {
+                key: float(value)
+                for key, value in values.items()
+                if key not in UNREPRODUCIBLE_KEYS and isinstance(value, int | float | np.number)
+            }
+        )
+        self.save(self.path)
+
+    def save(self, path: Path) -> None:
+        """Write every row so far to ``path``."""
+        write_csv(path, pd.DataFrame(self.rows).sort_index(axis=1))
+
+    def close(self) -> None:
+        """Every row is on disk already."""
+
+    @staticmethod
+    def read(path: Path) -> list[dict[str, float]]:
+        """The rows of a ``progress.csv`` (none when it does not exist)."""
+        if not path.is_file():
+            return []
+        frame = pd.read_csv(path)
+        return [{k: v for k, v in row.items() if v == v} for row in frame.to_dict("records")]
+
+
+def _progress_logger(folder: Path, rows: list[dict[str, float]] | None = None) -> Logger:
+    """An SB3 logger writing ``progress.csv`` into the model folder only (no temporary
+    ``SB3-*`` folder, as SB3's default logger makes)."""
+    return Logger(str(folder), [ProgressCsv(folder / PROGRESS_FILE, rows)])
+
+
+def training_end(total_timesteps: int, n_steps: int, n_envs: int) -> int:
+    """The step count at which ``learn(total_timesteps)`` stops: SB3 runs whole rollouts
+    of ``n_steps x n_envs`` steps, so 150,000 steps of 52 x 64 end at 153,088."""
+    rollout = n_steps * n_envs
+    return -(-total_timesteps // rollout) * rollout
+
+
+class RolloutProgressBar(ProgressBarCallback):
+    """SB3's progress bar, counting to where training really ends (:func:`training_end`;
+    SB3's own counts to ``total_timesteps`` and then overshoots by the last rollout)."""
+
+    def _on_training_start(self) -> None:
+        from stable_baselines3.common.callbacks import tqdm  # SB3's bar: tqdm.rich
+
+        model = cast(PPO, self.model)
+        end = training_end(self.locals["total_timesteps"], model.n_steps, model.n_envs)
+        self.pbar = tqdm(total=end - model.num_timesteps)
 
 
 class CostEvalCallback(BaseCallback):
@@ -317,6 +394,9 @@ class CostEvalCallback(BaseCallback):
         if mean < self.best_cost:
             self.best_cost, self.best_timesteps = mean, steps
             self.save_best_or_last(self.folder, best_eval_cost=mean)
+        # dumped with the next update's row: eval/timesteps says which model it scored
+        self.logger.record("eval/mean_cost", mean)
+        self.logger.record("eval/timesteps", steps)
         values = (steps, mean, low, high, self.best_cost, self.elapsed())
         row = dict(zip(CURVE_COLUMNS, values, strict=True))
         self.rows.append(row)
@@ -335,6 +415,13 @@ class CostEvalCallback(BaseCallback):
             "elapsed_s": self.elapsed(),
             "run": run_state(self.model),
             "inputs": self.inputs,
+            # recorded but not yet dumped (the last update's losses): the resumed run's
+            # first progress.csv row then holds them as an uninterrupted run's does
+            "log_pending": {
+                key: float(value)
+                for key, value in self.logger.name_to_value.items()
+                if isinstance(value, int | float | np.number)
+            },
         }
 
     def checkpoint(self) -> Path:
@@ -347,6 +434,9 @@ class CostEvalCallback(BaseCallback):
             hashes = save_model(self.model, self._normalizer(), folder)
             save_tensors(self.model.policy.optimizer.state_dict(), folder / OPTIMIZER_FILE)
             save_arrays(run_arrays(self.model), folder / RESUME_FILE)
+            for writer in self.logger.output_formats:
+                if isinstance(writer, ProgressCsv):
+                    writer.save(folder / PROGRESS_FILE)
             hashes.update(file_hashes(folder, (OPTIMIZER_FILE, RESUME_FILE)))
             write_json(folder / STATE_FILE, {**self.state(), "files": hashes})
         self.last_checkpoint = self.num_timesteps
@@ -641,8 +731,15 @@ def train_ppo(
         set_random_seed(ppo.seed)
         env = _env(config, run, instance, setup, seed=ppo.seed)
         model = _new_model(config, run, env)
+        model.set_logger(
+            _progress_logger(
+                work, ProgressCsv.read(checkpoint / PROGRESS_FILE) if checkpoint else []
+            )
+        )
         if checkpoint is not None:
             restore_run(model, checkpoint, state)
+            for key, value in state.get("log_pending", {}).items():
+                model.logger.record(key, value)
         features = (
             cast(InventoryVecEnv, env.venv).core.feature_names() if ppo.policy == "shared" else None
         )
@@ -670,13 +767,14 @@ def train_ppo(
             inputs=inputs,
         )
         started = time.perf_counter()
+        show_bar = ppo.progress_bar if progress_bar is None else progress_bar
         model.learn(
             total_timesteps=max(run.total_timesteps - done, 0),
-            callback=callback,
+            callback=CallbackList([callback, RolloutProgressBar()]) if show_bar else callback,
             reset_num_timesteps=checkpoint is None,
-            progress_bar=ppo.progress_bar if progress_bar is None else progress_bar,
         )
         seconds = time.perf_counter() - started
+        model.logger.dump(model.num_timesteps)  # the last update's losses (SB3 dumps before one)
         initial = callback.rows[0]["mean_cost"] if callback.rows else None
         beats_anchor = _mark_anchor(work, callback)
         metrics = {

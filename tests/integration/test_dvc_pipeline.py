@@ -113,6 +113,25 @@ def test_rerunning_drift_leaves_every_output_unchanged(repo: Path, first_run: st
     assert "up to date" in run(repo, "dvc", "status")
 
 
+def test_a_rolling_horizon_param_leaves_the_solved_plans_current(
+    repo: Path, first_run: str
+) -> None:
+    """The solve stages read the plan settings only: a rolling-horizon or hindsight knob
+    changes what evaluate (and recommend) read, never the plans."""
+    original = (repo / "params.yaml").read_text()
+    params = yaml.safe_load(original)
+    params["milp"]["rolling_safety_time_limit_s"] += 1.0
+    params["milp"]["hindsight_scenarios"] += 1
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        changed = set(json.loads(run(repo, "dvc", "status", "--json")))
+    finally:
+        (repo / "params.yaml").write_text(original)
+    assert {"evaluate@deterministic", "evaluate@stochastic"} <= changed
+    assert not changed & {"solve@deterministic", "solve@stochastic"}, changed
+    assert "up to date" in run(repo, "dvc", "status")
+
+
 def test_changing_a_ppo_param_reruns_only_training_and_dependents(
     repo: Path, first_run: str
 ) -> None:

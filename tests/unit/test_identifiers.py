@@ -149,5 +149,7 @@ def test_evidently_page_gets_no_raw_script_from_a_sku_name(tmp_path: Path) -> No
     drift = load_config(Path(__file__).resolve().parents[2] / "params.yaml").drift
     reference = pd.DataFrame({SCRIPT: [1.0, 2.0, 3.0, 4.0], "ok": [1.0, 1.5, 2.0, 2.5]})
     current = pd.DataFrame({SCRIPT: [5.0, 6.0, 7.0, 8.0], "ok": [1.0, 1.5, 2.0, 2.5]})
-    page = _save(_run_report(reference, current, drift), tmp_path / "skus.html").read_text()
+    checked = _run_report(reference, current, drift)
+    page = _save(checked.snapshot, tmp_path / "skus.html").read_text()
+    assert checked.drifted == [SCRIPT]  # verdicts under the original name
     assert SCRIPT not in page and "onerror" in page  # the name is shown, escaped

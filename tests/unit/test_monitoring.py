@@ -235,3 +235,19 @@ def test_without_history_the_reference_is_drawn_from_the_demand_model(tmp_path) 
     )
     with pytest.raises(ValueError, match="no demand history"):
         drift_windows(empty, forecast, None, CONFIG, model)
+
+
+@pytest.mark.parametrize(("method", "threshold"), [("ks", 0.05), ("wasserstein", 0.1)])
+def test_verdicts_follow_the_stat_test_whether_low_or_high_means_drift(
+    reference, method: str, threshold: float
+) -> None:
+    """A p-value drifts below its threshold, a distance above: each column's verdict is
+    Evidently's test status, so both flag the 50% demand rise and neither the same window."""
+    config = CONFIG.model_copy(update={"method": method, "threshold": threshold})
+    shifted = detect_drift(reference, _window("2025-01-06", 13, seed=2, factor=1.5), config)
+    same = detect_drift(reference, reference, config)
+    score = shifted.summary["feature_scores"]["level_ratio"]
+    assert "level_ratio" in shifted.summary["drifted_features"]
+    assert (score < threshold) if method == "ks" else (score > threshold)
+    assert same.summary["drifted_features"] == [] and same.summary["drifted_skus"] == []
+    assert shifted.summary["method"] == method

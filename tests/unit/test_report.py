@@ -15,6 +15,7 @@ from inventory.report import (
     best_policy,
     build_report,
     comparison_table,
+    evaluation_markdown,
     format_number,
     format_percent,
     markdown_table,
@@ -113,7 +114,17 @@ def _full_report(tmp_path: Path) -> Path:
     )
     detail.write_text(json.dumps(payload))
     solve = metrics / "solve_stochastic.json"
-    solve.write_text(json.dumps({"status": "feasible", "objective": 1.342361e5, "gap": 0.02}))
+    solve.write_text(
+        json.dumps(
+            {
+                "status": "feasible",
+                "objective": 1.342361e5,
+                "gap": 0.02,
+                "limit_hit": False,
+                "node_limit_hits": 4,
+            }
+        )
+    )
     orders = tmp_path / "recommendation.csv"
     pd.DataFrame(
         {
@@ -263,3 +274,74 @@ def test_best_policy_compares_a_subset_row_on_its_own_scenarios() -> None:
     assert best_policy(payload) == "base_stock"
     payload["policies"]["milp_rolling"]["diff_to_reference"] = -60.0
     assert best_policy(payload) == "milp_rolling"
+
+
+def test_rows_on_fewer_scenarios_are_paired_with_base_stock_on_those(tmp_path) -> None:
+    """The rolling row's mean is over its first 2 scenarios; its vs column pairs it with
+    base-stock on the same 2 (hand-computed), the others on all 4."""
+    folder = tmp_path / "stochastic"
+    folder.mkdir()
+    payload = json.loads(
+        evaluation(
+            folder / "detail.json", {"base_stock": 110.0, "a": 120.0, "milp_rolling": 90.0}
+        ).read_text()
+    )
+    payload.update(n_scenarios=4, confidence=0.95)
+    payload["policies"]["milp_rolling"]["n_scenarios"] = 2
+    costs = pd.DataFrame(
+        {
+            "base_stock": [100.0, 80.0, 130.0, 130.0],
+            "a": [110.0, 90.0, 140.0, 140.0],  # base-stock + 10 every time: a point
+            "milp_rolling": [95.0, 85.0, None, None],  # -5 and +5 on the first two
+        }
+    )
+    costs.to_csv(folder / "scenario_costs.csv", index=False)
+    (folder / "detail.json").write_text(json.dumps(payload))
+
+    table = comparison_table(payload, costs).set_index("policy")
+
+    assert table.attrs["paired_with"] == "base_stock"
+    rolling = table.loc["milp_rolling (first 2 scenarios)"]
+    half = 12.706204736 * 50**0.5 / 2**0.5  # t(0.975, 1) x sd(-5, 5) / sqrt(2)
+    assert rolling["vs mean"] == pytest.approx(0.0)
+    assert rolling["vs low"] == pytest.approx(-half) and rolling["vs high"] == pytest.approx(half)
+    assert table.loc["a", ["vs mean", "vs low", "vs high"]].tolist() == [10.0, 10.0, 10.0]
+    page = evaluation_markdown(folder / "detail.json")
+    assert "vs base_stock (same scenarios)" in page
+    assert "+0 (-64 to +64)" in page and "| +10 |" in page and "(reference)" in page
+
+
+def test_without_scenario_costs_the_vs_column_is_the_stored_reference_difference() -> None:
+    entry = {"total_cost": 5.0, "diff_to_reference": -2.0}
+    entry |= {"diff_to_reference_ci_low": -3.0, "diff_to_reference_ci_high": -1.0}
+    payload = {"reference": "order_up_to", "policies": {"x": entry}}
+    table = comparison_table(payload)
+    assert table.attrs["paired_with"] == "order_up_to"
+    assert table.loc[0, ["vs mean", "vs low", "vs high"]].tolist() == [-2.0, -3.0, -1.0]
+
+
+def test_milp_plans_table_shows_the_limits_hit(tmp_path) -> None:
+    page = (_full_report(tmp_path) / "index.html").read_text()
+    milp = page[page.index("<h2>MILP plans</h2>") :]
+    assert "<th class=num>node limit hits</th>" in milp and "<th>limit hit</th>" in milp
+    assert "<td class='num'>4</td>" in milp and "<td>no</td>" in milp
+
+
+def test_best_policy_is_named_as_evaluated_and_ranks_a_subset_row_by_its_pairing() -> None:
+    """The rolling row's 20-scenario mean (90) is the lowest, but paired with the
+    reference on its own scenarios it saves less than b does: b is best; with the rolling
+    row best by pairing too, its evaluation name comes back (not the display name)."""
+
+    def payload(rolling_diff: float) -> dict:
+        policies = {
+            "order_up_to": {"total_cost": 130.0, "diff_to_reference": 0.0},
+            "b": {"total_cost": 110.0, "diff_to_reference": -20.0},
+            "milp_rolling": {"total_cost": 90.0, "diff_to_reference": rolling_diff},
+            "milp_hindsight": {"total_cost": 50.0, "diff_to_reference": -70.0},
+        }
+        policies["milp_rolling"]["n_scenarios"] = 20
+        policies["milp_hindsight"]["n_scenarios"] = 3
+        return {"n_scenarios": 200, "reference": "order_up_to", "policies": policies}
+
+    assert best_policy(payload(rolling_diff=-5.0)) == "b"
+    assert best_policy(payload(rolling_diff=-25.0)) == "milp_rolling"

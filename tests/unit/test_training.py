@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
+import tempfile
 from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -31,6 +33,7 @@ from inventory.training import (
     learning_rate_schedule,
     restore_run,
     train_ppo,
+    training_end,
     training_setup,
 )
 
@@ -173,6 +176,48 @@ def test_resume_after_a_kill_equals_not_stopping(
         assert mine.count == theirs.count
     best = [PPOPolicy.load(r.folder, instance) for r in (full, resumed)]
     np.testing.assert_array_equal(orders_of(best[0], instance), orders_of(best[1], instance))
+    # SB3's log too: every update's losses, the one before the kill included
+    log = (resumed.folder / "progress.csv").read_bytes()
+    assert log == (full.folder / "progress.csv").read_bytes()
+
+
+def test_sb3_log_is_saved_with_the_model_and_no_temporary_folder(
+    tmp_path: Path, instance, monkeypatch
+) -> None:
+    """progress.csv in the model folder holds every update's losses, entropy and
+    explained variance (and the held-out cost), the same bytes for the same run; SB3's
+    default logger would have made an empty SB3-<date> folder in the temporary folder."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    first = train(tmp_path / "a", instance)
+    second = train(tmp_path / "b", instance)
+
+    log = pd.read_csv(first.folder / "progress.csv")
+    updates = 256 // (4 * 2 * HORIZON)
+    assert log["train/n_updates"].max() == updates * 2  # n_epochs per update
+    for column in ("entropy_loss", "explained_variance", "value_loss", "policy_gradient_loss"):
+        assert log[f"train/{column}"].notna().sum() == updates, column
+    scored = log.dropna(subset=["eval/mean_cost"])
+    assert scored["eval/timesteps"].tolist() == first.curve["timesteps"].tolist()
+    assert scored["eval/mean_cost"].tolist() == first.curve["mean_cost"].tolist()
+    assert log["time/total_timesteps"].max() == 256 and "time/fps" not in log
+    assert (first.folder / "progress.csv").read_bytes() == (
+        second.folder / "progress.csv"
+    ).read_bytes()
+    assert list(temporary.iterdir()) == []
+
+
+@pytest.mark.parametrize("total", [250, 256, 257])
+def test_progress_bar_total_is_where_training_really_ends(
+    tmp_path: Path, instance, total: int
+) -> None:
+    """SB3 runs whole rollouts (here 4 copies x 16 steps): 250 steps end at 256, 257 at 320."""
+    config = tiny_config(total_timesteps=total)
+    run = config.ppo.run_for("stochastic")
+    result = train(tmp_path, instance, config=config, progress_bar=True)
+    assert result.metrics["total_timesteps"] == training_end(total, run.n_steps, run.n_envs)
+    assert training_end(total, run.n_steps, run.n_envs) == (256 if total <= 256 else 320)
 
 
 def test_a_changed_model_file_is_refused_before_it_is_read(tmp_path: Path, instance) -> None:
