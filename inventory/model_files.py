@@ -196,7 +196,7 @@ def load_tensors(path: str | Path) -> dict[str, Any]:
     except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
         raise ValueError(
             f"{path} is not a weights-only tensor file (refused, nothing was executed): "
-            f"{str(error).splitlines()[0]}. {_RETRAIN}"
+            f"{(str(error).splitlines() or [type(error).__name__])[0]}. {_RETRAIN}"
         ) from None
 
 
