@@ -17,6 +17,7 @@ from inventory.identifiers import (
     is_valid_id,
     markdown_text,
     script_json,
+    terminal_text,
 )
 from inventory.io import confined, remove_tree
 from inventory.report import build_report, markdown_table
@@ -151,3 +152,17 @@ def test_evidently_page_gets_no_raw_script_from_a_sku_name(tmp_path: Path) -> No
     current = pd.DataFrame({SCRIPT: [5.0, 6.0, 7.0, 8.0], "ok": [1.0, 1.5, 2.0, 2.5]})
     page = _save(_run_report(reference, current, drift), tmp_path / "skus.html").read_text()
     assert SCRIPT not in page and "onerror" in page  # the name is shown, escaped
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("\x1b]0;PWN\x07", "\\x1b]0;PWN\\x07"),
+        ("a\rb", "a\\rb"),
+        ("\x9b2J", "\\x9b2J"),
+        ("left\u202eright", "left\\u202eright"),
+        ("line 1\n\tline 2 caf\u00e9", "line 1\n\tline 2 caf\u00e9"),
+    ],
+)
+def test_terminal_text_escapes_control_characters_only(value: str, shown: str) -> None:
+    assert terminal_text(value) == shown
