@@ -26,6 +26,7 @@ import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,7 @@ __all__ = [
     "check_tables",
     "write_tables",
     "format_failures",
+    "ONLY_EMPTY_IS_MISSING",
 ]
 
 FILES: dict[str, str] = {
@@ -54,6 +56,10 @@ FILES: dict[str, str] = {
     "open_pos": "open_purchase_orders.csv",
     "warehouse": "warehouse.csv",
 }
+
+# read_csv options under which only an empty cell is missing: NA, nan, null and None are
+# legal ids (pandas reads them as missing by default)
+ONLY_EMPTY_IS_MISSING: dict[str, Any] = {"keep_default_na": False, "na_values": [""]}
 
 # Column kinds: "id" (non-empty text), "number" (float), "integer", "week" (ISO Monday).
 COLUMNS: dict[str, dict[str, str]] = {
@@ -314,8 +320,7 @@ def read_raw(path: str | Path) -> pd.DataFrame:
             dtype=str,
             skipinitialspace=True,
             encoding="utf-8-sig",  # a spreadsheet's "CSV UTF-8" starts with a BOM
-            keep_default_na=False,
-            na_values=[""],
+            **ONLY_EMPTY_IS_MISSING,
         )
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise ValueError(f"{path}: not a valid CSV file: {exc}".splitlines()[0]) from exc

@@ -438,3 +438,14 @@ def test_control_characters_in_an_import_warning_are_escaped(tmp_path: Path) -> 
     result = run(tmp_path, *IMPORT_SEED)
     assert "X\\x1b]0;PWN\\x07\\x1b[2J@3200" in result.stderr, result.stderr
     assert "\x1b" not in result.stderr + result.stdout and "\x07" not in result.stderr
+
+
+def test_a_sku_named_na_is_an_id_from_data_to_recommendation(base: Path, tmp_path: Path) -> None:
+    """NA, nan and null are legal ids; pandas reads them as missing unless told (e15, e21)."""
+    project = Path(shutil.copytree(base, tmp_path / "project"))
+    _replace_in_data("SKU001,", "NA,")(project)
+    _params("  policy: best ", "  policy: order_up_to ")(project)
+    for args in (("validate",), ("forecast",), ("recommend",)):
+        result = run(project, *args)
+        assert result.returncode == 0, (args, result.stderr)
+    assert "| NA |" in (project / "reports" / "recommendation.md").read_text()
