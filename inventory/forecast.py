@@ -505,7 +505,7 @@ def forecast_sku(
 ) -> SkuForecast:
     """Backtest the models on one SKU's weekly series and forecast the planning weeks."""
     backtest = backtest_series(series, config)
-    errors = {
+    errors: dict[str, dict[str, float]] = {
         name: forecast_errors(backtest.actual, backtest.predictions[name], backtest.scale)
         for name in config.models
     }
