@@ -198,7 +198,9 @@ class DataConfig(_Group):
     @classmethod
     def _start_week_is_a_monday(cls, value: Any) -> Any:
         """An ISO date (quoted, or a YAML date) that falls on a Monday, kept as YYYY-MM-DD."""
-        if isinstance(value, datetime.datetime) or not isinstance(value, str | datetime.date):
+        if isinstance(value, datetime.datetime):
+            raise ValueError(f"must be a date YYYY-MM-DD without a time, a Monday (got {value})")
+        if not isinstance(value, str | datetime.date):
             return value  # the type check says "must be a string"
         if isinstance(value, str):
             try:

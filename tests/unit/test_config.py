@@ -292,6 +292,9 @@ def test_start_week_accepts_a_yaml_date_on_a_monday(tmp_path: Path) -> None:
     path.write_text("data: {start_week: 2023-05-02}\n")
     with pytest.raises(ConfigError, match="data.start_week: 2023-05-02 is a Tuesday"):
         load_config(path)
+    path.write_text("data: {start_week: 2023-05-01 08:00:00}\n")
+    with pytest.raises(ConfigError, match="start_week: must be a date YYYY-MM-DD without a time"):
+        load_config(path)
 
 
 def test_batch_size_must_divide_the_rollout() -> None:
