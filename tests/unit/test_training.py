@@ -404,7 +404,7 @@ def test_an_empty_weights_file_and_a_meta_json_list_are_named(tmp_path: Path, in
     meta = read_json(folder / "meta.json")
     meta["files"]["policy.pt"] = sha256_file(folder / "policy.pt")
     write_json(folder / "meta.json", meta)
-    with pytest.raises(ValueError, match=r"policy.pt is not a weights-only tensor file .*: \w+"):
+    with pytest.raises(ValueError, match=r"policy.pt is not a .*: the file ends early \(empty"):
         PPOPolicy.load(folder, instance)
     write_json(folder / "meta.json", [1, 2])
     with pytest.raises(ValueError, match=r"meta.json: not a JSON object \(got \[1, 2\]\); retrain"):
