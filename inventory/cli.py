@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+import warnings
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -21,7 +22,7 @@ import yaml
 
 from inventory import io
 from inventory.config import DEFAULT_PARAMS, Config, config_to_dict, load_config
-from inventory.identifiers import check_id
+from inventory.identifiers import check_id, terminal_text
 
 __all__ = ["app", "main"]
 
@@ -102,8 +103,8 @@ def get_config() -> Config:
 
 
 def echo(message: str) -> None:
-    """Print a message for the user."""
-    typer.echo(message)
+    """Print a message for the user (control characters in data shown escaped)."""
+    typer.echo(terminal_text(message))
 
 
 @app.command("params")
@@ -116,8 +117,23 @@ def show_params() -> None:
 
 
 SEED_DATA = Path("../shared/seed-data")
+
+
+def _out_folder(out: Path | None) -> Path | None:
+    """``--out`` names a folder: refuse a file (or a path below one) before anything is
+    computed."""
+    existing = next((p for p in (out, *out.parents) if p.exists()), None) if out else None
+    if existing is not None and not existing.is_dir():
+        what = "a file" if existing == out else f"below a file ({existing})"
+        raise typer.BadParameter(f"{out} is {what}; --out names a folder (made when missing)")
+    return out
+
+
 _OutOption = Annotated[
-    Path | None, typer.Option("--out", help="Folder to write (default: data.dir in params).")
+    Path | None,
+    typer.Option(
+        "--out", help="Folder to write (default: data.dir in params).", callback=_out_folder
+    ),
 ]
 
 
@@ -164,7 +180,7 @@ def data_import_seed(
     _reading(items, forecast, open_pos)
     result = import_seed(items, forecast, open_pos, config.data)
     for warning in result.warnings:
-        typer.echo(f"warning: {warning}", err=True)
+        typer.echo(terminal_text(f"warning: {warning}"), err=True)
     _written(write_tables(result.tables, out or config.data.dir))
 
 
@@ -381,6 +397,7 @@ def recommend(
         typer.Option(
             "--out",
             help="Folder of an ad hoc run's files (default with --state: reports/adhoc/).",
+            callback=_out_folder,
         ),
     ] = None,
 ) -> None:
@@ -517,7 +534,7 @@ def _command(argv: list[str]) -> str:
 
 
 def _fail(message: object, code: int = 1) -> None:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(terminal_text(f"error: {message}"), err=True)
     sys.exit(code)
 
 
@@ -530,6 +547,8 @@ def main() -> None:
     shows the traceback instead.
     """
     debug = "--debug" in sys.argv
+    show = warnings.formatwarning  # a warning may quote data: escape its control characters
+    warnings.formatwarning = lambda *args, **kwargs: terminal_text(show(*args, **kwargs))
     try:
         app()
     except SystemExit:

@@ -18,6 +18,7 @@ and the key, with its value and a one-line comment, to ``params.yaml``.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import typing
 from collections.abc import Mapping
@@ -80,6 +81,38 @@ MAX_PARAMS_NODES = 100_000
 # a location id becomes part of folder names (models/ppo_<mode>_<location>/): the id rule
 Location = Annotated[str, AfterValidator(lambda value: check_id(value, "location"))]
 DAY_S = 86_400.0  # upper bound of the wall-clock safety nets: GLPK takes whole seconds as int
+# closed sets named in params.yaml; each is the key set of a table in the code (a test checks
+# they agree): inventory.policy_factories.POLICY_FACTORIES, inventory.stress.STRESS_SETS,
+# inventory.forecast.MODELS and Evidently's stat tests for numerical columns. They are
+# spelled here because those modules import this one (and Evidently takes seconds to import).
+PolicyName = Literal[
+    "order_up_to",
+    "base_stock",
+    "s_S",
+    "do_nothing",
+    "milp_open_loop",
+    "milp_saa",
+    "milp_rolling",
+    "milp_hindsight",
+    "ppo",
+]
+StressSet = Literal["level_up", "level_down", "season_shift", "intermittent"]
+ForecastModel = Literal["seasonal_naive", "holt_winters", "fourier", "croston"]
+DriftMethod = Literal[
+    "anderson",
+    "cramer_von_mises",
+    "ed",
+    "empirical_mmd",
+    "es",
+    "hellinger",
+    "jensenshannon",
+    "kl_div",
+    "ks",
+    "mannw",
+    "psi",
+    "t_test",
+    "wasserstein",
+]
 
 
 class ConfigError(ValueError):
@@ -148,7 +181,7 @@ class DataConfig(_Group):
     horizon_weeks: int = Field(
         ge=1, le=260, description="planning weeks: forecast written, simulated, optimised"
     )
-    start_week: str = Field(description="Monday of the first planning week")
+    start_week: str = Field(description="Monday of the first planning week, YYYY-MM-DD")
     container_volume: float = Field(gt=0)
     max_containers: int = Field(ge=1)
     container_cost: float = Field(ge=0)
@@ -160,6 +193,30 @@ class DataConfig(_Group):
     default_volume: float = Field(gt=0)
     default_lead_time_weeks: int = Field(ge=0, le=52)
     default_safety_stock_weeks: float = Field(ge=0, le=52)
+
+    @field_validator("start_week", mode="before")
+    @classmethod
+    def _start_week_is_a_monday(cls, value: Any) -> Any:
+        """An ISO date (quoted, or a YAML date) that falls on a Monday, kept as YYYY-MM-DD."""
+        if isinstance(value, datetime.datetime):
+            raise ValueError(f"must be a date YYYY-MM-DD without a time, a Monday (got {value})")
+        if not isinstance(value, str | datetime.date):
+            return value  # the type check says "must be a string"
+        if isinstance(value, str):
+            try:
+                value = datetime.date.fromisoformat(value.strip())
+            except ValueError:
+                raise ValueError(f"must be a date YYYY-MM-DD, a Monday (got {value!r})") from None
+        if value.weekday() != 0:
+            raise ValueError(f"{value.isoformat()} is a {value:%A}; it must be a Monday")
+        return value.isoformat()
+
+    @field_validator("locations")
+    @classmethod
+    def _at_least_one_location(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("empty; list at least one location id, e.g. [L1]")
+        return value
 
 
 class SimulationConfig(_Group):
@@ -189,19 +246,28 @@ class EvaluationConfig(_Group):
     """Policies compared on shared scenarios, and how classical levels are tuned."""
 
     _path = ("evaluation",)
-    policies: tuple[str, ...] = Field(**_LIST)
-    reference_policy: str
+    policies: tuple[PolicyName, ...] = Field(**_LIST)
+    reference_policy: PolicyName
     confidence: float = Field(gt=0, lt=1)
     n_plot_skus: int = Field(ge=1, le=50)
     tune_max_passes: int = Field(ge=1, le=100)
     workers: int = Field(ge=1, le=64, description="processes for the stress sets of slow policies")
+
+    @model_validator(mode="after")
+    def _reference_is_evaluated(self) -> EvaluationConfig:
+        if self.reference_policy not in self.policies:
+            raise ValueError(
+                f"reference_policy {self.reference_policy!r} is not in evaluation.policies "
+                f"{list(self.policies)}; add it there or name one of those"
+            )
+        return self
 
 
 class RecommendConfig(_Group):
     """This week's orders (inventory.recommend)."""
 
     _path = ("recommend",)
-    policy: str
+    policy: Literal["best", PolicyName] = Field(description="best or a policy name")
     mode: Mode
     lookahead_weeks: int = Field(ge=0, le=52, description="0 = max lead time + 1")
 
@@ -261,7 +327,7 @@ class ForecastConfig(_Group):
     """Forecasting, rolling-origin backtests and demand-distribution fits (inventory.forecast)."""
 
     _path = ("forecast",)
-    models: tuple[str, ...] = Field(**_LIST)
+    models: tuple[ForecastModel, ...] = Field(**_LIST)
     season_length_weeks: int = Field(ge=2, le=104)
     backtest_folds: int = Field(ge=1, le=52)
     backtest_horizon_weeks: int = Field(ge=1, le=104)
@@ -275,6 +341,14 @@ class ForecastConfig(_Group):
     quantiles: tuple[float, ...] = Field(
         description="strictly increasing in (0, 1); column q<percent> each", **_LIST
     )
+
+    @field_validator("models")
+    @classmethod
+    def _at_least_one_model(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            allowed = ", ".join(typing.get_args(ForecastModel))
+            raise ValueError(f"empty; list at least one of {allowed}")
+        return value
 
     @field_validator("quantiles")
     @classmethod
@@ -300,7 +374,7 @@ class DriftConfig(_Group):
     reference_weeks: int = Field(ge=4, le=1000)
     current_weeks: int = Field(ge=2, le=260)
     block_weeks: int = Field(ge=1, le=26)
-    method: str
+    method: DriftMethod = Field(description="Evidently stat test for numerical columns")
     threshold: float = Field(gt=0, lt=1)
     drift_share: float = Field(gt=0, le=1)
     sku_share: float = Field(gt=0, le=1)
@@ -310,7 +384,7 @@ class StressConfig(_Group):
     """Stress scenarios for drift-aware evaluation (inventory.stress)."""
 
     _path = ("stress",)
-    scenarios: tuple[str, ...] = Field(**_LIST)
+    scenarios: tuple[StressSet, ...] = Field(**_LIST)
     level_up_factor: float = Field(gt=1, le=10)
     level_down_factor: float = Field(gt=0, lt=1)
     season_shift_weeks: int = Field(ge=1, le=104)
@@ -342,6 +416,19 @@ class PPOProfileConfig(_Group):
     eval_freq: int = Field(ge=1, description="timesteps between held-out evaluations")
     n_eval_scenarios: int = Field(ge=1, le=100_000)
     checkpoint_freq: int = Field(ge=1, description="timesteps between checkpoints")
+
+    @model_validator(mode="after")
+    def _batch_divides_rollout(self) -> PPOProfileConfig:
+        rollout = self.n_steps * self.n_envs
+        if rollout % self.batch_size:
+            fits = [size for size in range(2, rollout + 1) if rollout % size == 0]
+            fits = sorted(sorted(fits, key=lambda size: abs(size - self.batch_size))[:3])
+            raise ValueError(
+                f"batch_size ({self.batch_size}) must divide n_steps x n_envs "
+                f"({self.n_steps} x {self.n_envs} = {rollout}), or the last minibatch of each "
+                f"epoch is truncated; e.g. {', '.join(map(str, fits[-4:]))}"
+            )
+        return self
 
 
 class PPOModeConfig(_Group):
@@ -563,19 +650,48 @@ def read_params_yaml(path: Path) -> Any:
 
     Raises:
         ConfigError: the file is too large, not UTF-8 YAML, nested deeper than
-            :data:`MAX_PARAMS_DEPTH`, or expands (aliases counted in full) to more than
-            :data:`MAX_PARAMS_NODES` values; the message names the file.
+            :data:`MAX_PARAMS_DEPTH`, expands (aliases counted in full) to more than
+            :data:`MAX_PARAMS_NODES` values, or gives a key twice in one mapping; the
+            message names the file.
     """
     if path.stat().st_size > MAX_PARAMS_BYTES:
         raise ConfigError(f"{path}: larger than {MAX_PARAMS_BYTES:,} bytes; not a params file")
     try:
         text = path.read_text(encoding="utf-8")
         _check_yaml_shape(text)
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses a key given twice in one mapping (YAML keeps the last one
+    without a word), naming the dotted key and both lines."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._keys: dict[int, str] = {}  # id of a mapping node -> its dotted key
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        parent = self._keys.get(id(node), "")
+        lines: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(
+                key_node, yaml.ScalarNode
+            ):
+                continue  # "<<: *defaults" may be overridden; the key's own check follows
+            key = self.construct_object(key_node)
+            dotted = f"{parent}.{key}" if parent else str(key)
+            line = key_node.start_mark.line + 1
+            if key in lines:
+                raise ConfigError(
+                    f"{dotted}: given twice (lines {lines[key]} and {line}); keep one"
+                )
+            lines[key] = line
+            self._keys[id(value_node)] = dotted
+        return super().construct_mapping(node, deep=deep)
 
 
 def _check_yaml_shape(text: str) -> None:
@@ -615,16 +731,27 @@ def load_config(path: str | Path = DEFAULT_PARAMS) -> Config:
 
     A partial file is deep-merged over the project's params.yaml (:data:`PROJECT_PARAMS`):
     the keys it sets replace those of params.yaml, every other key keeps params.yaml's value.
+    A file that sets no key at all (empty, only comments, ``{}``) is refused: it is more
+    likely truncated than meant.
 
     Raises:
-        ConfigError: the file is missing, not YAML (see :func:`read_params_yaml`), or has a
-            bad, unknown or missing key.
+        ConfigError: the file is missing, a folder, not YAML (see :func:`read_params_yaml`),
+            holds no keys, or has a bad, unknown or missing key.
     """
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: params file not found (pass --params PATH)")
+    if not path.is_file():
+        raise ConfigError(f"{path}: is a folder, not a params file (pass --params PATH.yaml)")
     raw = read_params_yaml(path)
+    if (
+        raw is None or raw == {}
+    ):  # a truncated file would otherwise run on every value of the project's file
+        raise ConfigError(
+            f"{path}: holds no keys (empty, or only comments); set at least one key (keys it "
+            f"omits take the values of {PROJECT_PARAMS})"
+        )
     try:
-        return config_from_dict({} if raw is None else raw)
+        return config_from_dict(raw)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from exc

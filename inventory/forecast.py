@@ -42,6 +42,7 @@ import pandera.pandas as pa
 from scipy import optimize, stats
 
 from inventory.config import ForecastConfig, default_config
+from inventory.data.schemas import ONLY_EMPTY_IS_MISSING
 from inventory.identifiers import csv_safe
 from inventory.io import read_json, write_csv, write_json
 from inventory.scenarios import FAMILIES, DemandModel
@@ -504,7 +505,7 @@ def forecast_sku(
 ) -> SkuForecast:
     """Backtest the models on one SKU's weekly series and forecast the planning weeks."""
     backtest = backtest_series(series, config)
-    errors = {
+    errors: dict[str, dict[str, float]] = {
         name: forecast_errors(backtest.actual, backtest.predictions[name], backtest.scale)
         for name in config.models
     }
@@ -881,7 +882,9 @@ def read_forecast(path: str | Path, config: ForecastConfig | None = None) -> pd.
     path = Path(path)
     if not path.exists():
         raise ValueError(f"{path}: not found; run `inventory forecast` first")
-    frame = pd.read_csv(path, dtype={"sku": str, "location": str, "model": str})
+    frame = pd.read_csv(
+        path, dtype={"sku": str, "location": str, "model": str}, **ONLY_EMPTY_IS_MISSING
+    )
     frame["week"] = pd.to_datetime(frame["week"])
     for column in frame.columns.drop(["sku", "location", "week", "model"], errors="ignore"):
         frame[column] = frame[column].astype(float)

@@ -30,6 +30,7 @@ __all__ = [
     "markdown_text",
     "csv_cell",
     "csv_safe",
+    "terminal_text",
 ]
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -109,3 +110,15 @@ def csv_safe(frame: Any) -> Any:
         if is_object_dtype(out[column]) or is_string_dtype(out[column]):
             out[column] = out[column].map(csv_cell)
     return out.rename(columns=csv_cell)
+
+
+# C0 and C1 controls but newline and tab, DEL, and the bidirectional overrides and isolates
+# (which reorder what a terminal shows): a data value holding them could retitle or clear
+# the terminal, or hide text, when a message prints it
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_text(text: str) -> str:
+    r"""``text`` with control characters shown as escapes (``\x1b``, ``\u202e``), for
+    messages printed to a terminal; newlines and tabs are kept."""
+    return _CONTROLS.sub(lambda match: ascii(match.group())[1:-1], text)

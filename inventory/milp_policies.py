@@ -52,6 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from inventory.config import Config, MilpConfig
+from inventory.data.schemas import ONLY_EMPTY_IS_MISSING
 from inventory.dynamics import State
 from inventory.instance import Instance
 from inventory.milp import SolverError, SolveResult, heuristic_plan, solve_plan, window_instance
@@ -269,7 +270,7 @@ def load_solved_plan(
         return None
     if metrics.get("plan_key") != key:
         return None
-    table = pd.read_csv(plan_path, dtype={"sku": str, "week": str})
+    table = pd.read_csv(plan_path, dtype={"sku": str, "week": str}, **ONLY_EMPTY_IS_MISSING)
     weeks = pd.DatetimeIndex(instance.weeks).strftime("%Y-%m-%d")
     wide = table.pivot(index="week", columns="sku", values="order")
     if sorted(wide.index) != sorted(weeks) or sorted(wide.columns) != sorted(instance.skus):

@@ -206,9 +206,11 @@ def load_tensors(path: str | Path) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
+        ends = "the file ends early (empty or cut short)" if isinstance(error, EOFError) else ""
+        detail = (str(error).splitlines() or [ends or type(error).__name__])[0]
         raise ValueError(
             f"{path} is not a weights-only tensor file (refused, nothing was executed): "
-            f"{str(error).splitlines()[0]}. {_RETRAIN}"
+            f"{detail}. {_RETRAIN}"
         ) from None
 
 

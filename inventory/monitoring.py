@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from inventory.config import DriftConfig
-from inventory.data.schemas import MAX_NUMBER
+from inventory.data.schemas import MAX_NUMBER, read_raw
 from inventory.identifiers import ID_RULE, is_valid_id
 from inventory.io import atomic_path, write_json, write_text
 
@@ -237,6 +237,8 @@ def detect_drift(
     ref_features = block_features(reference, config.block_weeks)[list(FEATURES)]
     cur_features = block_features(current, config.block_weeks)[list(FEATURES)]
     features = _usable(ref_features, cur_features)
+    if not features:  # Evidently would divide by zero columns
+        raise ValueError(_too_short(reference, current, ref_features, cur_features, config))
     by_feature = _run_report(ref_features[features], cur_features[features], config)
     ref_ratio, cur_ratio = sku_ratios(reference), sku_ratios(current)
     skus = _usable(ref_ratio, cur_ratio)
@@ -259,6 +261,32 @@ def detect_drift(
     }
     sku_snapshot = by_sku.snapshot if by_sku is not None else None
     return DriftResult(summary, by_feature.snapshot, sku_snapshot)
+
+
+def _too_short(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    ref_features: pd.DataFrame,
+    cur_features: pd.DataFrame,
+    config: DriftConfig,
+) -> str:
+    """What a drift check too short to run needs, and what each window holds."""
+    weeks = config.block_weeks
+
+    def holds(window: pd.DataFrame, features: pd.DataFrame) -> str:
+        return (
+            f"{len(features)} ({window['week'].nunique()} week(s) of "
+            f"{window['sku'].nunique()} SKU(s))"
+        )
+
+    return (
+        "drift: too little demand to compare: each window needs at least 2 SKU blocks, a "
+        f"block being {weeks} consecutive weeks of one SKU with forecast demand "
+        f"(drift.block_weeks), e.g. {weeks} weeks of 2 SKUs or {2 * weeks} weeks of one; "
+        f"the reference window has {holds(reference, ref_features)}, the current window "
+        f"(the --new-demand rows on forecast weeks, when given) has "
+        f"{holds(current, cur_features)}"
+    )
 
 
 def _window_info(window: pd.DataFrame, n_blocks: int) -> dict[str, Any]:
@@ -314,21 +342,30 @@ def read_new_demand(path: str | Path, default_location: str) -> pd.DataFrame:
     """Read a CSV of recent weekly demand: sku, week, demand[, location].
 
     Weeks are ISO dates ``YYYY-MM-DD`` (``03/04/2024`` is refused: day and month are
-    ambiguous), any day of the week (moved to its ISO Monday).
+    ambiguous), any day of the week (moved to its ISO Monday). The file is read as the
+    data files are (:func:`inventory.data.schemas.read_raw`: UTF-8, only an empty cell is
+    missing).
 
     Raises:
-        ValueError: missing file or columns; bad dates, ids (:data:`inventory.identifiers.
-            ID_RULE`) or demand (negative, non-numeric), naming the lines.
+        ValueError: missing file, missing or unknown columns; bad dates, ids
+            (:data:`inventory.identifiers.ID_RULE`) or demand (negative, non-numeric), or a
+            (sku, location, week) given twice, naming the lines.
     """
     path = Path(path)
     if not path.exists():
         raise ValueError(f"{path}: new-demand CSV not found")
-    frame = pd.read_csv(path, dtype={"sku": str, "location": str})
+    frame = read_raw(path)
     missing = {"sku", "week", "demand"} - set(frame.columns)
     if missing:
         raise ValueError(f"{path}: missing column(s) {sorted(missing)}; need sku, week, demand")
     if "date" in frame.columns:  # which one holds the week would be a guess
         raise ValueError(f"{path}: has both a week and a date column; keep week (YYYY-MM-DD)")
+    unknown = [str(c) for c in frame.columns if c not in ("sku", "location", "week", "demand")]
+    if unknown:  # a typo (locaton) would put every row at the default location
+        raise ValueError(
+            f"{path}: unknown column(s) {', '.join(unknown)}; the columns are sku, week, "
+            "demand and optionally location"
+        )
     if "location" not in frame:
         frame["location"] = default_location
     text = frame["week"].astype("string").str.strip()
@@ -350,10 +387,28 @@ def read_new_demand(path: str | Path, default_location: str) -> pd.DataFrame:
     ]
     if found:
         raise ValueError(f"{path}: " + "; ".join(found))
-    week = week - pd.to_timedelta(week.dt.dayofweek, "D")
-    return frame.assign(week=week.dt.normalize(), demand=demand.astype(float))[
-        ["sku", "location", "week", "demand"]
+    week = (week - pd.to_timedelta(week.dt.dayofweek, "D")).dt.normalize()
+    frame = frame.assign(week=week, demand=demand.astype(float))
+    _refuse_repeats(path, frame)
+    return frame[["sku", "location", "week", "demand"]]
+
+
+def _refuse_repeats(path: Path, frame: pd.DataFrame) -> None:
+    """Raise ValueError naming the lines of (sku, location, week) keys given twice (two
+    days of one week count as that week twice)."""
+    key = ["sku", "location", "week"]
+    repeated = frame[frame.duplicated(key, keep=False)]
+    if repeated.empty:
+        return
+    groups = [
+        f"{sku} {location} {week:%Y-%m-%d} on lines {', '.join(str(i + 2) for i in rows)}"
+        for (sku, location, week), rows in repeated.groupby(key).groups.items()
     ]
+    raise ValueError(
+        f"{path}: sku, location, week duplicate key (one row per SKU and week): "
+        + "; ".join(groups[:5])
+        + (f" (and {len(groups) - 5} more)" if len(groups) > 5 else "")
+    )
 
 
 def drift_windows(

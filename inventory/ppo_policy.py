@@ -242,10 +242,11 @@ class PPOPolicy:
         refuse_legacy(folder)
         if not (folder / MODEL_FILE).exists() or not (folder / META_FILE).exists():
             raise ValueError(f"no PPO model in {folder}; train one: inventory train --mode <mode>")
-        meta = read_json(
-            folder / META_FILE,
-            "retrain the model (inventory train --mode <mode>) or restore it with `dvc pull`",
-        )
+        retrain = "retrain the model (inventory train --mode <mode>) or restore it with `dvc pull`"
+        meta = read_json(folder / META_FILE, retrain)
+        if not isinstance(meta, dict):
+            got = repr(meta)[:40]
+            raise ValueError(f"{folder / META_FILE}: not a JSON object (got {got}); {retrain}")
         verify_files(folder, meta.get("files"), (MODEL_FILE, NORMALIZER_FILE))
         env = InventoryVecEnv(instance, 1, settings_from_meta(meta))
         _check(meta, instance, env, str(folder))

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from inventory.config import Config
-from inventory.data.schemas import MAX_NUMBER
+from inventory.data.schemas import MAX_NUMBER, ONLY_EMPTY_IS_MISSING
 from inventory.dynamics import SimulationResult, containers_used, simulate
 from inventory.identifiers import csv_safe, markdown_text
 from inventory.instance import Instance
@@ -100,7 +100,7 @@ def read_state(path: str | Path, instance: Instance) -> pd.DataFrame:
     if not path.exists():
         raise ValueError(f"{path}: state file not found")
     try:
-        frame = pd.read_csv(path, dtype={"sku": str})
+        frame = pd.read_csv(path, dtype={"sku": str}, **ONLY_EMPTY_IS_MISSING)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not a readable CSV ({exc})") from exc
     missing = {"sku", "on_hand"} - set(frame.columns)

@@ -190,6 +190,7 @@ def drift(
     """
     import pandas as pd
 
+    from inventory.data.schemas import ONLY_EMPTY_IS_MISSING
     from inventory.forecast import demand_model_table, read_forecast
     from inventory.monitoring import (
         detect_drift,
@@ -203,7 +204,12 @@ def drift(
     backtest = layout.forecast_backtest
     if not backtest.exists():
         raise ValueError(f"{backtest}: not found; run `inventory forecast` first")
-    frame = pd.read_csv(backtest, dtype={"sku": str, "location": str}, parse_dates=["week"])
+    frame = pd.read_csv(
+        backtest,
+        dtype={"sku": str, "location": str},
+        parse_dates=["week"],
+        **ONLY_EMPTY_IS_MISSING,
+    )
     given = read_forecast(layout.forecast, config.forecast)
     new = read_new_demand(current, config.simulation.location) if current else None
     outputs = (

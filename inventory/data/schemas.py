@@ -26,6 +26,7 @@ import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,7 @@ __all__ = [
     "check_tables",
     "write_tables",
     "format_failures",
+    "ONLY_EMPTY_IS_MISSING",
 ]
 
 FILES: dict[str, str] = {
@@ -54,6 +56,10 @@ FILES: dict[str, str] = {
     "open_pos": "open_purchase_orders.csv",
     "warehouse": "warehouse.csv",
 }
+
+# read_csv options under which only an empty cell is missing: NA, nan, null and None are
+# legal ids (pandas reads them as missing by default)
+ONLY_EMPTY_IS_MISSING: dict[str, Any] = {"keep_default_na": False, "na_values": [""]}
 
 # Column kinds: "id" (non-empty text), "number" (float), "integer", "week" (ISO Monday).
 COLUMNS: dict[str, dict[str, str]] = {
@@ -282,24 +288,40 @@ def _not_utf8(path: Path, byte: int, line: int, offset: int) -> None:
 def read_raw(path: str | Path) -> pd.DataFrame:
     """Read one CSV file as text columns, or raise ValueError naming the file.
 
+    Only an empty cell is missing: ``NA``, ``null``, ``nan`` and the like are text (legal
+    ids), where pandas would read them as missing by default.
+
     Raises:
-        ValueError: missing, empty, binary or unparsable file.
+        ValueError: missing, empty, UTF-16, binary or unparsable file, or a folder.
     """
     from inventory.io import settle
 
     path = Path(path)
     settle(path.parent)  # a commit cut short into the folder is finished before reading
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder, not a CSV file")
     if not path.is_file():
         raise ValueError(f"{path}: file not found")
     with open(path, "rb") as handle:
         head = handle.read(65536)
     if not head.strip():
         raise ValueError(f"{path}: empty file; expected a CSV header row")
+    boms = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+    if head.startswith(boms) or max(head[::2].count(0), head[1::2].count(0)) > len(head) // 4:
+        raise ValueError(
+            f"{path}: UTF-16 text; save the file as UTF-8 (in a spreadsheet: CSV UTF-8)"
+        )
     if b"\x00" in head:
         raise ValueError(f"{path}: not a CSV text file (binary content)")
     _check_utf8(path)
     try:
-        frame = pd.read_csv(path, dtype=str, skipinitialspace=True, encoding="utf-8")
+        frame = pd.read_csv(
+            path,
+            dtype=str,
+            skipinitialspace=True,
+            encoding="utf-8-sig",  # a spreadsheet's "CSV UTF-8" starts with a BOM
+            **ONLY_EMPTY_IS_MISSING,
+        )
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise ValueError(f"{path}: not a valid CSV file: {exc}".splitlines()[0]) from exc
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -327,6 +349,10 @@ def _read_table(data_dir: Path, name: str) -> pd.DataFrame:
 # --------------------------------------------------------------------------- parsing
 
 
+# in a number column these words mean an empty cell (ids keep them: NA may be a SKU)
+_MISSING_WORDS = frozenset({"nan", "-nan", "na", "n/a", "#n/a", "<na>", "null", "none"})
+
+
 def _parse_column(
     file: str, frame: pd.DataFrame, column: str, kind: str, failures: list[dict]
 ) -> None:
@@ -344,6 +370,7 @@ def _parse_column(
         )
         what = "must be a date YYYY-MM-DD"
     else:
+        raw = raw.where(~raw.astype("string").str.strip().str.lower().isin(_MISSING_WORDS))
         parsed = pd.to_numeric(raw, errors="coerce").astype(float)
         huge = parsed.abs() > MAX_NUMBER  # inf, 1e308: they overflow sums and solvers
         failures += [_failure(file, column, _RANGE, int(i) + 2, raw[i]) for i in raw.index[huge]]

@@ -199,6 +199,34 @@ EDITS: dict[str, Callable[[Path], None]] = {
         f"{STEP}/state.json", '{"inputs": {"settings": {"ppo.quick.learning_rate": 1}}}'
     ),
     "state of an older version": _planted(f"{STEP}/state.json", '{"timesteps": 128}'),
+    # issue 13, silently accepted or late: refused when params are read, naming the key
+    "key twice": _file("mine.yaml", "data:\n  n_skus: 4\n  n_skus: 6\n"),
+    "empty params": _file("mine.yaml", ""),
+    "batch not dividing": _file("mine.yaml", "ppo: {quick: {batch_size: 7}}\n"),
+    "policy path": _file("mine.yaml", "evaluation: {policies: [order_up_to, ../x]}\n"),
+    "stress path": _file("mine.yaml", "stress: {scenarios: [../x]}\n"),
+    "start soon": _file("mine.yaml", "data: {start_week: soon}\n"),
+    "start wednesday": _file("mine.yaml", "data: {start_week: 2023-05-03}\n"),
+    "locations empty": _file("mine.yaml", "data: {locations: []}\n"),
+    "reference unknown": _file("mine.yaml", "evaluation: {reference_policy: nosuch}\n"),
+    "drift method": _file("mine.yaml", "drift: {method: nosuch}\n"),
+    "models empty": _file("mine.yaml", "forecast: {models: []}\n"),
+    "recommend policy": _file("mine.yaml", "recommend: {policy: nosuch}\n"),
+    "new-demand repeat": _file("new.csv", _NEW + "SKU001,2023-05-01,9\nSKU001,2023-05-01,3\n"),
+    "new-demand colour": _file("new.csv", "sku,week,demand,colour\nSKU001,2023-05-01,3,red\n"),
+    "new-demand latin-1": lambda p: (p / "new.csv").write_bytes(
+        b"sku,week,demand,colour\nSKU001,2023-05-01,3,caf\xe9\n"
+    ),
+    "new-demand 1 SKU 5 weeks": _file(
+        "new.csv", _NEW + "".join(f"SKU001,2023-05-{d:02d},5\n" for d in (1, 8, 15, 22, 29))
+    ),
+    "new-demand 4 SKUs 1 week": _file(
+        "new.csv", _NEW + "".join(f"SKU00{i},2023-05-01,5\n" for i in range(1, 5))
+    ),
+    "catalog utf-16": lambda p: (p / "data" / "catalog.csv").write_bytes(
+        (p / "data" / "catalog.csv").read_text().encode("utf-16")
+    ),
+    "csv folder": lambda p: (p / "d.csv").mkdir(),
 }
 
 SEED = ("--forecast", str(SEED_DATA / "demand_forecast.csv"))
@@ -294,6 +322,34 @@ CASES: dict[str, Case] = {
     "state.json not json": Case(RESUME, "state not json", 1, "state.json is not valid JSON"),
     "resume other settings": Case(RESUME, "state of other settings", 1, "other settings or data"),
     "resume older version": Case(RESUME, "state of an older version", 1, "records no settings"),
+    # issue 13, silently accepted or late (the probe's y12, y15, y27, p22, p23, y10, y11,
+    # y20, y21, y28, y31, y24, d61, d63, d62, d53, d57, d52, c11, c14, o01, o02)
+    "key twice": Case(MINE, "key twice", 1, "data.n_skus: given twice (lines 2 and 3)"),
+    "empty params": Case(MINE, "empty params", 1, "mine.yaml: holds no keys"),
+    "batch not dividing": Case(MINE, "batch not dividing", 1, "batch_size (7) must divide"),
+    "policy path": Case(MINE, "policy path", 1, "evaluation.policies[1]: must be one of"),
+    "stress path": Case(MINE, "stress path", 1, "stress.scenarios[0]: must be one of"),
+    "start soon": Case(MINE, "start soon", 1, "data.start_week: must be a date YYYY-MM-DD"),
+    "start wednesday": Case(MINE, "start wednesday", 1, "2023-05-03 is a Wednesday"),
+    "locations empty": Case(MINE, "locations empty", 1, "data.locations: empty"),
+    "reference unknown": Case(MINE, "reference unknown", 1, "reference_policy: must be one of"),
+    "drift method": Case(MINE, "drift method", 1, "drift.method: must be one of 'anderson'"),
+    "models empty": Case(MINE, "models empty", 1, "forecast.models: empty"),
+    "recommend policy": Case(MINE, "recommend policy", 1, "recommend.policy: must be one of"),
+    "params a folder": Case(("--params", ".", "params"), None, 1, "is a folder, not a params"),
+    "new-demand repeat": Case(NEW_DEMAND, "new-demand repeat", 1, "on lines 2, 3"),
+    "new-demand colour": Case(NEW_DEMAND, "new-demand colour", 1, "unknown column(s) colour"),
+    "new-demand latin-1": Case(NEW_DEMAND, "new-demand latin-1", 1, "new.csv: not UTF-8 text"),
+    "new-demand short": Case(NEW_DEMAND, "new-demand 1 SKU 5 weeks", 1, "5 week(s) of 1 SKU(s)"),
+    "new-demand 1 week": Case(NEW_DEMAND, "new-demand 4 SKUs 1 week", 1, "at least 2 SKU blocks"),
+    "catalog utf-16": Case(("validate",), "catalog utf-16", 1, "UTF-16 text; save the file as"),
+    "csv a folder": Case(("data", "import-csv", "d.csv"), "csv folder", 1, "is a folder, not a"),
+    "out a file": Case(
+        ("data", "generate", "--out", "data/catalog.csv"), None, 2, "catalog.csv is a file"
+    ),
+    "recommend out a file": Case(
+        ("recommend", "--out", "data/catalog.csv"), None, 2, "catalog.csv is a file"
+    ),
 }
 
 
@@ -366,3 +422,39 @@ def test_the_last_resort_line_names_the_command_and_hints_at_debug(
     monkeypatch.setattr(sys, "argv", ["inventory", "--debug", "--params", "mine.yaml", "params"])
     with pytest.raises(RuntimeError, match="planted fault"):
         cli.main()
+
+
+ESCAPES = "\x1b]0;PWN\x07\x1b[2J"  # retitles, then clears, a terminal that prints it raw
+
+
+def test_control_characters_in_data_are_escaped_in_errors(base: Path, tmp_path: Path) -> None:
+    project = Path(shutil.copytree(base, tmp_path / "project"))
+    _catalog_cell("sku", "A" + ESCAPES)(project)
+    result = run(project, "validate")
+    assert result.returncode == 1 and result.stderr.startswith("error: "), result.stderr
+    assert "A\\x1b]0;PWN\\x07\\x1b[2J" in result.stderr
+    assert "\x1b" not in result.stderr + result.stdout and "\x07" not in result.stderr
+
+
+def test_control_characters_in_an_import_warning_are_escaped(tmp_path: Path) -> None:
+    """A seed item without forecast rows is named in a warning (e22)."""
+    if not (SEED_DATA / "item_inventory.csv").exists():
+        pytest.skip(f"seed data not found at {SEED_DATA}")
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    items = (SEED_DATA / "item_inventory.csv").read_text().splitlines()
+    planted = "X" + ESCAPES + "," + items[1].split(",", 1)[1]  # at 3200, without forecast rows
+    (tmp_path / "items.csv").write_text("\n".join([*items, planted]) + "\n")
+    result = run(tmp_path, *IMPORT_SEED)
+    assert "X\\x1b]0;PWN\\x07\\x1b[2J@3200" in result.stderr, result.stderr
+    assert "\x1b" not in result.stderr + result.stdout and "\x07" not in result.stderr
+
+
+def test_a_sku_named_na_is_an_id_from_data_to_recommendation(base: Path, tmp_path: Path) -> None:
+    """NA, nan and null are legal ids; pandas reads them as missing unless told (e15, e21)."""
+    project = Path(shutil.copytree(base, tmp_path / "project"))
+    _replace_in_data("SKU001,", "NA,")(project)
+    _params("  policy: best ", "  policy: order_up_to ")(project)
+    for args in (("validate",), ("forecast",), ("recommend",)):
+        result = run(project, *args)
+        assert result.returncode == 0, (args, result.stderr)
+    assert "| NA |" in (project / "reports" / "recommendation.md").read_text()

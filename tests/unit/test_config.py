@@ -3,6 +3,7 @@ rejected with its dotted key; a partial file merges over params.yaml."""
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 
 import pytest
@@ -149,10 +150,10 @@ def test_ints_are_accepted_for_floats() -> None:
 
 def test_a_partial_file_is_merged_over_params_yaml(tmp_path: Path) -> None:
     partial = tmp_path / "mine.yaml"
-    partial.write_text("milp:\n  solver: highs\nppo:\n  quick:\n    n_envs: 8\n")
+    partial.write_text("milp:\n  solver: highs\nppo:\n  quick:\n    n_envs: 16\n")
     config = load_config(partial)
     full = load_config(ROOT / "params.yaml")
-    assert config.milp.solver == "highs" and config.ppo.quick.n_envs == 8
+    assert config.milp.solver == "highs" and config.ppo.quick.n_envs == 16
     assert config.milp.safety_time_limit_s == full.milp.safety_time_limit_s
     assert config.ppo.quick.batch_size == full.ppo.quick.batch_size
     assert config.ppo.modes == full.ppo.modes
@@ -197,10 +198,10 @@ def test_full_profile_of_each_mode_is_named_in_its_mode_group() -> None:
     `quick` is shared; `ppo.total_timesteps` overrides whichever group runs."""
     raw = shipped()
     raw["ppo"]["profile"] = "full"
-    raw["ppo"]["full_deterministic"]["n_envs"] = 7
+    raw["ppo"]["full_deterministic"]["n_envs"] = 128
     ppo = config_from_dict(raw).ppo
     assert ppo.profile_for("deterministic") == "full_deterministic"
-    assert ppo.run_for("deterministic").n_envs == 7
+    assert ppo.run_for("deterministic").n_envs == 128
     assert ppo.run_for("stochastic").n_envs == raw["ppo"]["full"]["n_envs"] == ppo.run.n_envs
     raw["ppo"]["total_timesteps"] = 999
     assert config_from_dict(raw).ppo.run_for("deterministic").total_timesteps == 999
@@ -223,3 +224,104 @@ def test_aliases_within_the_limits_load_and_bombs_do_not(tmp_path: Path) -> None
     path.write_text("[" * 40 + "]" * 40)
     with pytest.raises(ConfigError, match=r"mine.yaml: nested deeper than 32 levels at line 1"):
         load_config(path)
+
+
+def test_a_key_given_twice_is_refused_with_both_lines(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text("data:\n  seed: 1\n  n_skus: 4\n  n_skus: 6\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == f"{path}: data.n_skus: given twice (lines 3 and 4); keep one"
+    path.write_text("ppo: {quick: {n_envs: 8}}\nppo: {seed: 2}\n")
+    with pytest.raises(ConfigError, match=r"mine.yaml: ppo: given twice \(lines 1 and 2\)"):
+        load_config(path)
+    path.write_text("data:\n  <<: {n_skus: 4, seed: 3}\n  n_skus: 5\n")  # a merge: not a repeat
+    assert load_config(path).data.n_skus == 5
+
+
+@pytest.mark.parametrize("text", ["", "\n", "# only a comment\n", "{}\n"])
+def test_a_params_file_without_keys_is_refused(tmp_path: Path, text: str) -> None:
+    """An empty file would otherwise run silently on every value of the project's file."""
+    path = tmp_path / "mine.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=r"mine.yaml: holds no keys \(empty, or only comments\)"):
+        load_config(path)
+
+
+def test_a_folder_is_not_a_params_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"is a folder, not a params file"):
+        load_config(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("group", "key", "value", "expected"),
+    [
+        ("evaluation", "policies", ["order_up_to", "../x"], "evaluation.policies[1]: must be one"),
+        ("stress", "scenarios", ["../x"], "stress.scenarios[0]: must be one of 'level_up'"),
+        ("data", "start_week", "soon", "data.start_week: must be a date YYYY-MM-DD, a Monday"),
+        ("data", "start_week", "2023-05-03", "data.start_week: 2023-05-03 is a Wednesday"),
+        ("data", "locations", [], "data.locations: empty; list at least one location id"),
+        ("evaluation", "reference_policy", "nosuch", "reference_policy: must be one of 'order_"),
+        ("drift", "method", "nosuch", "drift.method: must be one of 'anderson'"),
+        ("forecast", "models", [], "forecast.models: empty; list at least one of seasonal_naive"),
+        ("forecast", "models", ["nosuch"], "forecast.models[0]: must be one of 'seasonal_naive'"),
+        ("recommend", "policy", "nosuch", "recommend.policy: must be one of 'best', 'order_up_to'"),
+        ("recommend", "policy", "../../x", "recommend.policy: must be one of 'best'"),
+    ],
+)
+def test_names_are_checked_at_load(group: str, key: str, value: object, expected: str) -> None:
+    raw = shipped()
+    raw[group][key] = value
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(raw)
+    assert expected in str(info.value)
+
+
+def test_the_reference_policy_must_be_evaluated() -> None:
+    raw = shipped()
+    raw["evaluation"]["policies"] = ["base_stock", "do_nothing"]
+    raw["evaluation"]["reference_policy"] = "order_up_to"
+    with pytest.raises(ConfigError, match="reference_policy 'order_up_to' is not in evaluation"):
+        config_from_dict(raw)
+
+
+def test_start_week_accepts_a_yaml_date_on_a_monday(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text("data: {start_week: 2023-05-01}\n")  # unquoted: YAML reads a date
+    assert load_config(path).data.start_week == "2023-05-01"
+    path.write_text("data: {start_week: 2023-05-02}\n")
+    with pytest.raises(ConfigError, match="data.start_week: 2023-05-02 is a Tuesday"):
+        load_config(path)
+    path.write_text("data: {start_week: 2023-05-01 08:00:00}\n")
+    with pytest.raises(ConfigError, match="start_week: must be a date YYYY-MM-DD without a time"):
+        load_config(path)
+
+
+def test_batch_size_must_divide_the_rollout() -> None:
+    raw = shipped()
+    raw["ppo"]["quick"].update(n_steps=16, n_envs=4, batch_size=7)
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(raw)
+    assert str(info.value).startswith(
+        "ppo.quick: batch_size (7) must divide n_steps x n_envs (16 x 4 = 64)"
+    )
+    assert "e.g. 2, 4, 8" in str(info.value)
+    raw["ppo"]["quick"]["batch_size"] = 16
+    assert config_from_dict(raw).ppo.quick.batch_size == 16
+
+
+def test_closed_sets_match_the_tables_in_the_code() -> None:
+    from evidently.legacy.calculations.stattests.registry import _registered_stat_tests
+    from evidently.legacy.core import ColumnType
+
+    from inventory.forecast import MODELS
+    from inventory.policy_factories import POLICY_FACTORIES
+    from inventory.stress import STRESS_SETS
+
+    assert set(typing.get_args(config_module.PolicyName)) == set(POLICY_FACTORIES)
+    assert set(typing.get_args(config_module.StressSet)) == set(STRESS_SETS)
+    assert set(typing.get_args(config_module.ForecastModel)) == set(MODELS)
+    numerical = {
+        name for name, tests in _registered_stat_tests.items() if ColumnType.Numerical in tests
+    }
+    assert set(typing.get_args(config_module.DriftMethod)) == numerical

@@ -180,3 +180,35 @@ def test_unreadable_file_does_not_hide_problems_of_the_others(data: Path) -> Non
         ["demand_history.csv", "sku", "column missing"],
     ]
     assert "does not look like catalog.csv" in failures.loc[0, "value"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("\ufeffcapacity_volume\n1\n".encode("utf-16"), "UTF-16 text; save the file as UTF-8"),
+        ("location,container_volume\nL1,1\n".encode("utf-16-le"), "UTF-16 text; save the file"),
+    ],
+)
+def test_utf16_is_named_as_such(data: Path, content: bytes, message: str) -> None:
+    (data / "warehouse.csv").write_bytes(content)
+    failures = _problems(data)
+    assert message in failures.loc[0, "value"]
+
+
+def test_a_folder_in_place_of_a_csv_is_named(tmp_path: Path) -> None:
+    (tmp_path / "demand.csv").mkdir()
+    with pytest.raises(ValueError, match=r"demand.csv: is a folder, not a CSV file"):
+        import_demand_csv(tmp_path / "demand.csv", _config(tmp_path))
+
+
+@pytest.mark.parametrize("sku", ["NA", "nan", "null", "None", "NULL"])
+def test_ids_that_pandas_would_read_as_missing_are_ids(data: Path, sku: str) -> None:
+    for path in data.glob("*.csv"):
+        path.write_text(path.read_text().replace("SKU001,", f"{sku},"))
+    tables = load_tables(data)
+    assert sku in set(tables.catalog["sku"]) and sku in set(tables.history["sku"])
+
+
+def test_an_empty_id_cell_is_still_missing(data: Path) -> None:
+    _edit(data, "catalog.csv", _set("sku", ""))
+    assert _has(_problems(data), "catalog.csv", "sku", "missing value", 2)

@@ -17,6 +17,7 @@ from inventory.identifiers import (
     is_valid_id,
     markdown_text,
     script_json,
+    terminal_text,
 )
 from inventory.io import confined, remove_tree
 from inventory.report import build_report, markdown_table
@@ -153,3 +154,17 @@ def test_evidently_page_gets_no_raw_script_from_a_sku_name(tmp_path: Path) -> No
     page = _save(checked.snapshot, tmp_path / "skus.html").read_text()
     assert checked.drifted == [SCRIPT]  # verdicts under the original name
     assert SCRIPT not in page and "onerror" in page  # the name is shown, escaped
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("\x1b]0;PWN\x07", "\\x1b]0;PWN\\x07"),
+        ("a\rb", "a\\rb"),
+        ("\x9b2J", "\\x9b2J"),
+        ("left\u202eright", "left\\u202eright"),
+        ("line 1\n\tline 2 caf\u00e9", "line 1\n\tline 2 caf\u00e9"),
+    ],
+)
+def test_terminal_text_escapes_control_characters_only(value: str, shown: str) -> None:
+    assert terminal_text(value) == shown

@@ -251,3 +251,52 @@ def test_verdicts_follow_the_stat_test_whether_low_or_high_means_drift(
     assert (score < threshold) if method == "ks" else (score > threshold)
     assert same.summary["drifted_features"] == [] and same.summary["drifted_skus"] == []
     assert shifted.summary["method"] == method
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "sku,week,demand\nA,2024-01-01,1\nB,2024-01-01,2\nA,2024-01-03,3\n",
+            "sku, location, week duplicate key (one row per SKU and week): A L1 2024-01-01 "
+            "on lines 2, 4",
+        ),
+        ("sku,week,demand,colour\nA,2024-01-01,1,red\n", "unknown column(s) colour; the columns"),
+        ("sku,locaton,week,demand\nA,L2,2024-01-01,1\n", "unknown column(s) locaton"),
+        ("sku,week,demand\nA,2024-01-01,1\nB,2024-01-01,\xe9\n", "not UTF-8 text (byte 0xe9"),
+        ("sku,week,demand\nA,2024-01-01,\n", "bad demand (a number from 0 to 1e+12) on line(s) 2"),
+    ],
+)
+def test_new_demand_is_read_as_strictly_as_the_data(tmp_path, text: str, message: str) -> None:
+    csv = tmp_path / "new.csv"
+    csv.write_bytes(text.encode("latin-1"))
+    with pytest.raises(ValueError) as info:
+        read_new_demand(csv, "L1")
+    assert str(info.value).startswith(f"{csv}: ")
+    assert message in str(info.value)
+
+
+def test_a_sku_named_na_is_an_id_in_new_demand(tmp_path) -> None:
+    csv = tmp_path / "new.csv"
+    csv.write_text("sku,week,demand\nNA,2024-01-01,1\nnan,2024-01-01,2\n")
+    assert read_new_demand(csv, "L1")["sku"].tolist() == ["NA", "nan"]
+
+
+@pytest.mark.parametrize(("n_skus", "n_weeks"), [(1, 5), (4, 1), (1, 7)])
+def test_a_window_too_short_to_compare_says_what_it_needs(
+    reference, n_skus: int, n_weeks: int
+) -> None:
+    current = _window("2025-01-06", n_weeks, seed=2)
+    current = current[current["sku"].isin([f"S{i:02d}" for i in range(n_skus)])]
+    with pytest.raises(ValueError) as info:
+        detect_drift(reference, current, CONFIG)
+    message = str(info.value)
+    assert "needs at least 2 SKU blocks" in message and "(drift.block_weeks)" in message
+    assert "current window (the --new-demand rows on forecast weeks, when given) has" in message
+    assert f"{n_weeks} week(s) of {n_skus} SKU(s)" in message
+
+
+def test_two_sku_blocks_are_enough(reference) -> None:
+    current = _window("2025-01-06", CONFIG.block_weeks, seed=2)
+    current = current[current["sku"].isin(["S00", "S01"])]
+    assert detect_drift(reference, current, CONFIG).summary["current"]["sku_blocks"] == 2

@@ -439,3 +439,18 @@ def test_each_mode_trains_with_its_own_anchor_action_scale_and_noise(instance) -
     assert sto.anchor == config.ppo.anchor_for("stochastic") == "base_stock"
     assert sto.settings.env.action_scale == config.ppo.modes.stochastic.action_scale
     assert sto.settings.env.initial_on_hand_noise == 0.1
+
+
+def test_an_empty_weights_file_and_a_meta_json_list_are_named(tmp_path: Path, instance) -> None:
+    """The error path itself must not fail: an empty policy.pt (hash matching) once raised
+    IndexError inside the handler, and a meta.json list an AttributeError."""
+    folder = train(tmp_path, instance).folder / "last"
+    (folder / "policy.pt").write_bytes(b"")
+    meta = read_json(folder / "meta.json")
+    meta["files"]["policy.pt"] = sha256_file(folder / "policy.pt")
+    write_json(folder / "meta.json", meta)
+    with pytest.raises(ValueError, match=r"policy.pt is not a .*: the file ends early \(empty"):
+        PPOPolicy.load(folder, instance)
+    write_json(folder / "meta.json", [1, 2])
+    with pytest.raises(ValueError, match=r"meta.json: not a JSON object \(got \[1, 2\]\); retrain"):
+        PPOPolicy.load(folder, instance)
