@@ -7,9 +7,10 @@ For each size the script makes a project folder in a temporary directory whose
 ``params.yaml`` is this repository's with ``data.n_skus`` set to the size and one
 location (``L1``), generates the data there and runs each stage as its own process,
 ``python -m inventory <stage>`` in that folder, so each stage's peak resident memory
-(``ru_maxrss`` of that one child, from ``os.wait4``) is its own. Times are wall-clock
-seconds: on a shared machine they include waiting for a core (the stages' own thread
-counts are left as the pipeline runs them).
+(``ru_maxrss`` of that child and the processes it waited for, from ``os.wait4``) is its
+own. Each stage gets wall-clock seconds and CPU seconds (user + system, its waited-for
+children included): on a shared machine the wall time includes waiting for a core, the
+CPU time does not (the stages' own thread counts are left as the pipeline runs them).
 
 Stages, in pipeline order (``--stages`` picks a subset; each reads what the earlier ones
 wrote, so a subset should keep the ones it depends on):
@@ -23,17 +24,18 @@ wrote, so a subset should keep the ones it depends on):
 - ``train``: ``inventory train --mode stochastic --profile quick`` with
   ``ppo.total_timesteps`` capped at ``--train-steps`` (printed; the quick profile's own
   budget is 150,000 steps);
-- ``evaluate``: ``inventory evaluate --mode both`` with ``evaluation.policies`` without
+- ``evaluate``: ``inventory evaluate --mode stochastic`` with ``evaluation.policies`` without
   the MILP policies (``ppo`` only when ``train`` ran), stress sets included;
 - ``recommend``: ``inventory recommend`` (the best policy of the stochastic evaluation);
 - ``solve`` (only with ``--milp``, and the MILP rows of ``evaluate`` with it):
   ``inventory solve --mode deterministic``.
 
 The growth exponent is the least-squares slope of log(time) (or log(peak memory)) on
-log(SKUs) over the sizes measured: 1 is linear, 2 quadratic. A stage whose time at the
-next size, extrapolated from the two largest sizes measured (at least linearly), would
-exceed ``--budget-s`` is skipped with the reason printed; a stage still running after
-twice the budget is stopped and reported as such.
+log(SKUs) over the sizes measured: 1 is linear, 2 quadratic. A stage whose CPU time at
+the next size, extrapolated from the two largest sizes measured (at least linearly),
+would exceed ``--budget-s`` is skipped with the reason printed (CPU, not wall: the
+machine's load must not decide what is measured); a stage still running after four
+times the budget in wall-clock seconds is stopped and reported as such.
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ def command(stage: str) -> list[str]:
         "tune": [sys.executable, str(ROOT / "bench" / "bench_tuning.py"), "--one", "0"]
         + ["--project", ".", "--params", "params.yaml"],
         "train": [*inventory, "train", "--mode", "stochastic", "--profile", "quick"],
-        "evaluate": [*inventory, "evaluate", "--mode", "both"],
+        "evaluate": [*inventory, "evaluate", "--mode", "stochastic"],
         "recommend": [*inventory, "recommend"],
         "solve": [*inventory, "solve", "--mode", "deterministic"],
     }[stage]
@@ -163,13 +165,13 @@ def main() -> None:
         (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         for stage in stages:
             done = {n: o for n, o in results[stage].items() if o.seconds is not None}
-            guess = predicted_seconds(list(done), [o.seconds for o in done.values()], size)
+            guess = predicted_seconds(list(done), [o.cpu_s for o in done.values()], size)
             if guess is not None and guess > args.budget_s:
-                note = f"skipped: ~{guess:,.0f} s predicted from smaller sizes"
+                note = f"skipped: ~{guess:,.0f} CPU s predicted from smaller sizes"
                 outcome = Outcome(note=note)
             else:
                 log = folder / f"{stage}.log"
-                outcome = run_stage(stage, folder, 2 * args.budget_s, log)
+                outcome = run_stage(stage, folder, 4 * args.budget_s, log)
             results[stage][size] = outcome
             shown = (
                 f"{outcome.seconds:8.1f} s wall {outcome.cpu_s:8.1f} s CPU "
