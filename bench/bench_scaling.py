@@ -25,7 +25,8 @@ wrote, so a subset should keep the ones it depends on):
   ``ppo.total_timesteps`` capped at ``--train-steps`` (printed; the quick profile's own
   budget is 150,000 steps);
 - ``evaluate``: ``inventory evaluate --mode stochastic`` with ``evaluation.policies`` without
-  the MILP policies (``ppo`` only when ``train`` ran), stress sets included;
+  the MILP policies (``ppo`` only when ``train`` trained a model at that size), stress
+  sets included;
 - ``recommend``: ``inventory recommend`` (the best policy of the stochastic evaluation);
 - ``solve`` (only with ``--milp``, and the MILP rows of ``evaluate`` with it):
   ``inventory solve --mode deterministic``.
@@ -170,6 +171,10 @@ def main() -> None:
                 note = f"skipped: ~{guess:,.0f} CPU s predicted from smaller sizes"
                 outcome = Outcome(note=note)
             else:
+                if stage == "evaluate" and "train" in stages and results["train"][size].note:
+                    # No model at this size: evaluate the other policies.
+                    params = project_params(size, args, trained=False)
+                    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
                 log = folder / f"{stage}.log"
                 outcome = run_stage(stage, folder, 4 * args.budget_s, log)
             results[stage][size] = outcome
