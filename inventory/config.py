@@ -184,6 +184,9 @@ class DataConfig(_Group):
     start_week: str = Field(description="Monday of the first planning week, YYYY-MM-DD")
     container_volume: float = Field(gt=0)
     max_containers: int = Field(ge=1)
+    container_skus: int | None = Field(
+        ge=1, description="generator: catalog size max_containers is for; null = any size"
+    )
     container_cost: float = Field(ge=0)
     intermittent_share: float = Field(ge=0, le=1)
     lead_time_weeks_min: int = Field(ge=0, le=52)

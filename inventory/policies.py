@@ -328,46 +328,77 @@ def _coordinate_search(
     lower: float = -np.inf,
     max_passes: int = 12,
 ) -> tuple[list[np.ndarray], np.ndarray, float]:
-    """Improve parameter ``params[axis]`` (P,) SKU by SKU, keeping the others fixed.
+    """Improve parameter ``params[axis]`` (P,) for every SKU, keeping the others fixed.
 
-    Each pass tries, for every SKU at once, moves of -3..3 steps with the other SKUs at
-    the incumbent (so capacity shared between SKUs is accounted for), then accepts the
-    combination of every SKU's best move if it is better, else the single best move;
-    with no improving move the step halves (down to one unit). The training cost never
-    increases, so the search ends at least as good as its start.
+    The cost is a sum over SKUs (plus the container cost), so one simulated candidate
+    prices a move of every SKU at once. Each pass simulates six candidates, every SKU
+    moved by the same -3..3 steps, and reads each SKU's own cost in each; every SKU whose
+    best move beats its incumbent cost takes that move. SKUs share the containers, so a
+    SKU's cost in a candidate also depends on the others' moves: the combined move is
+    accepted only if the whole cost improves. Otherwise the moves with the largest
+    gains are tried in halving groups (the best half, quarter, ..., the single best) and
+    the cheapest group that improves the whole cost is accepted. With no improving move
+    the step halves (down to one unit); with none at one unit the search stops.
+
+    A pass simulates at most ``7 + log2 P`` candidates, each over all P SKUs, so time
+    and memory grow linearly with P. The training cost never increases, so the search
+    ends at least as good as its start. Without shared capacity (each SKU's cost depends
+    on its own parameter only) a SKU's cost in a candidate is exactly its cost moved
+    alone, and the search takes the moves of a SKU-by-SKU search.
     """
-    n_skus = params[axis].shape[0]
     per_sku, total = evaluate(*[p[None] for p in params])
     incumbent, best_total, best_per_sku = [p.copy() for p in params], float(total[0]), per_sku[0]
     moves = np.array([-3, -2, -1, 1, 2, 3])
+    sku = np.arange(incumbent[axis].shape[0])
     for _ in range(max_passes):
         tried = np.maximum(incumbent[axis] + moves[:, None] * step, lower)  # (K, P)
-        candidates = np.repeat(incumbent[axis][None, None], len(moves), 0).repeat(n_skus, 1)
-        sku = np.arange(n_skus)
-        candidates[:, sku, sku] = tried  # candidate (k, p): SKU p moved by move k
-        flat = candidates.reshape(-1, n_skus)
-        others = [np.broadcast_to(p, flat.shape) for p in incumbent]
-        others[axis] = flat
-        flat_per_sku, totals = evaluate(*others)
-        totals = totals.reshape(len(moves), n_skus)
-        best_move = totals.argmin(axis=0)
-        improves = totals[best_move, sku] < best_total - 1e-9
-        combined = np.where(improves, tried[best_move, sku], incumbent[axis])
-        trial = [p[None] for p in incumbent]
-        trial[axis] = combined[None]
-        combined_sku, combined_total = evaluate(*trial)
-        single = np.unravel_index(totals.argmin(), totals.shape)
-        if improves.sum() > 1 and combined_total[0] < min(best_total, totals[single]) - 1e-9:
-            incumbent[axis], best_total, best_per_sku = combined, combined_total[0], combined_sku[0]
-        elif totals[single] < best_total - 1e-9:
-            index = single[0] * n_skus + single[1]
-            incumbent[axis] = flat[index].copy()
-            best_per_sku, best_total = flat_per_sku[index], float(totals[single])
+        moved_per_sku, _ = evaluate(*_rows(incumbent, axis, tried))
+        best_move = moved_per_sku.argmin(axis=0)
+        gain = best_per_sku - moved_per_sku[best_move, sku]
+        accepted = _accept(evaluate, incumbent, axis, tried[best_move, sku], gain, best_total)
+        if accepted is not None:
+            incumbent[axis], best_per_sku, best_total = accepted
         elif np.all(step <= 1):
             break
         else:
             step = np.maximum(1.0, np.floor(step / 2))
     return incumbent, best_per_sku, float(best_total)
+
+
+def _rows(params: list[np.ndarray], axis: int, values: np.ndarray) -> list[np.ndarray]:
+    """Candidate rows (C, P): ``values`` (C, P) at ``axis``, the others at ``params``."""
+    rows = [np.broadcast_to(p, values.shape) for p in params]
+    rows[axis] = values
+    return rows
+
+
+def _accept(
+    evaluate,
+    incumbent: list[np.ndarray],
+    axis: int,
+    best: np.ndarray,
+    gain: np.ndarray,
+    best_total: float,
+) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """The move of every SKU with a positive ``gain`` to ``best`` (P,) if it lowers the
+    whole cost, else the cheapest improving one of the halving groups of the largest
+    gains; as (parameter (P,), cost per SKU (P,), total). None: no move improves."""
+    improving = np.flatnonzero(gain > 1e-9)
+    ranked = improving[np.argsort(-gain[improving], kind="stable")]
+    sizes = [ranked.size]
+    while sizes[-1] > 1:
+        sizes.append((sizes[-1] + 1) // 2)
+    for group in (sizes[:1], sizes[1:]):
+        if not group or group[0] == 0:
+            return None
+        candidates = np.repeat(incumbent[axis][None], len(group), axis=0)
+        for row, size in enumerate(group):
+            candidates[row, ranked[:size]] = best[ranked[:size]]
+        per_sku, totals = evaluate(*_rows(incumbent, axis, candidates))
+        cheapest = int(totals.argmin())
+        if totals[cheapest] < best_total - 1e-9:
+            return candidates[cheapest], per_sku[cheapest], float(totals[cheapest])
+    return None
 
 
 def _demand_scale(instance: Instance) -> np.ndarray:

@@ -98,8 +98,11 @@ def _do_nothing(
 def _tuning_key(kind: str, config: Config, instance: Instance, train: np.ndarray) -> str:
     digest = hashlib.sha256(instance.fingerprint())
     digest.update(np.ascontiguousarray(train, dtype=float).tobytes())
+    # The search's name too: levels tuned by the quadratic search of before issue 17 are
+    # not reused as if the linear one had found them.
     knobs = (
         kind,
+        "linear search",
         config.simulation.review_period_weeks,
         config.simulation.terminal_cost,
         config.evaluation.tune_max_passes,

@@ -12,8 +12,13 @@ Per SKU (``config.n_skus`` at each location of ``config.locations``):
   15-40% of weeks, the rest are zeros).
 - the forecast over the horizon is the expected demand path without noise or promotions
   (the forecast stage re-forecasts from history).
-- levels are scaled so that the weekly container capacity (``container_volume x
-  max_containers``) is ``capacity_share`` times the mean weekly demand volume; ramp limit
+- the warehouse grows with the catalog: ``max_containers`` containers a week serve
+  ``container_skus`` SKUs, so ``n_skus`` SKUs get :func:`containers_for_catalog` of them
+  (``container_skus: null`` keeps ``max_containers`` whatever the size). A fixed warehouse
+  would leave each SKU of a large catalog a few units a week, ramp limits of one unit
+  and a planners' rule serving 40% of demand at 1,000 SKUs.
+- levels are scaled so that the weekly container capacity (``container_volume x``
+  those containers) is ``capacity_share`` times the mean weekly demand volume; ramp limit
   ``max(1, round(ramp_share x mean demand))``; costs by the seed convention: lost-sale cost
   uniform in [30, 40], overstock half of it, understock a third.
 - on hand covers the safety stock plus about a week; last week's order is the mean demand;
@@ -33,7 +38,7 @@ import pandas as pd
 from inventory.config import DataConfig
 from inventory.data.schemas import Tables, check_tables
 
-__all__ = ["generate_tables", "seed_costs", "max_containers_for"]
+__all__ = ["generate_tables", "seed_costs", "max_containers_for", "containers_for_catalog"]
 
 _WEEKS_PER_YEAR = 365.25 / 7
 
@@ -51,6 +56,14 @@ def seed_costs(rng: np.random.Generator, n_skus: int) -> dict[str, np.ndarray]:
 def max_containers_for(demand_volume: float, container_volume: float, capacity_share: float) -> int:
     """Containers per week giving ``capacity_share`` x the weekly demand volume (>= 1)."""
     return max(1, int(np.ceil(capacity_share * demand_volume / container_volume - 1e-9)))
+
+
+def containers_for_catalog(config: DataConfig) -> int:
+    """Containers per week of a generated location: ``max_containers`` for
+    ``container_skus`` SKUs, in proportion for ``n_skus`` (rounded, at least 1)."""
+    if config.container_skus is None:
+        return config.max_containers
+    return max(1, round(config.max_containers * config.n_skus / config.container_skus))
 
 
 @dataclass(frozen=True)
@@ -106,7 +119,7 @@ def _location_tables(
     skus = _draw_skus(rng, config)
     past = np.arange(-config.history_weeks, 0)
     future = np.arange(config.horizon_weeks)
-    capacity = config.container_volume * config.max_containers
+    capacity = config.container_volume * containers_for_catalog(config)
     demand_volume = float(_expected(skus, future).mean(axis=0) @ skus.volume)
     skus = _scaled(skus, capacity / config.capacity_share / demand_volume)
     forecast = _expected(skus, future).round(3)
@@ -191,7 +204,7 @@ def generate_tables(config: DataConfig) -> Tables:
         {
             "location": list(config.locations),
             "container_volume": config.container_volume,
-            "max_containers": config.max_containers,
+            "max_containers": containers_for_catalog(config),
             "container_cost": config.container_cost,
         }
     )

@@ -15,6 +15,7 @@ from inventory import stages
 from inventory.config import Config, load_config
 from inventory.data import FILES, build_instance, generate_tables, load_tables
 from inventory.dynamics import simulate
+from inventory.policies import OrderUpTo
 from inventory.scenarios import deterministic_demand
 
 
@@ -106,6 +107,30 @@ def test_default_instance_is_sensible(config: Config, written: Path) -> None:
     assert result.capacity_limited.any()
     assert result.ramp_limited.any()
     assert np.isfinite(result.total_cost()).all()
+
+
+def _generated(config: Config, **update: object):
+    data = config.data.model_copy(update=update)
+    return build_instance(generate_tables(data), "L1", data.horizon_weeks)
+
+
+def test_the_warehouse_grows_with_the_catalog(config: Config) -> None:
+    """400 SKUs get 16 x the containers of 25, so each SKU's demand, its ramp limit and
+    the planners' fill rate look like the default instance's; a fixed warehouse
+    (``container_skus: null``) leaves each SKU a unit or two a week."""
+    small, large = _generated(config), _generated(config, n_skus=400)
+    assert (small.max_containers, large.max_containers) == (3, 48)
+    ratio = large.forecast.mean() / small.forecast.mean()
+    assert 0.67 <= ratio <= 1.5
+    assert np.mean(large.ramp_limit == 1) < 0.2
+    volume = large.forecast @ large.volume
+    assert 1.1 <= large.capacity_volume / volume.mean() <= 1.3
+    for instance in (small, large):
+        result = simulate(instance, deterministic_demand(instance), OrderUpTo())
+        assert result.sales.sum() / result.demand.sum() > 0.99
+    fixed = _generated(config, n_skus=400, container_skus=None)
+    assert fixed.max_containers == 3
+    assert fixed.forecast.mean() < 0.1 * large.forecast.mean()
 
 
 class _OrderUpTo:

@@ -16,6 +16,8 @@ from inventory.policies import (
     PlanReplay,
     Policy,
     SSPolicy,
+    _Batch,
+    _coordinate_search,
     cover_levels,
     inventory_position,
     planner_levels,
@@ -81,6 +83,102 @@ def test_tuning_never_worse_than_its_start_on_training() -> None:
     tuned = simulate(instance, train, base.policy).total_cost().mean()
     assert tuned == pytest.approx(base.cost)
     assert isinstance(s_s.policy, SSPolicy)
+
+
+def sku_by_sku_search(evaluate, params, axis, step, *, lower=-np.inf, max_passes=12):
+    """The quadratic search the tuner had before issue 17, kept as an oracle: every
+    candidate moves one SKU, with the others at the incumbent (6 x P candidates a pass)."""
+    n_skus = params[axis].shape[0]
+    per_sku, total = evaluate(*[p[None] for p in params])
+    incumbent, best_total, best_per_sku = [p.copy() for p in params], float(total[0]), per_sku[0]
+    moves = np.array([-3, -2, -1, 1, 2, 3])
+    for _ in range(max_passes):
+        tried = np.maximum(incumbent[axis] + moves[:, None] * step, lower)
+        candidates = np.repeat(incumbent[axis][None, None], len(moves), 0).repeat(n_skus, 1)
+        sku = np.arange(n_skus)
+        candidates[:, sku, sku] = tried
+        flat = candidates.reshape(-1, n_skus)
+        others = [np.broadcast_to(p, flat.shape) for p in incumbent]
+        others[axis] = flat
+        flat_per_sku, totals = evaluate(*others)
+        totals = totals.reshape(len(moves), n_skus)
+        best_move = totals.argmin(axis=0)
+        improves = totals[best_move, sku] < best_total - 1e-9
+        combined = np.where(improves, tried[best_move, sku], incumbent[axis])
+        trial = [p[None] for p in incumbent]
+        trial[axis] = combined[None]
+        combined_sku, combined_total = evaluate(*trial)
+        single = np.unravel_index(totals.argmin(), totals.shape)
+        if improves.sum() > 1 and combined_total[0] < min(best_total, totals[single]) - 1e-9:
+            incumbent[axis], best_total, best_per_sku = combined, combined_total[0], combined_sku[0]
+        elif totals[single] < best_total - 1e-9:
+            index = single[0] * n_skus + single[1]
+            incumbent[axis] = flat[index].copy()
+            best_per_sku, best_total = flat_per_sku[index], float(totals[single])
+        elif np.all(step <= 1):
+            break
+        else:
+            step = np.maximum(1.0, np.floor(step / 2))
+    return incumbent, best_per_sku, float(best_total)
+
+
+def uncoupled_tuning_case(seed: int):
+    """An instance whose SKUs share nothing (containers never bind, no container cost)."""
+    instance = replace(make_instance(6, 16, seed=seed), container_volume=1e9, container_cost=0.0)
+    train = np.random.default_rng(seed).poisson(instance.forecast, (30, 16, 6)).astype(float)
+    levels = planner_levels(instance)
+    step = np.maximum(1.0, np.rint(np.maximum(instance.forecast.mean(axis=0), 1.0) / 2))
+    return instance, train, levels, step
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_linear_search_takes_the_sku_by_sku_moves_when_skus_share_nothing(seed: int) -> None:
+    instance, train, levels, step = uncoupled_tuning_case(seed)
+    base = _Batch(instance, train, lambda off: BaseStock(levels, off), True)
+    start = [np.zeros(instance.n_skus)]
+    linear = _coordinate_search(base, start, 0, step)
+    oracle = sku_by_sku_search(base, start, 0, step)
+    np.testing.assert_array_equal(linear[0][0], oracle[0][0])
+    assert linear[2] == pytest.approx(oracle[2], rel=1e-12)
+    assert not np.array_equal(linear[0][0], start[0])  # the search moved
+    s_s = _Batch(instance, train, lambda off, q: SSPolicy(levels, q, off), True)
+    params = [linear[0][0], np.zeros(instance.n_skus)]
+    linear = _coordinate_search(s_s, params, 1, step, lower=0.0)
+    oracle = sku_by_sku_search(s_s, params, 1, step, lower=0.0)
+    np.testing.assert_array_equal(linear[0][1], oracle[0][1])
+
+
+def test_linear_search_simulates_a_logarithmic_number_of_candidates_per_pass() -> None:
+    n_skus, passes = 40, 3
+    instance = make_instance(n_skus, 12, seed=5, capacity_share=0.7)
+    train = np.random.default_rng(5).poisson(instance.forecast, (8, 12, n_skus)).astype(float)
+    levels = planner_levels(instance)
+    batch = _Batch(instance, train, lambda off: BaseStock(levels, off), True)
+    candidates: list[int] = []
+
+    def counted(*params: np.ndarray):
+        candidates.append(params[0].shape[0])
+        return batch(*params)
+
+    step = np.full(n_skus, 2.0)
+    (offset,), per_sku, total = _coordinate_search(
+        counted, [np.zeros(n_skus)], 0, step, max_passes=passes
+    )
+    assert sum(candidates) <= 1 + passes * (6 + 1 + int(np.ceil(np.log2(n_skus))))
+    # The capacity binds here, and the result is what it claims on the whole vector.
+    check_per_sku, check_total = batch(offset[None])
+    assert check_total[0] == total
+    np.testing.assert_array_equal(check_per_sku[0], per_sku)
+    assert total < batch(np.zeros((1, n_skus)))[1][0]
+
+
+def test_tuning_is_deterministic() -> None:
+    instance = make_instance(8, 16, seed=4, capacity_share=0.7)
+    train = np.random.default_rng(4).poisson(instance.forecast, (20, 16, 8)).astype(float)
+    first, second = tune_s_s(instance, train), tune_s_s(instance, train)
+    np.testing.assert_array_equal(first.safety_units, second.safety_units)
+    np.testing.assert_array_equal(first.order_quantity, second.order_quantity)
+    assert first.cost == second.cost
 
 
 def test_every_policy_follows_the_protocol() -> None:
