@@ -34,6 +34,7 @@ from typing import Any
 
 import pandas as pd
 
+from inventory.data.schemas import ONLY_EMPTY_IS_MISSING
 from inventory.identifiers import html_text, markdown_text
 from inventory.io import atomic_path, read_json, write_text
 
@@ -544,7 +545,7 @@ TRUST_LEGEND = (
 def _read_orders(orders_csv: Path | None) -> pd.DataFrame | None:
     if orders_csv is None or not orders_csv.exists():
         return None
-    return pd.read_csv(orders_csv, dtype={"sku": str, "location": str})
+    return pd.read_csv(orders_csv, dtype={"sku": str, "location": str}, **ONLY_EMPTY_IS_MISSING)
 
 
 def build_report(
@@ -601,7 +602,7 @@ def build_report(
         written["cost_plot"] = str(_plot_costs(tables, figures_dir / "cost_by_policy.png"))
         images.append(("Cost by policy", str(rel / "cost_by_policy.png")))
     if plan_csv is not None and plan_csv.exists():
-        plan = pd.read_csv(plan_csv, dtype={"sku": str})
+        plan = pd.read_csv(plan_csv, dtype={"sku": str}, **ONLY_EMPTY_IS_MISSING)
         written["inventory_plot"] = str(
             _plot_inventory(plan, n_plot_skus, figures_dir / "inventory_vs_target.png", policy)
         )

@@ -345,3 +345,13 @@ def test_best_policy_is_named_as_evaluated_and_ranks_a_subset_row_by_its_pairing
 
     assert best_policy(payload(rolling_diff=-5.0)) == "b"
     assert best_policy(payload(rolling_diff=-25.0)) == "milp_rolling"
+
+
+def test_the_orders_table_keeps_a_sku_named_na(tmp_path) -> None:
+    """NA and nan are ids (the schema's rule): the report reads this week's orders with
+    only an empty cell as missing, so the row keeps its SKU instead of a blank."""
+    from inventory.report import _read_orders
+
+    orders = tmp_path / "recommendation.csv"
+    orders.write_text("sku,location,order_units\nNA,L1,3\nnan,L1,0\n")
+    assert _read_orders(orders)["sku"].tolist() == ["NA", "nan"]
