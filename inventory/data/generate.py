@@ -13,10 +13,11 @@ Per SKU (``config.n_skus`` at each location of ``config.locations``):
 - the forecast over the horizon is the expected demand path without noise or promotions
   (the forecast stage re-forecasts from history).
 - the warehouse grows with the catalog: ``max_containers`` containers a week serve
-  ``container_skus`` SKUs, so ``n_skus`` SKUs get :func:`containers_for_catalog` of them
-  (``container_skus: null`` keeps ``max_containers`` whatever the size). A fixed warehouse
-  would leave each SKU of a large catalog a few units a week, ramp limits of one unit
-  and a planners' rule serving 40% of demand at 1,000 SKUs.
+  ``container_skus`` SKUs, so ``n_skus`` SKUs get :func:`containers_for_catalog` of them,
+  never fewer than ``max_containers`` (``container_skus: null`` keeps ``max_containers``
+  whatever the size). A fixed warehouse would leave each SKU of a large catalog a few
+  units a week, ramp limits of one unit and a planners' rule serving 40% of demand at
+  1,000 SKUs.
 - levels are scaled so that the weekly container capacity (``container_volume x``
   those containers) is ``capacity_share`` times the mean weekly demand volume; ramp limit
   ``max(1, round(ramp_share x mean demand))``; costs by the seed convention: lost-sale cost
@@ -59,11 +60,14 @@ def max_containers_for(demand_volume: float, container_volume: float, capacity_s
 
 
 def containers_for_catalog(config: DataConfig) -> int:
-    """Containers per week of a generated location: ``max_containers`` for
-    ``container_skus`` SKUs, in proportion for ``n_skus`` (rounded, at least 1)."""
+    """Containers per week of a generated location: ``max_containers`` for up to
+    ``container_skus`` SKUs, in proportion (rounded) for a larger catalog. A smaller
+    catalog keeps ``max_containers``: fewer containers would change its demand per SKU
+    and the small instances the tests and demos are built on."""
     if config.container_skus is None:
         return config.max_containers
-    return max(1, round(config.max_containers * config.n_skus / config.container_skus))
+    scaled = round(config.max_containers * config.n_skus / config.container_skus)
+    return max(config.max_containers, scaled)
 
 
 @dataclass(frozen=True)

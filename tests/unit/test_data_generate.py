@@ -188,3 +188,14 @@ def test_forecast_override_replaces_the_forecast(written: Path) -> None:
     doubled = build_instance(tables, "L1", 52, forecast=override)
     np.testing.assert_allclose(doubled.forecast, 2 * base.forecast)
     assert isinstance(tables.forecast["week"].iloc[0], pd.Timestamp)
+
+
+def test_a_small_catalog_keeps_the_default_warehouse() -> None:
+    """The tests' and demos' small instances (4 SKUs) keep max_containers: scaling down
+    to one container would change their demand per SKU."""
+    from inventory.config import load_config
+    from inventory.data.generate import containers_for_catalog
+
+    data = load_config().data
+    assert containers_for_catalog(data.model_copy(update={"n_skus": 4})) == data.max_containers
+    assert containers_for_catalog(data.model_copy(update={"n_skus": 400})) == 48
