@@ -252,7 +252,7 @@ def _ours(journal: Path, renames: list[tuple[Path, Path]], copies: list[Path]) -
 
 def _roll_forward(journal: Path) -> None:
     """Finish the commit that ``journal`` records (or drop it when it never started)."""
-    journal = Path(os.path.abspath(journal))
+    journal = _key(journal)
     try:
         record = json.loads(journal.read_text())
         renames = [(_key(Path(target)), _key(Path(tmp))) for target, tmp in record["renames"]]
