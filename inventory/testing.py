@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 
 from inventory.instance import Instance
 
-__all__ = ["make_instance"]
+__all__ = ["make_instance", "store_floor_plan"]
 
 
 def make_instance(
@@ -66,3 +69,26 @@ def make_instance(
         container_cost=container_cost,
         weeks=(np.datetime64("2024-01-01") + 7 * np.arange(horizon_weeks)).astype("datetime64[D]"),
     )
+
+
+def store_floor_plan(root: Path, instance: Instance, settings: Any) -> tuple[Any, np.ndarray]:
+    """A deterministic solve stage's output under ``root`` (``artifacts/milp``,
+    ``metrics``): the ramp-floor plan (feasible, not optimal, so a replay is told apart
+    from a fresh solve) keyed on ``settings`` (a ``MilpConfig``). Returns the stored plans
+    (``SolvedPlans``) and the plan."""
+    from inventory.milp.model import order_bounds
+    from inventory.milp_policies import SolvedPlans, plan_key, write_solved_plan
+
+    solved = SolvedPlans(root / "artifacts" / "milp", root / "metrics")
+    stored = np.asarray(order_bounds(instance)[0])
+    key = plan_key(instance, instance.forecast[None], settings, True)
+    metrics = {"status": "feasible", "objective": 1.0, "bound": 0.0, "gap": 1.0, "plan_key": key}
+    write_solved_plan(
+        instance,
+        "deterministic",
+        stored,
+        metrics,
+        plans_dir=solved.plans_dir,
+        metrics_dir=solved.metrics_dir,
+    )
+    return solved, stored

@@ -13,7 +13,7 @@ import pytest
 from inventory import dynamics, milp
 from inventory.config import MilpConfig
 from inventory.milp import lagrangian, solvers
-from inventory.milp.model import order_bounds, ramp_floor_conflict
+from inventory.milp.model import ramp_floor_conflict
 from inventory.milp_policies import Hindsight, OpenLoopPlan, RollingHorizon, SampleAveragePlan
 from inventory.policies import DoNothing, OrderUpTo
 from inventory.scenarios import DemandModel, deterministic_demand, sample_demand
@@ -424,22 +424,11 @@ def test_evaluator_takes_every_gap_to_the_hindsight_bound_on_its_scenarios(tmp_p
 
 def test_evaluator_replays_the_solve_stage_plan_when_its_key_matches(tmp_path):
     """The stored plan is used as is (no re-solve); another key means a fresh solve."""
-    from inventory.milp_policies import SolvedPlans, plan_key, write_solved_plan
+    from inventory.testing import store_floor_plan
 
-    solved = SolvedPlans(tmp_path / "artifacts" / "milp", tmp_path / "metrics")
     instance = _tight(10, n_skus=2, horizon=4)
     settings = MilpConfig(solver="highs", **EXACT)
-    stored = np.asarray(order_bounds(instance)[0])  # the ramp floor: feasible, not optimal
-    key = plan_key(instance, instance.forecast[None], settings, True)
-    metrics = {"status": "feasible", "objective": 1.0, "bound": 0.0, "gap": 1.0, "plan_key": key}
-    write_solved_plan(
-        instance,
-        "deterministic",
-        stored,
-        metrics,
-        plans_dir=solved.plans_dir,
-        metrics_dir=solved.metrics_dir,
-    )
+    solved, stored = store_floor_plan(tmp_path, instance, settings)
 
     replayed = OpenLoopPlan(instance, settings, terminal=True, stored=solved)
     np.testing.assert_array_equal(replayed.plan, stored)

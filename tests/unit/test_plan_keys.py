@@ -11,16 +11,13 @@ import numpy as np
 import pytest
 
 from inventory.config import MilpConfig, default_config
-from inventory.milp.model import order_bounds
 from inventory.milp_policies import (
     PLAN_SETTINGS,
     OpenLoopPlan,
-    SolvedPlans,
     plan_key,
     saa_settings,
-    write_solved_plan,
 )
-from inventory.testing import make_instance
+from inventory.testing import make_instance, store_floor_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 EXACT = {"mip_gap": 0.0, "safety_time_limit_s": 30.0, "method": "monolithic"}
@@ -108,20 +105,9 @@ def test_sample_average_key_follows_the_saa_settings() -> None:
 
 def test_a_rolling_horizon_setting_keeps_the_stored_plan(tmp_path) -> None:
     """The evaluator replays the solve stage's plan after a rolling-horizon change."""
-    solved = SolvedPlans(tmp_path / "artifacts" / "milp", tmp_path / "metrics")
     instance = make_instance(2, 4, seed=3)
     settings = MilpConfig(solver="highs", **EXACT)
-    stored = np.asarray(order_bounds(instance)[0])  # the ramp floor: feasible, not optimal
-    key = plan_key(instance, instance.forecast[None], settings, True)
-    metrics = {"status": "feasible", "objective": 1.0, "bound": 0.0, "gap": 1.0, "plan_key": key}
-    write_solved_plan(
-        instance,
-        "deterministic",
-        stored,
-        metrics,
-        plans_dir=solved.plans_dir,
-        metrics_dir=solved.metrics_dir,
-    )
+    solved, stored = store_floor_plan(tmp_path, instance, settings)
     changed = settings.model_copy(update={"rolling_safety_time_limit_s": 5.0})
 
     replayed = OpenLoopPlan(instance, changed, terminal=True, stored=solved)
